@@ -1,0 +1,49 @@
+"""Who may do what: one table of capabilities per role, and object visibility rules.
+
+Every view and API route names the capability it needs (see `fidelis.web.access` and
+`fidelis.api.auth`); the permission-matrix test walks every route against this table.
+"""
+
+from fidelis.accounts.models import Role
+
+R, S, M, SV, MG = Role.READONLY, Role.SALES, Role.MARKETING, Role.SERVICE, Role.MANAGER
+ALL = frozenset({R, S, M, SV, MG})
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "customer.view": ALL,
+    "customer.add": frozenset({S, M, SV, MG}),
+    "customer.change": frozenset({S, M, SV, MG}),
+    "customer.consent": frozenset({S, M, SV, MG}),
+    "customer.import": frozenset({M, MG}),
+    "customer.export": frozenset({M, MG}),
+    "customer.merge": frozenset({M, MG}),
+    "customer.privacy": frozenset({MG}),
+    "tag.manage": frozenset({M, MG}),
+    "event.add": frozenset({S, M, SV, MG}),
+    "audit.view": frozenset({MG}),
+    "user.manage": frozenset({MG}),
+    "token.manage": frozenset({MG}),
+}
+
+
+def has_capability(user, capability: str) -> bool:
+    """Return whether the user's role grants the capability."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.effective_role in CAPABILITIES[capability]
+
+
+def sees_all_customers(user) -> bool:
+    """Return whether the user sees every customer (sales reps see their own and unassigned ones)."""
+    return user.effective_role != Role.SALES
+
+
+def may_change_customer(user, customer) -> bool:
+    """Return whether the user may change this customer (sales reps: only their own or unassigned)."""
+    if not has_capability(user, "customer.change"):
+        return False
+    if user.effective_role == Role.SALES:
+        return customer.owner_id in (None, user.pk)
+    return True

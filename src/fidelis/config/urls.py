@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from fidelis.config.api import api
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("fidelis.accounts.urls")),
+    path("customers/", include("fidelis.customers.urls")),
+    path("api/", api.urls),
+    path("", include("fidelis.web.urls")),
+]

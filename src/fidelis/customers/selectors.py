@@ -1,0 +1,84 @@
+"""Reads on the customer archive; each applies the visibility rule of the user's role."""
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from fidelis.accounts.permissions import has_capability, sees_all_customers
+from fidelis.core.errors import NotFound
+from fidelis.customers.models import Customer, Tag
+from fidelis.customers.normalize import is_han, looks_like_phone, name_key, query_digits
+from fidelis.events.models import Event
+
+
+def customer_visible_qs(user) -> QuerySet[Customer]:
+    """Return the customers the user may see (sales reps: their own and unassigned ones)."""
+    if not has_capability(user, "customer.view"):
+        return Customer.objects.none()
+    qs = Customer.objects.active()
+    if not sees_all_customers(user):
+        qs = qs.filter(Q(owner=user) | Q(owner__isnull=True))
+    return qs
+
+
+def customer_get_for_user(user, public_id: str) -> Customer:
+    """Return the visible customer with this public id, or raise NotFound (never reveal another's customer)."""
+    customer = customer_visible_qs(user).select_related("owner").filter(public_id=public_id).first()
+    if customer is None:
+        raise NotFound(_("No such customer."), code="not_found")
+    return customer
+
+
+def _prefix(field: str, value: str) -> Q:
+    # A B-tree range serves "starts with" on every database and collation-free column we search.
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__startswith": value})
+    return Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
+
+
+def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
+    """Find customers by number, name (Hanzi, pinyin, initials), phone in any format, e-mail, company or tag."""
+    text = (q or "").strip()
+    if not text:
+        return []
+    base = customer_visible_qs(user).select_related("owner")
+    lowered = text.lower()
+    conditions: list[Q] = []
+    if looks_like_phone(text):
+        digits = query_digits(text)
+        conditions += [_prefix("phone_digits", digits), _prefix("phone_reversed", digits[::-1]),
+                       _prefix("phone_alt_digits", digits)]
+    if text[:1].isalpha() or text[:1].isdigit():
+        conditions.append(_prefix("number", text.upper()))
+    if "@" in text:
+        conditions.append(_prefix("email_normalized", lowered))
+    if is_han(text):
+        conditions += [_prefix("name", text), _prefix("company_key", name_key(text))]
+    elif lowered.replace(" ", "").isalpha():
+        compact = lowered.replace(" ", "")
+        conditions += [_prefix("name_pinyin", compact), _prefix("name_initials", compact), _prefix("name", text)]
+        if len(compact) >= 2:
+            conditions.append(_prefix("company_key", compact))
+    seen: dict[int, Customer] = {}
+    # One small indexed query per key, each limited, merged in order: cheaper than one OR over all indexes.
+    for condition in conditions:
+        for customer in base.filter(condition).order_by("pk")[:limit]:
+            seen.setdefault(customer.pk, customer)
+        if len(seen) >= limit:
+            break
+    if len(seen) < limit:
+        tag = Tag.objects.filter(name=text).first()
+        if tag is not None:
+            for customer in base.filter(customertag__tag=tag).order_by("pk")[: limit - len(seen)]:
+                seen.setdefault(customer.pk, customer)
+    return list(seen.values())[:limit]
+
+
+def customer_timeline(customer: Customer, *, limit: int = 50, before_id: int | None = None) -> list[Event]:
+    """Return the customer's most recent events, newest first."""
+    qs = Event.objects.filter(customer=customer).select_related("actor").order_by("-occurred_at", "-id")
+    if before_id is not None:
+        pivot = Event.objects.filter(pk=before_id, customer=customer).values_list("occurred_at", flat=True).first()
+        if pivot is not None:
+            qs = qs.filter(Q(occurred_at__lt=pivot) | Q(occurred_at=pivot, id__lt=before_id))
+    return list(qs[:limit])

@@ -1,0 +1,236 @@
+"""Writes on the customer archive: create, change, tag, consent. Each is one transaction with audit and event."""
+
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidelis.accounts.permissions import may_change_customer
+from fidelis.accounts.services import audit_record
+from fidelis.core.errors import DomainError, PermissionDenied, validation_error_to_domain
+from fidelis.customers.models import (
+    Consent,
+    ConsentChannel,
+    Contact,
+    Customer,
+    CustomerNumberSequence,
+    CustomerTag,
+    Tag,
+)
+from fidelis.customers.normalize import (
+    InvalidPhone,
+    company_key,
+    name_pinyin,
+    normalize_email,
+    normalize_phone,
+    phone_search_digits,
+)
+from fidelis.events.services import record_event
+
+# Fields a user may set on a customer through a form, the API or an import.
+EDITABLE_FIELDS = (
+    "number", "kind", "name", "gender", "birthday", "phone", "phone_alt", "email", "wechat_id",
+    "province", "city", "district", "address", "company_name", "industry", "company_size", "occupation",
+    "interests", "special_requests", "notes", "category", "value_tier", "lifecycle_stage", "source",
+)
+NUMBER_PREFIX = "C"
+
+
+def customer_number_next(*, count: int = 1, prefix: str = NUMBER_PREFIX) -> list[str]:
+    """Reserve `count` consecutive customer numbers."""
+    with transaction.atomic():
+        CustomerNumberSequence.objects.get_or_create(prefix=prefix)
+        # Lock the counter row so that two writers never take the same number.
+        seq = CustomerNumberSequence.objects.select_for_update().get(prefix=prefix)
+        start = seq.last_value + 1
+        CustomerNumberSequence.objects.filter(pk=seq.pk).update(last_value=F("last_value") + count)
+    return [f"{prefix}{n:08d}" for n in range(start, start + count)]
+
+
+def customer_prepare(customer: Customer) -> None:
+    """Normalise contact data and fill the search keys; raise DomainError naming the field."""
+    customer.name = (customer.name or "").strip()
+    for field in ("phone", "phone_alt"):
+        try:
+            setattr(customer, field, normalize_phone(getattr(customer, field)))
+        except InvalidPhone:
+            raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": getattr(customer, field)},
+                              code="invalid_phone", field=field)
+    customer.email = normalize_email(customer.email)
+    customer.number = (customer.number or "").strip().upper()
+    customer.name_pinyin, customer.name_initials = name_pinyin(customer.name)
+    customer.phone_digits = phone_search_digits(customer.phone)
+    customer.phone_reversed = customer.phone_digits[::-1]
+    customer.phone_alt_digits = phone_search_digits(customer.phone_alt)
+    customer.email_normalized = customer.email
+    customer.company_key = company_key(customer.company_name or (customer.name if customer.is_company else ""))
+
+
+def _validate(customer: Customer, exclude: list[str] | None = None) -> None:
+    try:
+        customer.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as exc:
+        raise validation_error_to_domain(exc)
+    if customer.number and Customer.objects.filter(number=customer.number).exclude(pk=customer.pk).exists():
+        raise DomainError(_("Customer number %(number)s is already taken.") % {"number": customer.number},
+                          code="duplicate_number", field="number")
+
+
+def _snapshot(customer: Customer) -> dict[str, Any]:
+    data = {}
+    for field in (*EDITABLE_FIELDS, "owner_id"):
+        value = getattr(customer, field)
+        data[field] = value.isoformat() if isinstance(value, date) else value
+    return data
+
+
+@transaction.atomic
+def customer_create(*, actor, data: dict[str, Any], tags: list[str] | None = None,
+                    owner=None, via: str = "web", channel: str = "web") -> Customer:
+    """Create a customer from validated field values; the number is given when none is supplied."""
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code="unknown_field",
+                          field=sorted(unknown)[0])
+    customer = Customer(**data)
+    customer.owner = owner
+    customer_prepare(customer)
+    if not customer.name:
+        raise DomainError(_("A customer needs a name."), code="required", field="name")
+    if not customer.number:
+        customer.number = customer_number_next()[0]
+    _validate(customer)
+    customer.save()
+    for tag_name in tags or []:
+        _tag_attach(customer, tag_name)
+    audit_record(actor=actor, action="customer.create", obj=customer, via=via,
+                 changes={k: [None, v] for k, v in _snapshot(customer).items() if v not in ("", None)})
+    record_event(customer=customer, type="customer.created", actor=actor, channel=channel,
+                 summary=_("Customer record created"))
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, actor, customer: Customer, data: dict[str, Any], via: str = "web") -> Customer:
+    """Change some fields of a customer; record what changed."""
+    if not may_change_customer(actor, customer):
+        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+    if customer.erased_at:
+        raise DomainError(_("This customer's personal data was erased."), code="erased")
+    unknown = set(data) - set(EDITABLE_FIELDS) - {"owner"}
+    if unknown:
+        raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code="unknown_field",
+                          field=sorted(unknown)[0])
+    before = _snapshot(customer)
+    for field, value in data.items():
+        setattr(customer, field, value)
+    customer_prepare(customer)
+    if not customer.name:
+        raise DomainError(_("A customer needs a name."), code="required", field="name")
+    if not customer.number:
+        raise DomainError(_("The customer number cannot be empty."), code="required", field="number")
+    _validate(customer)
+    after = _snapshot(customer)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        customer.save()
+        audit_record(actor=actor, action="customer.update", obj=customer, changes=changes, via=via)
+        labels = [str(Customer._meta.get_field(k.removesuffix("_id")).verbose_name) for k in changes]
+        record_event(customer=customer, type="customer.updated", actor=actor, channel="web" if via == "web" else via,
+                     summary=_("Changed: %(fields)s") % {"fields": "、".join(labels)}[:200],
+                     payload={"fields": sorted(changes)})
+    return customer
+
+
+def _tag_attach(customer: Customer, tag_name: str) -> tuple[Tag, bool]:
+    name = tag_name.strip()
+    if not name or len(name) > 40:
+        raise DomainError(_("A tag is 1 to 40 characters long."), code="invalid_tag", field="tags")
+    group = ""
+    if ":" in name:
+        group, name = (part.strip() for part in name.split(":", 1))
+    tag, _created = Tag.objects.get_or_create(name=name, defaults={"group": group})
+    _link, created = CustomerTag.objects.get_or_create(customer=customer, tag=tag)
+    return tag, created
+
+
+@transaction.atomic
+def customer_tag_add(*, actor, customer: Customer, tag_name: str, via: str = "web") -> Tag:
+    """Put a tag on a customer ("group:name" creates the tag in that group)."""
+    if not may_change_customer(actor, customer):
+        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+    tag, created = _tag_attach(customer, tag_name)
+    if created:
+        audit_record(actor=actor, action="customer.tag_add", obj=customer, changes={"tags": [None, tag.name]}, via=via)
+        record_event(customer=customer, type="tag.added", actor=actor, summary=str(tag), payload={"tag": tag.name})
+    return tag
+
+
+@transaction.atomic
+def customer_tag_remove(*, actor, customer: Customer, tag: Tag, via: str = "web") -> None:
+    """Take a tag off a customer."""
+    if not may_change_customer(actor, customer):
+        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+    deleted, _rows = CustomerTag.objects.filter(customer=customer, tag=tag).delete()
+    if deleted:
+        audit_record(actor=actor, action="customer.tag_remove", obj=customer, changes={"tags": [tag.name, None]},
+                     via=via)
+        record_event(customer=customer, type="tag.removed", actor=actor, summary=str(tag), payload={"tag": tag.name})
+
+
+@transaction.atomic
+def consent_set(*, actor, customer: Customer, channel: str, granted: bool, source: str,
+                via: str = "web") -> Consent:
+    """Record that a customer gave or withdrew consent for a channel, with its source and time."""
+    if not may_change_customer(actor, customer):
+        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+    if channel not in ConsentChannel.values:
+        raise DomainError(_("Unknown channel."), code="invalid_channel", field="channel")
+    source = (source or "").strip()
+    if not source:
+        raise DomainError(_("Say where the consent was given or withdrawn."), code="required", field="source")
+    now = timezone.now()
+    consent = Consent.objects.filter(customer=customer, channel=channel).first()
+    before = consent.granted if consent else None
+    if consent is None:
+        consent = Consent(customer=customer, channel=channel)
+    consent.granted, consent.source, consent.recorded_at = granted, source[:80], now
+    consent.recorded_by = actor if getattr(actor, "is_authenticated", False) else None
+    consent.save()
+    if before != granted:
+        audit_record(actor=actor, action="customer.consent", obj=customer, via=via,
+                     changes={f"consent.{channel}": [before, granted], "source": [None, consent.source]})
+        record_event(customer=customer, type="consent.granted" if granted else "consent.withdrawn", actor=actor,
+                     summary=f"{ConsentChannel(channel).label} · {consent.source}",
+                     payload={"channel": channel, "source": consent.source})
+    return consent
+
+
+@transaction.atomic
+def contact_create(*, actor, customer: Customer, name: str, title: str = "", phone: str = "", email: str = "",
+                   is_primary: bool = False) -> Contact:
+    """Add a contact person to a company customer."""
+    if not may_change_customer(actor, customer):
+        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+    if not customer.is_company:
+        raise DomainError(_("Only companies have contacts."), code="not_company", field="customer")
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhone:
+        raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": phone}, code="invalid_phone",
+                          field="phone")
+    contact = Contact(customer=customer, name=name.strip(), title=title, phone=phone, email=normalize_email(email),
+                      is_primary=is_primary)
+    try:
+        contact.full_clean()
+    except ValidationError as exc:
+        raise validation_error_to_domain(exc)
+    if is_primary:
+        customer.contacts.update(is_primary=False)
+    contact.save()
+    audit_record(actor=actor, action="contact.create", obj=customer, changes={"contact": [None, contact.name]})
+    return contact

@@ -1,0 +1,31 @@
+import pytest
+
+from fidelis.accounts.models import Role
+from tests.factories import UserFactory
+
+
+@pytest.fixture
+def users(db):
+    """One active user per role, named after the role."""
+    return {role: UserFactory(username=role, role=role) for role in Role.values}
+
+
+@pytest.fixture
+def manager(users):
+    return users[Role.MANAGER]
+
+
+@pytest.fixture
+def sales(users):
+    return users[Role.SALES]
+
+
+@pytest.fixture
+def client_for(client):
+    """Return a test client logged in as the given user."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
