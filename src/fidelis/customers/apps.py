@@ -6,3 +6,6 @@ class CustomersConfig(AppConfig):
     name = "fidelis.customers"
     label = "customers"
     verbose_name = _("Customer archive")
+
+    def ready(self) -> None:
+        from fidelis.customers import rules  # noqa: F401 - registers the event handlers
