@@ -29,11 +29,12 @@ def customer_get_for_user(user, public_id: str) -> Customer:
     return customer
 
 
-def _prefix(field: str, value: str) -> Q:
-    # A B-tree range serves "starts with" on every database and collation-free column we search.
+def _prefix(field: str, value: str) -> tuple[str, Q]:
+    # PostgreSQL: LIKE 'x%' on a varchar_pattern_ops index; SQLite: the same as a range on the plain index
+    # (SQLite's LIKE optimisation needs NOCASE columns).
     if connection.vendor == "postgresql":
-        return Q(**{f"{field}__startswith": value})
-    return Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
+        return field, Q(**{f"{field}__startswith": value})
+    return field, Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
 
 
 def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
@@ -43,7 +44,7 @@ def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
         return []
     base = customer_visible_qs(user).select_related("owner")
     lowered = text.lower()
-    conditions: list[Q] = []
+    conditions: list[tuple[str, Q]] = []
     if looks_like_phone(text):
         digits = query_digits(text)
         conditions += [_prefix("phone_digits", digits), _prefix("phone_reversed", digits[::-1]),
@@ -60,9 +61,10 @@ def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
         if len(compact) >= 2:
             conditions.append(_prefix("company_key", compact))
     seen: dict[int, Customer] = {}
-    # One small indexed query per key, each limited, merged in order: cheaper than one OR over all indexes.
-    for condition in conditions:
-        for customer in base.filter(condition).order_by("pk")[:limit]:
+    # One small indexed query per key, each ordered by its own index so LIMIT stops the range scan early,
+    # merged in order: cheaper than one OR across all the indexes.
+    for field, condition in conditions:
+        for customer in base.filter(condition).order_by(field, "pk")[:limit]:
             seen.setdefault(customer.pk, customer)
         if len(seen) >= limit:
             break
