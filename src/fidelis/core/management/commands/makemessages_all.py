@@ -1,5 +1,6 @@
 """Refresh the catalogues: extract message ids, then fill Traditional Chinese from Simplified where it lags."""
 
+import os
 from pathlib import Path
 
 import polib
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         import opencc  # a development dependency: pip install -e '.[test]'
 
         package_dir = Path(settings.LOCALE_PATHS[0]).parent
+        os.chdir(package_dir)  # makemessages writes into ./locale of the working directory
         call_command("makemessages", locale=["zh_Hans", "zh_Hant", "en"], no_obsolete=True, no_location=False,
                      add_location="file", ignore_patterns=["tests/*"], verbosity=0, **{"domain": "django"})
         locale_dir = package_dir / "locale"
