@@ -1,0 +1,167 @@
+"""The customer archive over HTTP: search, create, change, tags, consent, timeline."""
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from fidelis.accounts.api_auth import requires
+from fidelis.accounts.models import User
+from fidelis.core.errors import DomainError, NotFound
+from fidelis.customers.models import Customer, Tag
+from fidelis.customers.schemas import (
+    ConsentIn,
+    ConsentOut,
+    CustomerCreateIn,
+    CustomerDetailOut,
+    CustomerListOut,
+    CustomerPatchIn,
+    TagIn,
+    TimelineOut,
+)
+from fidelis.customers.selectors import (
+    customer_get_for_user,
+    customer_list_filtered,
+    customer_search,
+    customer_timeline,
+)
+from fidelis.customers.services import (
+    EDITABLE_FIELDS,
+    consent_set,
+    customer_create,
+    customer_tag_add,
+    customer_tag_remove,
+    customer_update,
+)
+from fidelis.events.models import Event
+
+router = Router(tags=["customers"])
+
+READ, WRITE = "customers:read", "customers:write"
+MAX_PAGE = 200
+
+
+def _model_values(data: dict[str, Any]) -> dict[str, Any]:
+    # JSON null on a text field means "empty"; the model stores "" there.
+    values = {}
+    for field, value in data.items():
+        if field in EDITABLE_FIELDS:
+            values[field] = "" if value is None and field != "birthday" else value
+    return values
+
+
+def _owner(username: str | None) -> User | None:
+    if not username:
+        return None
+    owner = User.objects.filter(username=username, is_active=True).first()
+    if owner is None:
+        raise DomainError(_("No active user is called “%(name)s”.") % {"name": username}, code="unknown_user",
+                          field="owner")
+    return owner
+
+
+def _detail(request, public_id: str) -> Customer:
+    customer = customer_get_for_user(request.auth, public_id)
+    return (Customer.objects.select_related("owner")
+            .prefetch_related("tags", "consents", "contacts").get(pk=customer.pk))
+
+
+def _page(limit: int, offset: int) -> tuple[int, int]:
+    return max(1, min(limit, MAX_PAGE)), max(0, offset)
+
+
+@router.get("", response=CustomerListOut, summary="Search or list customers")
+@requires(READ, "customer.view")
+def customer_list(request, q: str = "", category: str = "", tag: str = "", limit: int = 20, offset: int = 0):
+    """Find customers by number, name (Hanzi, pinyin, initials), phone in any format, e-mail, company or tag.
+
+    Without `q`, list the visible customers, newest first.
+    """
+    limit, offset = _page(limit, offset)
+    if q.strip():
+        found = customer_search(request.auth, q, limit=limit + offset)
+        if category:
+            found = [c for c in found if c.category == category]
+        if tag:
+            found = [c for c in found if c.customertag_set.filter(tag__name=tag).exists()]
+        items = found[offset:offset + limit]
+        # The search keeps the owners; the tags come in one query for the page.
+        tagged = {c.pk: c for c in Customer.objects.filter(pk__in=[c.pk for c in items])
+                  .select_related("owner").prefetch_related("tags")}
+        return {"count": len(found), "items": [tagged[c.pk] for c in items]}
+    qs = customer_list_filtered(request.auth, category=category, tag=tag)
+    return {"count": qs.count(), "items": list(qs[offset:offset + limit])}
+
+
+@router.post("", response={201: CustomerDetailOut}, summary="Create a customer")
+@requires(WRITE, "customer.add")
+def customer_add(request, payload: CustomerCreateIn):
+    data = payload.model_dump(exclude_unset=True)
+    tags = data.pop("tags", [])
+    owner = _owner(data.pop("owner", None))
+    customer = customer_create(actor=request.auth, data=_model_values(data), tags=tags, owner=owner, via="api",
+                               channel="api")
+    return 201, _detail(request, customer.public_id)
+
+
+@router.get("/{public_id}", response=CustomerDetailOut, summary="One customer with tags, consents and contacts")
+@requires(READ, "customer.view")
+def customer_detail(request, public_id: str):
+    return _detail(request, public_id)
+
+
+@router.patch("/{public_id}", response=CustomerDetailOut, summary="Change some fields of a customer")
+@requires(WRITE, "customer.change")
+def customer_change(request, public_id: str, payload: CustomerPatchIn):
+    customer = customer_get_for_user(request.auth, public_id)
+    data = payload.model_dump(exclude_unset=True)
+    if "name" in data and data["name"] is None:
+        raise DomainError(_("A customer needs a name."), code="required", field="name")
+    values = _model_values(data)
+    if "owner" in data:
+        values["owner"] = _owner(data["owner"])
+    customer_update(actor=request.auth, customer=customer, data=values, via="api")
+    return _detail(request, public_id)
+
+
+@router.post("/{public_id}/tags", response=CustomerDetailOut, summary="Put a tag on a customer")
+@requires(WRITE, "customer.change")
+def customer_tag_post(request, public_id: str, payload: TagIn):
+    customer = customer_get_for_user(request.auth, public_id)
+    customer_tag_add(actor=request.auth, customer=customer, tag_name=payload.tag, via="api")
+    return _detail(request, public_id)
+
+
+@router.delete("/{public_id}/tags/{tag_name}", response={204: None}, summary="Take a tag off a customer")
+@requires(WRITE, "customer.change")
+def customer_tag_delete(request, public_id: str, tag_name: str):
+    customer = customer_get_for_user(request.auth, public_id)
+    name = tag_name.split(":", 1)[1].strip() if ":" in tag_name else tag_name.strip()
+    tag = Tag.objects.filter(name=name, customertag__customer=customer).first()
+    if tag is None:
+        raise NotFound(_("This customer has no such tag."), code="not_found", field="tag")
+    customer_tag_remove(actor=request.auth, customer=customer, tag=tag, via="api")
+    return 204, None
+
+
+@router.put("/{public_id}/consent/{channel}", response=ConsentOut, summary="Record consent for a channel")
+@requires(WRITE, "customer.consent")
+def customer_consent_put(request, public_id: str, channel: str, payload: ConsentIn):
+    customer = customer_get_for_user(request.auth, public_id)
+    return consent_set(actor=request.auth, customer=customer, channel=channel, granted=payload.granted,
+                       source=payload.source, via="api")
+
+
+@router.get("/{public_id}/events", response=TimelineOut, summary="The customer's timeline, newest first")
+@requires(READ, "customer.view")
+def customer_events(request, public_id: str, before: str = "", limit: int = 50):
+    customer = customer_get_for_user(request.auth, public_id)
+    before_id = None
+    if before:
+        before_id = Event.objects.filter(customer=customer, public_id=before).values_list("pk", flat=True).first()
+        if before_id is None:
+            raise DomainError(_("No such event on this customer's timeline."), code="invalid", field="before")
+    limit = max(1, min(limit, MAX_PAGE))
+    events = customer_timeline(customer, limit=limit, before_id=before_id)
+    return {"items": events, "next_before": events[-1].public_id if len(events) == limit else None}
+
