@@ -1,8 +1,93 @@
-from django.http import HttpResponse
+"""Managers' pages: users and roles, API tokens, the audit log."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fidelis.accounts.forms import TokenCreateForm, UserCreateForm, UserRoleForm
+from fidelis.accounts.models import ApiToken, AuditEntry, User
+from fidelis.accounts.services import api_token_create, api_token_revoke, user_create, user_set_role
+from fidelis.core.errors import DomainError
+from fidelis.web.access import require_capability
 
 
-def _todo(request, *args, **kwargs):
-    return HttpResponse(status=501)
+@require_capability("user.manage")
+def user_list(request):
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = user_create(actor=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+        else:
+            messages.success(request, _("User %(name)s created.") % {"name": user.username})
+            return redirect("accounts:users")
+    users = User.objects.order_by("role", "username")
+    return render(request, "accounts/user_list.html", {"users": users, "form": form})
 
 
-user_list = user_edit = token_list = token_revoke = audit_log = _todo
+@require_capability("user.manage")
+def user_edit(request, pk: int):
+    target = get_object_or_404(User, pk=pk)
+    form = UserRoleForm(request.POST or None, initial={"role": target.role, "is_active": target.is_active})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_set_role(actor=request.user, user=target, role=form.cleaned_data["role"],
+                          is_active=form.cleaned_data["is_active"])
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("accounts:users")
+    return render(request, "accounts/user_edit.html", {"target": target, "form": form})
+
+
+@require_capability("token.manage")
+def token_list(request):
+    form = TokenCreateForm(request.POST or None)
+    raw = None
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data.get("expires_in_days")
+        try:
+            _token, raw = api_token_create(
+                actor=request.user, user=request.user, name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+        else:
+            form = TokenCreateForm()
+    tokens = ApiToken.objects.select_related("user")
+    return render(request, "accounts/token_list.html", {"tokens": tokens, "form": form, "raw_token": raw})
+
+
+@require_POST
+@require_capability("token.manage")
+def token_revoke(request, pk: int):
+    token = get_object_or_404(ApiToken, pk=pk)
+    api_token_revoke(actor=request.user, token=token)
+    messages.success(request, _("Token revoked."))
+    return redirect("accounts:tokens")
+
+
+@require_capability("audit.view")
+def audit_log(request):
+    entries = AuditEntry.objects.select_related("actor")
+    actor, action, obj = (request.GET.get(k, "").strip() for k in ("actor", "action", "object"))
+    if actor:
+        entries = entries.filter(actor__username=actor)
+    if action:
+        entries = entries.filter(action__startswith=action)
+    if obj:
+        entries = entries.filter(object_id=obj)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    actions = AuditEntry.objects.order_by().values_list("action", flat=True).distinct()
+    return render(request, "accounts/audit_log.html", {
+        "page": page, "actor": actor, "action": action, "object": obj, "actions": sorted(actions),
+        "actors": User.objects.order_by("username").values_list("username", flat=True),
+    })

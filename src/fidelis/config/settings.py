@@ -116,6 +116,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # Static files come straight from the installed packages (no collectstatic step needed to run).
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "media"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -21,6 +21,18 @@ def customer_visible_qs(user) -> QuerySet[Customer]:
     return qs
 
 
+def customer_list_filtered(user, *, category: str = "", value_tier: str = "", lifecycle_stage: str = "",
+                           tag: str = "") -> QuerySet[Customer]:
+    """Return the visible customers matching the list filters, newest first, with tags prefetched."""
+    qs = customer_visible_qs(user).select_related("owner").prefetch_related("tags")
+    for field, value in (("category", category), ("value_tier", value_tier), ("lifecycle_stage", lifecycle_stage)):
+        if value:
+            qs = qs.filter(**{field: value})
+    if tag:
+        qs = qs.filter(customertag__tag__name=tag)
+    return qs.order_by("-created_at", "-id")
+
+
 def customer_get_for_user(user, public_id: str) -> Customer:
     """Return the visible customer with this public id, or raise NotFound (never reveal another's customer)."""
     customer = customer_visible_qs(user).select_related("owner").filter(public_id=public_id).first()

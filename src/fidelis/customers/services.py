@@ -141,7 +141,7 @@ def customer_update(*, actor, customer: Customer, data: dict[str, Any], via: str
         audit_record(actor=actor, action="customer.update", obj=customer, changes=changes, via=via)
         labels = [str(Customer._meta.get_field(k.removesuffix("_id")).verbose_name) for k in changes]
         record_event(customer=customer, type="customer.updated", actor=actor, channel="web" if via == "web" else via,
-                     summary=_("Changed: %(fields)s") % {"fields": "、".join(labels)}[:200],
+                     summary=(_("Changed: %(fields)s") % {"fields": "、".join(labels)})[:200],
                      payload={"fields": sorted(changes)})
     return customer
 

@@ -65,10 +65,20 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["customer", "-occurred_at", "-id"], name="event_timeline_idx")]
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at", "-id"], name="event_timeline_idx"),
+            models.Index(fields=["-occurred_at", "-id"], name="event_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def channel_label(self) -> str:
+        try:
+            return Channel(self.channel).label
+        except ValueError:
+            return self.channel
 
     @property
     def type_label(self) -> str:
