@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.accounts.models import User
@@ -101,7 +101,7 @@ def customer_add(request, payload: CustomerCreateIn):
     owner = _owner(data.pop("owner", None))
     customer = customer_create(actor=request.auth, data=_model_values(data), tags=tags, owner=owner, via="api",
                                channel="api")
-    return 201, _detail(request, customer.public_id)
+    return Status(201, _detail(request, customer.public_id))
 
 
 @router.get("/{public_id}", response=CustomerDetailOut, summary="One customer with tags, consents and contacts")
@@ -141,7 +141,7 @@ def customer_tag_delete(request, public_id: str, tag_name: str):
     if tag is None:
         raise NotFound(_("This customer has no such tag."), code="not_found", field="tag")
     customer_tag_remove(actor=request.auth, customer=customer, tag=tag, via="api")
-    return 204, None
+    return Status(204, None)
 
 
 @router.put("/{public_id}/consent/{channel}", response=ConsentOut, summary="Record consent for a channel")

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Header, Router
+from ninja import Header, Router, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
@@ -90,4 +90,4 @@ def event_post(request, payload: EventIn, idempotency_key: str | None = Header(N
             raise Conflict(exc.message, code=exc.code, field=exc.field)
         raise
     event.created = created
-    return (201 if created else 200), event
+    return Status(201 if created else 200, event)
