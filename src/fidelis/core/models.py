@@ -3,18 +3,18 @@
 import secrets
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 def new_public_id() -> str:
-    """Return a random, unguessable 16-character id for URLs."""
-    return "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    """Return a random, unguessable 16-character id for URLs (64 random bits)."""
+    return secrets.token_hex(8)
 
 
 class TimeStampedModel(models.Model):
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add, so that imports can keep a record's original creation time.
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
