@@ -153,5 +153,8 @@ def test_openapi_lists_the_routes(client):
 
 
 @pytest.mark.django_db
-def test_docs_page_is_served(client):
-    assert client.get("/api/docs").status_code == 200
+def test_docs_page_is_served_without_a_cdn(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert b"/static/ninja/swagger-ui-bundle.js" in response.content
+    assert b"cdn." not in response.content
