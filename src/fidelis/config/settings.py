@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "js_lib_htmx",
+    "ninja",  # serves the Swagger UI of /api/docs from its own static files, not a CDN
     "fidelis.core",
     "fidelis.accounts",
     "fidelis.events",
