@@ -1,0 +1,104 @@
+import pytest
+
+from fidelis.accounts.models import AuditEntry, Role
+from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.customers.dedupe import duplicate_dismiss, duplicates_scan
+from fidelis.customers.models import DuplicateCandidate, DuplicateStatus
+from fidelis.customers.services import customer_create
+from tests.factories import CustomerFactory
+
+
+def _pairs():
+    return {(c.customer_id, c.other_id): c.reason for c in DuplicateCandidate.objects.all()}
+
+
+@pytest.mark.django_db
+def test_duplicates_scan_finds_same_phone_email_and_similar_name_at_same_company(manager):
+    # given
+    a = customer_create(actor=manager, data={"name": "张三", "phone": "138 0013 8000"})
+    b = customer_create(actor=manager, data={"name": "张小三", "phone": "+86 13800138000"})
+    c = customer_create(actor=manager, data={"name": "Li Si", "email": "LiSi@Example.cn"})
+    d = customer_create(actor=manager, data={"name": "李四", "email": "lisi@example.cn "})
+    e = customer_create(actor=manager, data={"name": "王小明", "company_name": "北京星辰科技有限公司"})
+    f = customer_create(actor=manager, data={"name": "王晓明", "company_name": "北京星辰科技"})
+    customer_create(actor=manager, data={"name": "王大明", "company_name": "上海星辰科技"})
+    customer_create(actor=manager, data={"name": "赵六", "phone": "13900139000"})
+    # when
+    created = duplicates_scan(actor=manager)
+    # then
+    assert _pairs() == {(a.pk, b.pk): "phone", (c.pk, d.pk): "email", (e.pk, f.pk): "name_company"}
+    assert created == 3
+    assert AuditEntry.objects.filter(action="customer.duplicates_scan", actor=manager).exists()
+
+
+@pytest.mark.django_db
+def test_duplicates_scan_matches_other_phone_and_skips_merged_and_erased(manager):
+    a = customer_create(actor=manager, data={"name": "张三", "phone": "13800138000"})
+    b = customer_create(actor=manager, data={"name": "张山", "phone": "13700137000", "phone_alt": "13800138000"})
+    merged = CustomerFactory(phone="+8613700137000", merged_into=a)
+    erased = CustomerFactory(phone="+8613700137000")
+    erased.erased_at = erased.created_at
+    erased.save()
+    duplicates_scan()
+    assert _pairs() == {(a.pk, b.pk): "phone"}
+    assert merged.pk not in {pk for pair in _pairs() for pk in pair}
+
+
+@pytest.mark.django_db
+def test_duplicates_scan_twice_keeps_dismissed_pairs_dismissed(manager):
+    customer_create(actor=manager, data={"name": "张三", "phone": "13800138000"})
+    customer_create(actor=manager, data={"name": "李四", "phone": "13800138000"})
+    duplicates_scan(actor=manager)
+    candidate = DuplicateCandidate.objects.get()
+    duplicate_dismiss(actor=manager, candidate=candidate)
+    # when
+    created = duplicates_scan(actor=manager)
+    # then
+    assert created == 0
+    candidate.refresh_from_db()
+    assert candidate.status == DuplicateStatus.DISMISSED and candidate.resolved_by == manager
+    assert AuditEntry.objects.filter(action="customer.duplicate_dismiss").count() == 1
+
+
+@pytest.mark.django_db
+def test_duplicates_scan_of_given_customers_compares_them_with_stored_ones(manager):
+    old = customer_create(actor=manager, data={"name": "张三", "email": "zs@example.cn"})
+    customer_create(actor=manager, data={"name": "李四", "phone": "13900139000"})
+    customer_create(actor=manager, data={"name": "李四四", "phone": "13900139000"})
+    new = customer_create(actor=manager, data={"name": "张三", "email": "ZS@example.cn"})
+    duplicates_scan(customers=[new])
+    assert _pairs() == {(old.pk, new.pk): "email"}
+
+
+@pytest.mark.django_db
+def test_duplicates_scan_large_group_makes_a_star_not_all_pairs(manager):
+    people = [CustomerFactory(phone="+8613800138000") for _ in range(30)]
+    duplicates_scan()
+    anchor = min(p.pk for p in people)
+    assert DuplicateCandidate.objects.count() == 29
+    assert set(DuplicateCandidate.objects.values_list("customer_id", flat=True)) == {anchor}
+
+
+@pytest.mark.django_db
+def test_duplicate_dismiss_by_sales_rep_is_refused(users, manager):
+    customer_create(actor=manager, data={"name": "张三", "phone": "13800138000"})
+    customer_create(actor=manager, data={"name": "李四", "phone": "13800138000"})
+    duplicates_scan()
+    candidate = DuplicateCandidate.objects.get()
+    with pytest.raises(PermissionDenied):
+        duplicate_dismiss(actor=users[Role.SALES], candidate=candidate)
+    with pytest.raises(PermissionDenied):
+        duplicates_scan(actor=users[Role.SALES])
+    candidate.refresh_from_db()
+    assert candidate.status == DuplicateStatus.OPEN
+
+
+@pytest.mark.django_db
+def test_duplicate_dismiss_twice_is_refused(manager):
+    customer_create(actor=manager, data={"name": "张三", "phone": "13800138000"})
+    customer_create(actor=manager, data={"name": "李四", "phone": "13800138000"})
+    duplicates_scan()
+    candidate = DuplicateCandidate.objects.get()
+    duplicate_dismiss(actor=manager, candidate=candidate)
+    with pytest.raises(DomainError):
+        duplicate_dismiss(actor=manager, candidate=candidate)
