@@ -1,7 +1,7 @@
 """Who may do what: one table of capabilities per role, and object visibility rules.
 
 Every view and API route names the capability it needs (see `fidelis.web.access` and
-`fidelis.api.auth`); the permission-matrix test walks every route against this table.
+`fidelis.accounts.api_auth`); the permission-matrix test walks every route against this table.
 """
 
 from fidelis.accounts.models import Role
