@@ -5,25 +5,35 @@ from django.utils.translation import gettext_lazy as _
 
 from fidelis.accounts.permissions import has_capability
 
+# (url name, label, capability, icon, other view names under the same entry)
 NAV = [
-    ("web:home", _("Home"), "customer.view"),
-    ("customers:list", _("Customers"), "customer.view"),
-    ("customers:import_start", _("Import"), "customer.import"),
-    ("customers:duplicates", _("Duplicates"), "customer.merge"),
-    ("accounts:users", _("Users"), "user.manage"),
-    ("accounts:audit", _("Audit log"), "audit.view"),
+    ("web:home", _("Home"), "customer.view", "home", ()),
+    ("customers:list", _("Customers"), "customer.view", "customers",
+     ("customers:create", "customers:detail", "customers:edit", "customers:search")),
+    ("customers:import_start", _("Import"), "customer.import", "import", ("customers:import_detail",)),
+    ("customers:duplicates", _("Duplicates"), "customer.merge", "duplicates",
+     ("customers:duplicate_review", "customers:merge_detail")),
+    ("accounts:users", _("Users"), "user.manage", "users", ("accounts:user_edit",)),
+    ("accounts:tokens", _("API tokens"), "token.manage", "key", ()),
+    ("accounts:audit", _("Audit log"), "audit.view", "audit", ()),
 ]
 
 
 def navigation(request):
+    """Return the navigation entries the user's role may use, the current one marked active."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
+    match = getattr(request, "resolver_match", None)
+    current = match.view_name if match else ""
     items = []
-    for url_name, label, capability in NAV:
-        if has_capability(user, capability):
-            try:
-                items.append({"url": reverse(url_name), "label": label, "name": url_name})
-            except NoReverseMatch:
-                continue
+    for url_name, label, capability, icon, also in NAV:
+        if not has_capability(user, capability):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"url": url, "label": label, "name": url_name, "icon": icon,
+                      "active": current == url_name or current in also})
     return {"nav_items": items}

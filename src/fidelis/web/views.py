@@ -1,5 +1,7 @@
 """The home page: the loyalty funnel, the archive at a glance, recent events."""
 
+from collections import Counter
+
 from django.db import connection
 from django.db.models import Count
 from django.http import JsonResponse
@@ -11,23 +13,34 @@ from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
 from fidelis.web.access import require_capability
 
+RECENT_EVENTS = 12
+
 
 @require_capability("customer.view")
 def home(request):
+    """Show the customers the user sees by lifecycle stage, category and value tier, and the latest events."""
     visible = customer_visible_qs(request.user)
-    by_stage = dict(visible.values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
-    by_category = dict(visible.values_list("category").annotate(n=Count("id")).order_by())
-    by_tier = dict(visible.values_list("value_tier").annotate(n=Count("id")).order_by())
+    # One GROUP BY over the three classifications (at most 6 × 3 × 3 rows) instead of a query per chart.
+    groups = visible.order_by().values_list("lifecycle_stage", "category", "value_tier").annotate(n=Count("id"))
+    by_stage, by_category, by_tier = Counter(), Counter(), Counter()
+    for stage, category, tier, n in groups:
+        by_stage[stage] += n
+        by_category[category] += n
+        by_tier[tier] += n
     total = sum(by_stage.values())
     top = max(by_stage.values(), default=0) or 1
-    funnel = [(label, by_stage.get(value, 0), round(100 * by_stage.get(value, 0) / top))
+    funnel = [{"value": value, "label": label, "n": by_stage[value], "width": round(100 * by_stage[value] / top)}
               for value, label in LifecycleStage.choices]
+    tiers = [{"value": value, "label": label, "n": by_tier[value],
+              "share": round(100 * by_tier[value] / total, 1) if total else 0}
+             for value, label in ValueTier.choices]
     events = Event.objects.all() if sees_all_customers(request.user) else Event.objects.filter(customer__in=visible)
-    recent = events.select_related("customer").order_by("-occurred_at", "-id")[:12]
+    recent = events.select_related("customer").order_by("-occurred_at", "-id")[:RECENT_EVENTS]
     context = {
-        "total": total, "funnel": funnel,
-        "categories": [(label, by_category.get(value, 0)) for value, label in Category.choices],
-        "tiers": [(label, by_tier.get(value, 0)) for value, label in ValueTier.choices],
+        "total": total,
+        "funnel": funnel,
+        "categories": [{"value": value, "label": label, "n": by_category[value]} for value, label in Category.choices],
+        "tiers": tiers,
         "recent": recent,
     }
     return render(request, "web/home.html", context)

@@ -1,86 +1,94 @@
 """Customer list and search, create and edit, the 360° page and its parts (tags, consent, contacts, timeline)."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.models import Role
 from fidelis.accounts.permissions import has_capability, may_change_customer
 from fidelis.core.errors import DomainError
+from fidelis.customers import selectors, services
 from fidelis.customers.forms import ConsentForm, ContactForm, CustomerForm, TagForm
 from fidelis.customers.models import Category, ConsentChannel, LifecycleStage, Tag, ValueTier
-from fidelis.customers.selectors import (
-    customer_get_for_user,
-    customer_list_filtered,
-)
-from fidelis.customers.selectors import (
-    customer_search as search_customers,
-)
-from fidelis.customers.selectors import (
-    customer_timeline as timeline_of,
-)
-from fidelis.customers.services import (
-    consent_set as set_consent,
-)
-from fidelis.customers.services import (
-    contact_create,
-    customer_tag_add,
-    customer_tag_remove,
-    customer_update,
-)
-from fidelis.customers.services import (
-    customer_create as create_customer,
-)
 from fidelis.web.access import require_capability
 
 FILTERS = ("category", "value_tier", "lifecycle_stage", "tag")
+PAGE_SIZE = 50
+SEARCH_LIMIT = 50
+TIMELINE_PAGE = 30
 
 
 def _filters(request) -> dict[str, str]:
-    return {k: request.GET[k] for k in FILTERS if request.GET.get(k)}
+    return {k: request.GET[k].strip() for k in FILTERS if request.GET.get(k, "").strip()}
+
+
+def _masks_contact_data(user) -> bool:
+    # Read-only staff see enough of a phone or e-mail to recognise a customer, not to contact one.
+    return user.effective_role == Role.READONLY
+
+
+def _form_error(form, exc: DomainError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+
+
+def _search(user, q: str) -> list:
+    customers = selectors.customer_search(user, q, limit=SEARCH_LIMIT)
+    prefetch_related_objects(customers, "tags")
+    return customers
 
 
 @require_capability("customer.view")
 def customer_list(request):
+    """List the customers the user sees: searched as they type, or filtered and paginated."""
     q = request.GET.get("q", "").strip()
     filters = _filters(request)
     page = None
     if q:
-        customers = search_customers(request.user, q, limit=50)
+        customers = _search(request.user, q)
     else:
-        page = Paginator(customer_list_filtered(request.user, **filters), 50).get_page(request.GET.get("page"))
+        qs = selectors.customer_list_filtered(request.user, **filters)
+        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
         customers = page.object_list
     context = {
         "customers": customers, "page": page, "q": q, "filters": filters,
+        "filter_query": urlencode(filters), "export_query": urlencode({**filters, **({"q": q} if q else {})}),
         "categories": Category.choices, "tiers": ValueTier.choices, "stages": LifecycleStage.choices,
-        "tags": Tag.objects.all()[:200],
+        "tags": Tag.objects.order_by("group", "name")[:200],
         "can_export": has_capability(request.user, "customer.export"),
         "can_add": has_capability(request.user, "customer.add"),
-        "querystring": request.GET.urlencode(),
+        "mask": _masks_contact_data(request.user),
     }
     return render(request, "customers/customer_list.html", context)
 
 
 @require_capability("customer.view")
 def customer_search(request):
-    """Answer the as-you-type search with the rows partial."""
+    """Answer the as-you-type search with the table rows only."""
     q = request.GET.get("q", "").strip()
-    customers = search_customers(request.user, q, limit=50) if q else \
-        customer_list_filtered(request.user, **_filters(request))[:50]
-    return render(request, "customers/_customer_rows.html", {"customers": customers, "q": q})
+    if q:
+        customers = _search(request.user, q)
+    else:
+        customers = selectors.customer_list_filtered(request.user, **_filters(request))[:PAGE_SIZE]
+    return render(request, "customers/_customer_rows.html",
+                  {"customers": customers, "q": q, "mask": _masks_contact_data(request.user)})
 
 
 @require_capability("customer.add")
 def customer_create(request):
-    form = CustomerForm(request.POST or None, user=request.user,
-                        initial={"owner": request.user.pk if request.user.role == "sales" else None})
+    """Create a customer (a sales rep is the owner unless they choose otherwise)."""
+    initial = {"owner": request.user.pk} if request.user.effective_role == Role.SALES else {}
+    form = CustomerForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            customer = create_customer(actor=request.user, data=form.service_data(),
-                                       owner=form.cleaned_data.get("owner"))
+            customer = services.customer_create(actor=request.user, data=form.service_data(),
+                                                owner=form.cleaned_data.get("owner"))
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            _form_error(form, exc)
         else:
             messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
             return redirect("customers:detail", public_id=customer.public_id)
@@ -89,18 +97,19 @@ def customer_create(request):
 
 @require_capability("customer.change")
 def customer_edit(request, public_id: str):
-    customer = customer_get_for_user(request.user, public_id)
-    if not may_change_customer(request.user, customer):
+    """Change a customer's profile."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
+    if not may_change_customer(request.user, customer) or customer.erased_at:
         return render(request, "web/403.html", status=403)
     form = CustomerForm(request.POST or None, instance=customer, user=request.user)
     if request.method == "POST" and form.is_valid():
-        data = form.service_data()
-        data["owner"] = form.cleaned_data.get("owner")
+        data = form.service_data() | {"owner": form.cleaned_data.get("owner")}
         try:
-            customer_update(actor=request.user, customer=customer, data=data)
+            services.customer_update(actor=request.user, customer=customer, data=data)
         except DomainError as exc:
+            # The service set the new values on the instance before it refused them.
             customer.refresh_from_db()
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            _form_error(form, exc)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("customers:detail", public_id=customer.public_id)
@@ -113,99 +122,118 @@ def _detail_context(request, customer) -> dict:
         "customer": customer,
         "tags": list(customer.tags.all()),
         "consent_rows": [(value, label, consents.get(value)) for value, label in ConsentChannel.choices],
-        "contacts": list(customer.contacts.all()) if customer.is_company else [],
-        "stages": LifecycleStage.choices,
-        "stage_index": LifecycleStage.values.index(customer.lifecycle_stage),
         "can_change": may_change_customer(request.user, customer) and not customer.erased_at,
-        "can_privacy": has_capability(request.user, "customer.privacy"),
-        "tag_form": TagForm(), "consent_form": ConsentForm(), "contact_form": ContactForm(),
+        "can_consent": (has_capability(request.user, "customer.consent")
+                        and may_change_customer(request.user, customer) and not customer.erased_at),
+        "tag_form": TagForm(), "consent_form": ConsentForm(),
     }
 
 
 @require_capability("customer.view")
 def customer_detail(request, public_id: str):
-    customer = customer_get_for_user(request.user, public_id)
-    events = timeline_of(customer, limit=30)
-    context = _detail_context(request, customer) | {"events": events, "has_more": len(events) == 30}
+    """Show the 360° page: profile, classification, tags, consent, contacts and the timeline."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
+    events = selectors.customer_timeline(customer, limit=TIMELINE_PAGE)
+    context = _detail_context(request, customer) | {
+        "events": events, "has_more": len(events) == TIMELINE_PAGE,
+        "contacts": list(customer.contacts.all()) if customer.is_company else [],
+        "contact_form": ContactForm(),
+        "stages": LifecycleStage.choices,
+        "stage_index": LifecycleStage.values.index(customer.lifecycle_stage),
+        "can_privacy": has_capability(request.user, "customer.privacy"),
+        "mask": _masks_contact_data(request.user),
+    }
     return render(request, "customers/customer_detail.html", context)
 
 
 @require_capability("customer.view")
 def customer_timeline(request, public_id: str):
-    customer = customer_get_for_user(request.user, public_id)
-    before = request.GET.get("before")
-    events = timeline_of(customer, limit=30, before_id=int(before) if before and before.isdigit() else None)
+    """Return the next page of the timeline, older than the event `before`."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
+    before = request.GET.get("before", "")
+    events = selectors.customer_timeline(customer, limit=TIMELINE_PAGE,
+                                         before_id=int(before) if before.isdigit() else None)
     return render(request, "customers/_timeline.html",
-                  {"customer": customer, "events": events, "has_more": len(events) == 30})
+                  {"customer": customer, "events": events, "has_more": len(events) == TIMELINE_PAGE, "more": True})
 
 
-def _partial_or_redirect(request, customer, template: str, context: dict):
+def _panel_or_redirect(request, customer, template: str, extra: dict):
     if request.htmx:
-        return render(request, template, _detail_context(request, customer) | context)
+        return render(request, template, _detail_context(request, customer) | extra)
     return redirect("customers:detail", public_id=customer.public_id)
 
 
 @require_POST
 @require_capability("customer.change")
 def tag_add(request, public_id: str):
-    customer = customer_get_for_user(request.user, public_id)
+    """Put a tag on the customer ("group:name" or "name"); answer htmx with the tags panel."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
     form = TagForm(request.POST)
     error = None
     if form.is_valid():
         try:
-            customer_tag_add(actor=request.user, customer=customer, tag_name=form.cleaned_data["tag"])
+            services.customer_tag_add(actor=request.user, customer=customer, tag_name=form.cleaned_data["tag"])
         except DomainError as exc:
             error = str(exc.message)
     else:
-        error = _("Type a tag.")
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
     if error and not request.htmx:
         messages.error(request, error)
-    return _partial_or_redirect(request, customer, "customers/_tags.html", {"tag_error": error})
+    return _panel_or_redirect(request, customer, "customers/_tags.html", {"tag_error": error})
 
 
 @require_POST
 @require_capability("customer.change")
 def tag_remove(request, public_id: str, tag_id: int):
-    customer = customer_get_for_user(request.user, public_id)
+    """Take a tag off the customer; answer htmx with the tags panel."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
     tag = get_object_or_404(Tag, pk=tag_id)
+    error = None
     try:
-        customer_tag_remove(actor=request.user, customer=customer, tag=tag)
+        services.customer_tag_remove(actor=request.user, customer=customer, tag=tag)
     except DomainError as exc:
-        messages.error(request, str(exc.message))
-    return _partial_or_redirect(request, customer, "customers/_tags.html", {})
+        error = str(exc.message)
+        if not request.htmx:
+            messages.error(request, error)
+    return _panel_or_redirect(request, customer, "customers/_tags.html", {"tag_error": error})
 
 
 @require_POST
 @require_capability("customer.consent")
 def consent_set(request, public_id: str):
-    customer = customer_get_for_user(request.user, public_id)
+    """Record consent given or withdrawn for one channel, with its source; answer htmx with the consent panel."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
     form = ConsentForm(request.POST)
     error = None
     if form.is_valid():
         try:
-            set_consent(actor=request.user, customer=customer, channel=form.cleaned_data["channel"],
-                        granted=form.cleaned_data["granted"], source=form.cleaned_data["source"])
+            services.consent_set(actor=request.user, customer=customer, channel=form.cleaned_data["channel"],
+                                 granted=form.cleaned_data["granted"], source=form.cleaned_data["source"])
         except DomainError as exc:
             error = str(exc.message)
     else:
-        error = " ".join(str(e) for errs in form.errors.values() for e in errs)
+        error = " ".join(f"{form[name].label}: {e}" for name, errors in form.errors.items() for e in errors)
     if error and not request.htmx:
         messages.error(request, error)
-    return _partial_or_redirect(request, customer, "customers/_consent.html", {"consent_error": error})
+    bound = form if error else ConsentForm()
+    return _panel_or_redirect(request, customer, "customers/_consent.html",
+                              {"consent_error": error, "consent_form": bound})
 
 
 @require_POST
 @require_capability("customer.change")
 def contact_add(request, public_id: str):
-    customer = customer_get_for_user(request.user, public_id)
+    """Add a contact person to a company customer."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
     form = ContactForm(request.POST)
     if form.is_valid():
         try:
-            contact_create(actor=request.user, customer=customer, **form.cleaned_data)
+            services.contact_create(actor=request.user, customer=customer, **form.cleaned_data)
         except DomainError as exc:
             messages.error(request, str(exc.message))
         else:
-            messages.success(request, _("Contact added."))
+            messages.success(request, _("Contact %(name)s added.") % {"name": form.cleaned_data["name"]})
     else:
-        messages.error(request, _("Check the contact's data."))
+        messages.error(request, " ".join(f"{form[name].label}: {e}" for name, errors in form.errors.items()
+                                         for e in errors))
     return redirect("customers:detail", public_id=customer.public_id)
