@@ -1,9 +1,11 @@
 """Managers' pages: users and roles, API tokens, the audit log."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +20,7 @@ from fidelis.web.access import require_capability
 
 @require_capability("user.manage")
 def user_list(request):
+    """List the staff users and create one with a role."""
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -33,6 +36,7 @@ def user_list(request):
 
 @require_capability("user.manage")
 def user_edit(request, pk: int):
+    """Change a user's role, or deactivate / reactivate the account."""
     target = get_object_or_404(User, pk=pk)
     form = UserRoleForm(request.POST or None, initial={"role": target.role, "is_active": target.is_active})
     if request.method == "POST" and form.is_valid():
@@ -49,6 +53,7 @@ def user_edit(request, pk: int):
 
 @require_capability("token.manage")
 def token_list(request):
+    """List the API tokens and create one; its secret is shown once, in the answer to the creation."""
     form = TokenCreateForm(request.POST or None)
     raw = None
     if request.method == "POST" and form.is_valid():
@@ -63,12 +68,14 @@ def token_list(request):
         else:
             form = TokenCreateForm()
     tokens = ApiToken.objects.select_related("user")
-    return render(request, "accounts/token_list.html", {"tokens": tokens, "form": form, "raw_token": raw})
+    return render(request, "accounts/token_list.html",
+                  {"tokens": tokens, "form": form, "raw_token": raw, "now": timezone.now()})
 
 
 @require_POST
 @require_capability("token.manage")
 def token_revoke(request, pk: int):
+    """Revoke a token at once."""
     token = get_object_or_404(ApiToken, pk=pk)
     api_token_revoke(actor=request.user, token=token)
     messages.success(request, _("Token revoked."))
@@ -77,17 +84,19 @@ def token_revoke(request, pk: int):
 
 @require_capability("audit.view")
 def audit_log(request):
+    """List audit entries, newest first, filtered by actor, action and object (id, number or name)."""
     entries = AuditEntry.objects.select_related("actor")
     actor, action, obj = (request.GET.get(k, "").strip() for k in ("actor", "action", "object"))
     if actor:
         entries = entries.filter(actor__username=actor)
     if action:
-        entries = entries.filter(action__startswith=action)
+        entries = entries.filter(action=action) if "." in action else entries.filter(action__startswith=action)
     if obj:
-        entries = entries.filter(object_id=obj)
+        entries = entries.filter(Q(object_id=obj) | Q(object_repr__icontains=obj))
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    actions = AuditEntry.objects.order_by().values_list("action", flat=True).distinct()
+    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    query = urlencode({k: v for k, v in (("actor", actor), ("action", action), ("object", obj)) if v})
     return render(request, "accounts/audit_log.html", {
-        "page": page, "actor": actor, "action": action, "object": obj, "actions": sorted(actions),
+        "page": page, "actor": actor, "action": action, "object": obj, "actions": list(actions), "query": query,
         "actors": User.objects.order_by("username").values_list("username", flat=True),
     })

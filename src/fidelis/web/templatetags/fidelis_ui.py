@@ -43,3 +43,20 @@ def mask_email(value: str) -> str:
         return value or ""
     local, domain = value.split("@", 1)
     return f"{local[:1]}***@{domain}"
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "∅"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_shown(v) for v in value) or "∅"
+    return str(value)
+
+
+@register.filter
+def audit_change(value) -> str:
+    """Return an audit change as "old → new" (a pair), or the recorded value as it is."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        old, new = value
+        return _shown(new) if old is None else f"{_shown(old)} → {_shown(new)}"
+    return _shown(value)
