@@ -1,14 +1,17 @@
-"""Possible duplicates (same phone, same e-mail, or a name that sounds the same at the same company) and merges."""
+"""Duplicate customers: find likely pairs by key (phone, e-mail, similar name at the same company), review, merge."""
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from difflib import SequenceMatcher
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
@@ -28,11 +31,39 @@ from fidelis.customers.services import EDITABLE_FIELDS, customer_prepare
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
 
-Key = tuple[str, str]
-LOOKUP_CHUNK = 500
 BATCH = 2000
-# Fields a merge never copies: the kept record keeps its own number and type.
-MERGE_SKIP = {"number", "kind"}
+LOOKUP_CHUNK = 500
+# Two names at the same company are "very similar" from this ratio of their pinyin (zhangsan / zhangshan).
+NAME_SIMILARITY = 0.9
+# Neighbours compared after sorting a company's names: the sorted-neighbourhood method, O(k log k) per company.
+NAME_WINDOW = 3
+
+REASON_PHONE = "phone"
+REASON_EMAIL = "email"
+REASON_NAME_COMPANY = "name_company"
+REASON_LABELS = {
+    REASON_PHONE: gettext_lazy("Same phone number"),
+    REASON_EMAIL: gettext_lazy("Same e-mail address"),
+    REASON_NAME_COMPANY: gettext_lazy("Similar name at the same company"),
+}
+_ROW_FIELDS = ("pk", "phone_digits", "phone_alt_digits", "email_normalized", "company_key", "name_pinyin", "name")
+# Fields filled on the kept record from the merged one when the kept record has them empty.
+_FILLABLE = tuple(f for f in EDITABLE_FIELDS if f not in ("number", "kind", "category", "value_tier",
+                                                           "lifecycle_stage"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    pk: int
+    phones: tuple[str, ...]
+    email: str
+    company: str
+    name: str
+
+
+def _row(pk: int, phone: str, phone_alt: str, email: str, company: str, pinyin: str, name: str) -> _Row:
+    phones = tuple(dict.fromkeys(p for p in (phone, phone_alt) if p))
+    return _Row(pk, phones, email or "", company or "", pinyin or name_key(name))
 
 
 def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
@@ -40,207 +71,254 @@ def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
         yield values[start:start + size]
 
 
-def _company_person_key(company: str, pinyin: str, name: str) -> str:
-    # Names that sound the same (same pinyin) count as very similar: 张三 / 章三, "Zhang San" / "zhangsan".
-    return f"{company}|{pinyin or name_key(name)}"
+def _candidates_base() -> QuerySet[Customer]:
+    return Customer.objects.active().filter(erased_at__isnull=True)
 
 
-def match_keys(customer: Customer) -> list[Key]:
-    """Return the keys under which two records are taken for the same customer."""
-    keys: list[Key] = []
-    if customer.phone_digits:
-        keys.append(("phone", customer.phone_digits))
-    if customer.email_normalized:
-        keys.append(("email", customer.email_normalized))
-    if customer.company_key and customer.name:
-        keys.append(("name_company", _company_person_key(customer.company_key, customer.name_pinyin, customer.name)))
-    return keys
+def _similar(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    return SequenceMatcher(None, a, b).ratio()
 
 
-def existing_matches(keys: Iterable[Key]) -> dict[Key, int]:
-    """Return, for each key, the oldest active customer having it (chunked IN queries on the key indexes)."""
-    by_reason: dict[str, set[str]] = {"phone": set(), "email": set(), "name_company": set()}
-    for reason, value in keys:
-        by_reason[reason].add(value.split("|", 1)[0] if reason == "name_company" else value)
-    found: dict[Key, int] = {}
-    active = Customer.objects.active().filter(erased_at__isnull=True).order_by()
-    for reason, column in (("phone", "phone_digits"), ("email", "email_normalized")):
-        for chunk in _chunks(sorted(by_reason[reason])):
-            for pk, value in active.filter(**{f"{column}__in": chunk}).values_list("pk", column):
-                key = (reason, value)
-                if key not in found or pk < found[key]:
-                    found[key] = pk
-    wanted = set(keys)
-    for chunk in _chunks(sorted(by_reason["name_company"])):
-        rows = active.filter(company_key__in=chunk).values_list("pk", "company_key", "name_pinyin", "name")
-        for pk, company, pinyin, name in rows:
-            key = ("name_company", _company_person_key(company, pinyin, name))
-            if key in wanted and (key not in found or pk < found[key]):
-                found[key] = pk
+def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, int], tuple[str, float]]:
+    """Return {(low pk, high pk): (reason, score)} for rows sharing a key; with `subject`, pairs touching it."""
+    rows = {r.pk: r for r in rows}
+    found: dict[tuple[int, int], tuple[str, float]] = {}
+
+    def add(a: int, b: int, reason: str, score: float) -> None:
+        if a == b or (subject is not None and a not in subject and b not in subject):
+            return
+        found.setdefault((min(a, b), max(a, b)), (reason, round(score, 3)))
+
+    by_phone: dict[str, list[int]] = defaultdict(list)
+    by_email: dict[str, list[int]] = defaultdict(list)
+    by_company: dict[str, list[_Row]] = defaultdict(list)
+    for row in rows.values():
+        for phone in row.phones:
+            by_phone[phone].append(row.pk)
+        if row.email:
+            by_email[row.email].append(row.pk)
+        if row.company and row.name:
+            by_company[row.company].append(row)
+    for reason, groups in ((REASON_PHONE, by_phone), (REASON_EMAIL, by_email)):
+        for members in groups.values():
+            if len(members) > 1:
+                # A star around the oldest record: enough to review and merge the whole group.
+                anchor = min(members)
+                for pk in members:
+                    add(anchor, pk, reason, 1.0)
+    for members in by_company.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda r: (r.name, r.pk))
+        for i, row in enumerate(members):
+            for other in members[i + 1:i + 1 + NAME_WINDOW]:
+                score = _similar(row.name, other.name)
+                if score >= NAME_SIMILARITY:
+                    add(row.pk, other.pk, REASON_NAME_COMPANY, score)
+        # Runs of the same name longer than the window: pair each with the run's oldest record.
+        same: dict[str, list[int]] = defaultdict(list)
+        for row in members:
+            same[row.name].append(row.pk)
+        for pks in same.values():
+            if len(pks) > NAME_WINDOW + 1:
+                anchor = min(pks)
+                for pk in pks:
+                    add(anchor, pk, REASON_NAME_COMPANY, 1.0)
     return found
 
 
-def duplicates_scan(*, actor=None) -> int:
-    """Find possible duplicates among all active customers by grouping on their keys; return how many are new."""
-    first_of: dict[Key, int] = {}
-    pairs: dict[tuple[int, int], str] = {}
-    rows = (Customer.objects.active().filter(erased_at__isnull=True).order_by("pk")
-            .values_list("pk", "phone_digits", "email_normalized", "company_key", "name_pinyin", "name"))
-    for pk, phone, email, company, pinyin, name in rows.iterator(chunk_size=5000):
-        keys: list[Key] = []
-        if phone:
-            keys.append(("phone", phone))
-        if email:
-            keys.append(("email", email))
-        if company and name:
-            keys.append(("name_company", _company_person_key(company, pinyin, name)))
-        for key in keys:
-            first = first_of.setdefault(key, pk)
-            if first != pk:
-                # Rows come in pk order, so the group's first row has the smaller pk.
-                pairs.setdefault((first, pk), key[0])
-    with transaction.atomic():
-        before = DuplicateCandidate.objects.count()
-        objects = [DuplicateCandidate(customer_id=a, other_id=b, reason=reason) for (a, b), reason in pairs.items()]
-        # Known pairs (also dismissed ones) stay as they are.
-        DuplicateCandidate.objects.bulk_create(objects, batch_size=BATCH, ignore_conflicts=True)
-        created = DuplicateCandidate.objects.count() - before
-        if actor is not None:
-            audit_record(actor=actor, action="customer.duplicates_scan", object_type="customers.duplicatecandidate",
-                         changes={"found": [None, created]})
-    return created
+def _rows_matching(phones: set[str], emails: set[str], companies: set[str], exclude: set[int]) -> list[_Row]:
+    """Return the stored customers that share a phone, an e-mail or a company key (chunked indexed lookups)."""
+    base = _candidates_base()
+    result: dict[int, _Row] = {}
+    lookups = (("phone_digits", phones), ("phone_alt_digits", phones), ("email_normalized", emails),
+               ("company_key", companies))
+    for column, values in lookups:
+        for chunk in _chunks(sorted(values)):
+            for values_row in base.filter(**{f"{column}__in": chunk}).values_list(*_ROW_FIELDS):
+                if values_row[0] not in exclude and values_row[0] not in result:
+                    result[values_row[0]] = _row(*values_row)
+    return list(result.values())
 
 
-def duplicate_candidates_open() -> QuerySet[DuplicateCandidate]:
-    """Return the open pairs of possible duplicates, both records loaded, hiding pairs already merged away."""
-    return (DuplicateCandidate.objects.filter(status=DuplicateStatus.OPEN, customer__merged_into__isnull=True,
-                                              other__merged_into__isnull=True)
-            .select_related("customer", "other", "customer__owner", "other__owner").order_by("-created_at", "-id"))
+def duplicate_pairs_for(customers: list[Customer]) -> list[tuple[int, int, str, float]]:
+    """Return (pk, pk, reason, score) for saved customers that match each other or a stored customer."""
+    rows = [_row(c.pk, c.phone_digits, c.phone_alt_digits, c.email_normalized, c.company_key, c.name_pinyin,
+                 c.name) for c in customers]
+    subject = {r.pk for r in rows}
+    stored = _rows_matching({p for r in rows for p in r.phones}, {r.email for r in rows if r.email},
+                            {r.company for r in rows if r.company}, subject)
+    pairs = _pairs([*rows, *stored], subject)
+    return [(a, b, reason, score) for (a, b), (reason, score) in pairs.items()]
 
 
-def _require(actor) -> None:
+def _rows_sharing_keys() -> list[_Row]:
+    """Return every active customer that shares a key with another one (the database groups, we don't)."""
+    base = _candidates_base()
+    pks: set[int] = set()
+    for column in ("phone_digits", "email_normalized", "company_key"):
+        keys = list(base.exclude(**{column: ""}).values(column).annotate(n=Count("id")).filter(n__gt=1)
+                    .values_list(column, flat=True))
+        for chunk in _chunks(keys):
+            pks.update(base.filter(**{f"{column}__in": chunk}).values_list("pk", flat=True))
+    # A phone stored as one customer's main number and another's other number.
+    alt = set(base.exclude(phone_alt_digits="").values_list("phone_alt_digits", flat=True))
+    for chunk in _chunks(sorted(alt)):
+        pks.update(base.filter(Q(phone_digits__in=chunk) | Q(phone_alt_digits__in=chunk)).values_list("pk", flat=True))
+    rows: list[_Row] = []
+    for chunk in _chunks(sorted(pks)):
+        rows.extend(_row(*v) for v in base.filter(pk__in=chunk).values_list(*_ROW_FIELDS))
+    return rows
+
+
+def duplicate_candidates_store(pairs: Iterable[tuple[int, int, str, float]]) -> int:
+    """Store pairs as open candidates (a pair seen before keeps its status); return how many are new."""
+    objects = [DuplicateCandidate(customer_id=a, other_id=b, reason=reason, score=score)
+               for a, b, reason, score in pairs]
+    if not objects:
+        return 0
+    before = DuplicateCandidate.objects.count()
+    DuplicateCandidate.objects.bulk_create(objects, batch_size=BATCH, ignore_conflicts=True)
+    return DuplicateCandidate.objects.count() - before
+
+
+def _require_merge(actor) -> None:
     if not has_capability(actor, "customer.merge"):
-        raise PermissionDenied(_("You may not merge customers."), code="forbidden")
+        raise PermissionDenied(_("You may not review or merge duplicates."), code="forbidden")
+
+
+@transaction.atomic
+def duplicates_scan(*, actor=None, customers: Iterable[Customer] | None = None) -> int:
+    """Find possible duplicates among the stored customers (or of the given ones); return how many pairs are new."""
+    if actor is not None:
+        _require_merge(actor)
+    if customers is None:
+        pairs = [(a, b, reason, score) for (a, b), (reason, score) in _pairs(_rows_sharing_keys(), None).items()]
+    else:
+        pairs = duplicate_pairs_for([c for c in customers if c.pk is not None])
+    created = duplicate_candidates_store(pairs)
+    if actor is not None:
+        audit_record(actor=actor, action="customer.duplicates_scan", object_type="customers.duplicatecandidate",
+                     object_repr=_("Duplicate scan"), changes={"pairs": [None, len(pairs)], "new": [None, created]})
+    return created
 
 
 @transaction.atomic
 def duplicate_dismiss(*, actor, candidate: DuplicateCandidate) -> DuplicateCandidate:
-    """Mark a pair as not being the same customer."""
-    _require(actor)
+    """Mark a pair as not a duplicate; a later scan does not bring it back."""
+    _require_merge(actor)
+    candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate.pk)
     if candidate.status != DuplicateStatus.OPEN:
         raise DomainError(_("This pair was already reviewed."), code="already_reviewed")
     candidate.status = DuplicateStatus.DISMISSED
     candidate.resolved_by = actor
     candidate.save(update_fields=["status", "resolved_by", "updated_at"])
     audit_record(actor=actor, action="customer.duplicate_dismiss", obj=candidate,
-                 changes={"pair": [None, [candidate.customer_id, candidate.other_id]]})
+                 changes={"status": [DuplicateStatus.OPEN, DuplicateStatus.DISMISSED]})
     return candidate
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
     return value
 
 
 def customer_snapshot(customer: Customer) -> dict[str, Any]:
-    """Return every stored field of a customer, with its tags, consents and contacts, as JSON-ready data."""
-    data = {f.attname: _jsonable(getattr(customer, f.attname)) for f in Customer._meta.concrete_fields}
-    data["tags"] = sorted(str(t) for t in customer.tags.all())
-    data["consents"] = [{"channel": c.channel, "granted": c.granted, "source": c.source,
-                         "recorded_at": _jsonable(c.recorded_at)} for c in customer.consents.all()]
-    data["contacts"] = [{"id": c.pk, "name": c.name, "title": c.title, "phone": c.phone, "email": c.email}
-                        for c in customer.contacts.all()]
-    return data
+    """Return every stored value of a customer as JSON-ready data."""
+    return {f.attname: _plain(getattr(customer, f.attname)) for f in Customer._meta.concrete_fields}
+
+
+def _merge_consents(keep: Customer, absorb: Customer) -> list[str]:
+    moved: list[str] = []
+    kept = {c.channel: c for c in Consent.objects.select_for_update().filter(customer=keep)}
+    for consent in Consent.objects.select_for_update().filter(customer=absorb):
+        current = kept.get(consent.channel)
+        if current is not None and current.recorded_at >= consent.recorded_at:
+            consent.delete()
+            continue
+        if current is not None:
+            current.delete()
+        consent.customer = keep
+        consent.save(update_fields=["customer"])
+        moved.append(consent.channel)
+    return moved
 
 
 @transaction.atomic
 def customers_merge(*, actor, keep: Customer, absorb: Customer) -> MergeRecord:
-    """Merge `absorb` into `keep`: move its history, tags, contacts and consents, fill keep's empty fields."""
-    _require(actor)
+    """Merge `absorb` into `keep`: move its history, tags, contacts and newer consents, fill empty fields."""
+    _require_merge(actor)
     if keep.pk == absorb.pk:
-        raise DomainError(_("A record cannot be merged into itself."), code="same_record")
-    # Lock both rows in pk order, so that two merges of the same records wait for each other.
-    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[keep.pk, absorb.pk]).order_by("pk")}
+        raise DomainError(_("A customer cannot be merged with itself."), code="same_customer")
+    # Lock both rows in pk order, so that two merges of the same pair cannot interleave or deadlock.
+    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[keep.pk, absorb.pk])
+              .order_by("pk")}
+    if len(locked) != 2:
+        raise DomainError(_("One of the customers no longer exists."), code="not_found")
     keep, absorb = locked[keep.pk], locked[absorb.pk]
     if keep.merged_into_id or absorb.merged_into_id:
-        raise DomainError(_("One of these records was already merged."), code="already_merged")
+        raise DomainError(_("One of the customers was already merged into another."), code="already_merged")
     if keep.erased_at or absorb.erased_at:
-        raise DomainError(_("This customer's personal data was erased."), code="erased")
+        raise DomainError(_("A customer whose personal data was erased cannot be merged."), code="erased")
+
     snapshot = customer_snapshot(absorb)
-    moved: dict[str, Any] = {}
+    snapshot["tags"] = sorted(absorb.tags.values_list("name", flat=True))
+    snapshot["consents"] = [
+        {"channel": c.channel, "granted": c.granted, "source": c.source, "recorded_at": c.recorded_at.isoformat()}
+        for c in absorb.consents.all()]
+    snapshot["contacts"] = list(absorb.contacts.values("id", "name", "title", "phone", "email", "is_primary"))
 
-    moved["events"] = Event.objects.filter(customer=absorb).update(customer=keep)
+    events = Event.objects.filter(customer=absorb).update(customer=keep)
+    kept_tags = set(CustomerTag.objects.filter(customer=keep).values_list("tag_id", flat=True))
+    absorbed_tags = CustomerTag.objects.filter(customer=absorb)
+    moved_tags = sorted(absorbed_tags.exclude(tag_id__in=kept_tags).values_list("tag__name", flat=True))
+    absorbed_tags.exclude(tag_id__in=kept_tags).update(customer=keep)
+    absorbed_tags.delete()
+    contacts = Contact.objects.filter(customer=absorb).update(customer=keep)
+    consents = _merge_consents(keep, absorb)
 
-    keep_tags = set(CustomerTag.objects.filter(customer=keep).values_list("tag_id", flat=True))
-    absorb_links = CustomerTag.objects.filter(customer=absorb).select_related("tag")
-    moved["tags"] = sorted(str(link.tag) for link in absorb_links if link.tag_id not in keep_tags)
-    CustomerTag.objects.filter(customer=absorb).exclude(tag_id__in=keep_tags).update(customer=keep)
-    CustomerTag.objects.filter(customer=absorb).delete()
-
-    moved["contacts"] = Contact.objects.filter(customer=absorb).update(customer=keep)
-
-    keep_consents = {c.channel: c for c in Consent.objects.filter(customer=keep)}
-    moved["consents"] = []
-    for consent in Consent.objects.filter(customer=absorb):
-        current = keep_consents.get(consent.channel)
-        if current is None:
-            consent.customer = keep
-            consent.save(update_fields=["customer"])
-            moved["consents"].append(consent.channel)
-        else:
-            if consent.recorded_at > current.recorded_at:
-                # The most recent statement of the customer wins.
-                current.granted, current.source = consent.granted, consent.source
-                current.recorded_at, current.recorded_by_id = consent.recorded_at, consent.recorded_by_id
-                current.save(update_fields=["granted", "source", "recorded_at", "recorded_by"])
-                moved["consents"].append(consent.channel)
-            consent.delete()
-
-    filled = []
-    for field in EDITABLE_FIELDS:
-        if field in MERGE_SKIP:
-            continue
+    filled: list[str] = []
+    for field in _FILLABLE:
         if getattr(keep, field) in ("", None) and getattr(absorb, field) not in ("", None):
             setattr(keep, field, getattr(absorb, field))
             filled.append(field)
-    stages = list(LifecycleStage.values)
-    if stages.index(absorb.lifecycle_stage) > stages.index(keep.lifecycle_stage):
-        keep.lifecycle_stage = absorb.lifecycle_stage
-        filled.append("lifecycle_stage")
     if keep.owner_id is None and absorb.owner_id is not None:
         keep.owner_id = absorb.owner_id
         filled.append("owner")
-    moved["fields"] = filled
-    if filled:
-        customer_prepare(keep)
-        keep.save()
-
+    stages = list(LifecycleStage.values)
+    if stages.index(absorb.lifecycle_stage) > stages.index(keep.lifecycle_stage):
+        # The loyalty funnel only moves forward: the merged person is as far along as either record was.
+        keep.lifecycle_stage = absorb.lifecycle_stage
+        filled.append("lifecycle_stage")
+    customer_prepare(keep)
+    keep.save()
     absorb.merged_into = keep
     absorb.save(update_fields=["merged_into", "updated_at"])
 
+    now = timezone.now()
     pair = Q(customer=keep, other=absorb) | Q(customer=absorb, other=keep)
-    DuplicateCandidate.objects.filter(pair).update(status=DuplicateStatus.MERGED, resolved_by=actor,
-                                                   updated_at=timezone.now())
-    # Pairs of the absorbed record with a third one now concern the kept record.
-    others = DuplicateCandidate.objects.filter((Q(customer=absorb) | Q(other=absorb)) & ~pair,
-                                               status=DuplicateStatus.OPEN)
-    repointed = []
-    for candidate in others:
-        third = candidate.other_id if candidate.customer_id == absorb.pk else candidate.customer_id
-        if third != keep.pk:
-            repointed.append(DuplicateCandidate(customer_id=min(third, keep.pk), other_id=max(third, keep.pk),
-                                                reason=candidate.reason, score=candidate.score))
-    others.update(status=DuplicateStatus.MERGED, resolved_by=actor, updated_at=timezone.now())
-    DuplicateCandidate.objects.bulk_create(repointed, ignore_conflicts=True)
+    DuplicateCandidate.objects.filter(pair).update(status=DuplicateStatus.MERGED, resolved_by=actor, updated_at=now)
+    # Other open pairs of the absorbed record now concern the kept one.
+    others = DuplicateCandidate.objects.filter(Q(customer=absorb) | Q(other=absorb), status=DuplicateStatus.OPEN)
+    carried = [(min(keep.pk, o), max(keep.pk, o), reason, score) for o, reason, score in
+               ((c.other_id if c.customer_id == absorb.pk else c.customer_id, c.reason, c.score) for c in others)
+               if o != keep.pk]
+    others.delete()
+    duplicate_candidates_store(carried)
 
+    moved = {"events": events, "tags": moved_tags, "contacts": contacts, "consents": consents, "fields": filled}
     record = MergeRecord.objects.create(kept=keep, absorbed=absorb, snapshot=snapshot, moved=moved,
                                         actor=actor if getattr(actor, "is_authenticated", False) else None)
-    audit_record(actor=actor, action="customer.merge", obj=keep,
-                 changes={"absorbed": [None, absorb.number], "moved": [None, moved]})
-    record_event(customer=keep, type="customer.merged", actor=actor,
-                 summary=_("Merged with %(customer)s") % {"customer": str(absorb)},
-                 payload={"absorbed": absorb.public_id, "number": absorb.number, "merge": record.pk})
+    audit_record(actor=actor, action="customer.merge", obj=keep, changes={
+        "absorbed": [absorb.number, None], "merge": [None, record.pk], "events": [None, events],
+        "tags": [None, moved_tags], "contacts": [None, contacts], "consents": [None, consents],
+        "fields": [None, filled]})
+    record_event(customer=keep, type="customer.merged", actor=actor, channel="web",
+                 summary=_("Merged with record %(number)s") % {"number": absorb.number},
+                 payload={"absorbed": absorb.number, "merge": record.pk, "events": events})
     return record

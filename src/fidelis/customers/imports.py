@@ -22,14 +22,13 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, PermissionDenied
-from fidelis.customers.dedupe import existing_matches, match_keys
+from fidelis.customers.dedupe import _pairs, _row, _rows_matching, duplicate_candidates_store
 from fidelis.customers.models import (
     Category,
     CompanySize,
     Customer,
     CustomerKind,
     CustomerTag,
-    DuplicateCandidate,
     Gender,
     ImportJob,
     ImportMode,
@@ -519,22 +518,6 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     return job
 
 
-def _find_duplicates(customers: list[Customer], existing: dict[tuple[str, str], int]) -> list[tuple[int, int, str]]:
-    """Return (pk, pk, reason) pairs for new customers that match each other or an existing customer."""
-    pairs: dict[tuple[int, int], str] = {}
-    first_new: dict[tuple[str, str], int] = {}
-    for customer in customers:
-        for key in match_keys(customer):
-            # Each row of a group is paired with the group's first row and with one existing record, not with all.
-            other = existing.get(key)
-            if other is not None:
-                pairs.setdefault((min(other, customer.pk), max(other, customer.pk)), key[0])
-            first = first_new.setdefault(key, customer.pk)
-            if first != customer.pk:
-                pairs.setdefault((first, customer.pk), key[0])
-    return [(a, b, reason) for (a, b), reason in pairs.items()]
-
-
 def _insert_rows(model: type[models.Model], objects: list[models.Model] | list[dict[str, Any]]) -> None:
     """Insert model instances (or dicts of column values) with executemany, batch by batch.
 
@@ -570,6 +553,9 @@ def _insert_rows(model: type[models.Model], objects: list[models.Model] | list[d
     sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
     plan = list(zip(attnames, converters, strict=True))
     with connection.cursor() as cursor:
+        if connection.vendor == "sqlite" and len(as_dicts) > BATCH:
+            # Random public ids land all over the unique indexes; a larger page cache keeps them in memory.
+            cursor.execute("PRAGMA cache_size = -131072")
         for start in range(0, len(as_dicts), BATCH):
             rows = []
             for values in as_dicts[start:start + BATCH]:
@@ -620,8 +606,11 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     if without_number:
         for customer, number in zip(without_number, customer_number_next(count=len(without_number)), strict=True):
             customer.number = number
-    # Look up existing records before inserting, so that the lookups do not find the new rows themselves.
-    existing = existing_matches({key for customer in customers for key in match_keys(customer)})
+    # Stored records sharing a key are read before the insert, so the lookups never fetch the new rows.
+    stored = _rows_matching({c.phone_digits for c in customers if c.phone_digits} |
+                            {c.phone_alt_digits for c in customers if c.phone_alt_digits},
+                            {c.email_normalized for c in customers if c.email_normalized},
+                            {c.company_key for c in customers if c.company_key}, set())
     for customer, public_id in zip(customers, _public_ids(len(customers)), strict=True):
         customer.public_id = public_id
     _insert_rows(Customer, customers)
@@ -630,16 +619,16 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
         by_number.update(Customer.objects.filter(number__in=chunk).values_list("number", "pk"))
     for customer in customers:
         customer.pk = by_number[customer.number]
+    new_pks = {c.pk for c in customers}
     tag_objects = _tags_ensure(t for tags in parsed.tags for t in tags)
     links = {(c.pk, tag_objects[name].pk) for c, tags in zip(customers, parsed.tags, strict=True)
              for _group, name in tags}
     _insert_rows(CustomerTag, [{"customer_id": c, "tag_id": t} for c, t in links])
-    pairs = _find_duplicates(customers, existing)
-    DuplicateCandidate.objects.bulk_create(
-        [DuplicateCandidate(customer_id=a, other_id=b, reason=reason) for a, b, reason in pairs],
-        batch_size=BATCH, ignore_conflicts=True)
-    new_pks = {c.pk for c in customers}
-    flagged = {pk for a, b, _r in pairs for pk in (a, b) if pk in new_pks}
+    rows = [_row(c.pk, c.phone_digits, c.phone_alt_digits, c.email_normalized, c.company_key, c.name_pinyin,
+                 c.name) for c in customers]
+    pairs = [(a, b, reason, score) for (a, b), (reason, score) in _pairs([*rows, *stored], new_pks).items()]
+    duplicate_candidates_store(pairs)
+    flagged = {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in new_pks}
     now = timezone.now()
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     summary = _("Customer record imported from %(file)s") % {"file": job.file_name}
