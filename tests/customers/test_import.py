@@ -1,0 +1,139 @@
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from openpyxl import Workbook
+
+from fidelis.accounts.models import AuditEntry
+from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.customers.imports import import_job_create, import_job_run, import_job_validate
+from fidelis.customers.models import Customer, CustomerTag, DuplicateCandidate, ImportStatus
+from fidelis.events.models import Event
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "姓名,手机,邮箱,公司,标签,价值等级,客户编号\n"
+
+
+def upload(text: str, name: str = "customers.csv", encoding: str = "utf-8") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, text.encode(encoding))
+
+
+def run(manager, text: str, mode: str = "all", **kwargs):
+    job = import_job_create(actor=manager, uploaded_file=upload(text, **kwargs))
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode=mode)
+    return import_job_run(actor=manager, job=job)
+
+
+def test_import_job_create_guesses_chinese_and_english_headers(manager):
+    job = import_job_create(actor=manager, uploaded_file=upload("姓名,手机号,Email,微信,生日,city,标签\n张三,13800138000,,,,,\n"))
+    assert job.mapping == {"0": "name", "1": "phone", "2": "email", "3": "wechat_id", "4": "birthday",
+                           "5": "city", "6": "tags"}
+    assert job.total_rows == 1 and job.status == ImportStatus.UPLOADED
+
+
+def test_import_job_run_creates_customers_like_the_ui(manager):
+    job = run(manager, HEADER + "张三,138 0013 8000,ZS@Example.com,星辰科技有限公司,vip；新客,高价值,\n")
+    customer = Customer.objects.get()
+    assert job.status == ImportStatus.IMPORTED and job.created_count == 1
+    assert customer.phone == "+8613800138000" and customer.phone_digits == "13800138000"
+    assert customer.email == "zs@example.com" and customer.name_pinyin == "zhangsan"
+    assert customer.company_key == "星辰科技" and customer.value_tier == "high"
+    assert customer.number.startswith("C")
+    assert sorted(CustomerTag.objects.values_list("tag__name", flat=True)) == ["vip", "新客"]
+    event = Event.objects.get(customer=customer)
+    assert event.type == "customer.created" and event.channel == "import"
+    audit = AuditEntry.objects.get(action="customer.import")
+    assert audit.changes["created"] == [None, 1]
+
+
+def test_import_job_validate_reports_bad_rows_and_writes_nothing(manager):
+    text = HEADER + "张三,12345,,,,,\n,13800138000,,,,,\n李四,13800138001,not-an-email,,,,\n王五,13800138002,,,,超级,\n"
+    job = import_job_create(actor=manager, uploaded_file=upload(text))
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    errors = [(e["row"], e["column"]) for e in job.report["errors"]]
+    assert errors == [(2, "手机"), (3, "姓名"), (4, "邮箱"), (5, "价值等级")]
+    assert job.error_rows == 4 and Customer.objects.count() == 0
+
+
+def test_import_job_run_refuses_duplicate_numbers_in_file_and_database(manager):
+    CustomerFactory(number="C99")
+    text = HEADER + "张三,,,,,,A1\n李四,,,,,,a1\n王五,,,,,,C99\n赵六,,,,,,B2\n"
+    job = run(manager, text, mode="skip")
+    assert [(e["row"], e["column"]) for e in job.report["errors"]] == [(3, "客户编号"), (4, "客户编号")]
+    assert set(Customer.objects.values_list("number", flat=True)) == {"C99", "A1", "B2"}
+
+
+def test_import_job_create_refuses_a_file_over_the_limit(manager):
+    with override_settings(FIDELIS_IMPORT_MAX_BYTES=1000), pytest.raises(DomainError) as exc:
+        import_job_create(actor=manager, uploaded_file=upload(HEADER + "张三,,,,,,\n" * 200))
+    assert exc.value.code == "too_large"
+
+
+def test_import_job_create_refuses_a_binary_file_named_csv(manager):
+    with pytest.raises(DomainError) as exc:
+        import_job_create(actor=manager, uploaded_file=SimpleUploadedFile("x.csv", b"PK\x03\x04\x00\x00\xff" * 100))
+    assert exc.value.code == "not_text"
+
+
+def test_import_job_run_reads_gbk(manager):
+    run(manager, "姓名,手机\n张三,13800138000\n", encoding="gbk")
+    assert Customer.objects.get().name == "张三"
+
+
+def test_import_job_run_reads_utf8_with_bom_and_xlsx(manager):
+    run(manager, "\ufeff姓名,手机\n李四,13800138001\n")
+    workbook = Workbook()
+    workbook.active.append(["name", "phone", "birthday"])
+    workbook.active.append(["Wang Wu", 13800138002, "1990-02-03"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    job = import_job_create(actor=manager, uploaded_file=SimpleUploadedFile("c.xlsx", buffer.getvalue()))
+    import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    import_job_run(actor=manager, job=job)
+    assert set(Customer.objects.values_list("name", flat=True)) == {"李四", "Wang Wu"}
+    assert str(Customer.objects.get(name="Wang Wu").birthday) == "1990-02-03"
+
+
+def test_import_job_create_refuses_a_header_without_rows(manager):
+    with pytest.raises(DomainError) as exc:
+        import_job_create(actor=manager, uploaded_file=upload("姓名,手机\n"))
+    assert exc.value.code == "no_rows"
+
+
+def _big_file(bad_rows: set[int]) -> str:
+    lines = ["姓名,手机"]
+    for i in range(10_000):
+        lines.append(f"客户{i},{'bad' if i in bad_rows else f'139{i:08d}'}")
+    return "\n".join(lines) + "\n"
+
+
+def test_import_job_run_all_or_nothing_imports_nothing_when_rows_are_bad(manager):
+    job = run(manager, _big_file({10, 500, 9000}), mode="all")
+    assert job.status == ImportStatus.FAILED and Customer.objects.count() == 0
+    assert [e["row"] for e in job.report["errors"]] == [12, 502, 9002]
+
+
+def test_import_job_run_skip_imports_the_good_rows(manager):
+    job = run(manager, _big_file({10, 500, 9000}), mode="skip")
+    assert job.status == ImportStatus.IMPORTED and job.created_count == 9_997
+    assert Customer.objects.count() == 9_997 and Event.objects.filter(type="customer.created").count() == 9_997
+    assert AuditEntry.objects.filter(action="customer.import").count() == 1
+
+
+def test_import_job_run_flags_duplicates_in_file_and_against_database(manager):
+    existing = CustomerFactory(name="王芳", phone="+8613900000001")
+    text = "姓名,手机,邮箱\n王芳,13900000001,\n张伟,13900000002,zw@example.com\n张伟二,13900000003,ZW@example.com\n"
+    job = run(manager, text)
+    new = {c.name: c.pk for c in Customer.objects.exclude(pk=existing.pk)}
+    pairs = set(DuplicateCandidate.objects.values_list("customer_id", "other_id", "reason"))
+    assert (existing.pk, new["王芳"], "phone") in pairs
+    assert (new["张伟"], new["张伟二"], "email") in pairs
+    assert all(a < b for a, b, _r in pairs) and job.duplicate_count == 3
+
+
+def test_import_job_create_needs_the_import_capability(sales):
+    with pytest.raises(PermissionDenied):
+        import_job_create(actor=sales, uploaded_file=upload("姓名\n张三\n"))
