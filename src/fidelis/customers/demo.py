@@ -310,7 +310,9 @@ def _between(rng: Random, now: datetime, start: datetime) -> datetime:
     """Return a moment in opening hours between start and now."""
     span = max((now - start).total_seconds() / 86400, 0.0)
     moment = _at(rng, now, rng.random() * span)
-    return moment if moment >= start else start + timedelta(minutes=5 + int(rng.random() * 175))
+    if moment >= start:
+        return moment
+    return min(now, start + timedelta(minutes=5 + int(rng.random() * 175)))
 
 
 def _amount(rng: Random, low: int, high: int) -> Decimal:
