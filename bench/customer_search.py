@@ -1,0 +1,412 @@
+#!/usr/bin/env python
+"""Customer search benchmark: search latency, the 360° page and bulk import on a database of demo customers.
+
+    python bench/customer_search.py [--quick] [--customers N] [--db sqlite|postgres|both]
+
+For each database it makes a fresh one (an SQLite file in a temporary directory, or the database
+`fidelis_bench` on the local PostgreSQL), loads `fidelis demo` data, starts gunicorn on a free 127.0.0.1 port,
+signs in as the demo manager and measures, over one keep-alive connection, the median and p95 latency of:
+the JSON search API (/api/customers?q=…) by the last 4 digits of a phone, by a phone prefix typed "138 0013",
+by a Hanzi name, by pinyin initials and by customer number; the 360° page (/customers/<id>/); and the trivial
+view /healthz, against which each figure is also given as a ratio. Then it imports a CSV (with duplicates of
+existing customers, duplicates within the file and a few bad rows) through the import services and gives the
+rows per second. Progress goes to the screen; the last line is one JSON object with the figures.
+Targets: search p95 <= 50 ms at 1,000,000 customers; 360° page <= 5x the trivial view; import >= 5,000 rows/s.
+"""
+
+import argparse
+import csv
+import http.client
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections import Counter
+from http.cookies import SimpleCookie
+from pathlib import Path
+from random import Random
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+PG_DATABASE = "fidelis_bench"
+USERNAME, PASSWORD = "manager", "fidelis-demo"
+SEARCH_KINDS = ("phone_last4", "phone_prefix", "hanzi", "initials", "number")
+TARGETS = {"search_p95_ms": 50, "page360_ratio": 5, "import_rows_per_s": 5000}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 customers, 20,000 import rows")
+    parser.add_argument("--customers", type=int, help="customers to load (default 1,000,000; --quick 100,000)")
+    parser.add_argument("--import-rows", type=int, help="rows of the import CSV (default 100,000; --quick 20,000)")
+    parser.add_argument("--requests", type=int, help="timed requests per kind (default 300; --quick 100)")
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument("--pg-server", default=os.environ.get("FIDELIS_BENCH_PG", PG_SERVER),
+                        help=f"PostgreSQL server URL without database (default {PG_SERVER})")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--explain", action="store_true", help="print the query plans of the searches")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.customers = args.customers if args.customers is not None else 100_000 if args.quick else 1_000_000
+    args.import_rows = args.import_rows if args.import_rows is not None else 20_000 if args.quick else 100_000
+    args.requests = args.requests or (100 if args.quick else 300)
+    return args
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The parent: one child process per database (Django reads its database from the environment once).
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        result = run_benchmark(args)
+        Path(args.result_file).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    results = []
+    for db in dbs:
+        results.append(run_child(db, args))
+    summary = results[0] if len(results) == 1 else {"results": results}
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
+    return 0 if all("error" not in r for r in results) else 1
+
+
+def run_child(db: str, args: argparse.Namespace) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix=f"fidelis-bench-{db}-"))
+    env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
+           "DEBUG": "false", "LOG_LEVEL": "ERROR"}
+    env.pop("CELERY_BROKER_URL", None)
+    if db == "sqlite":
+        env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    else:
+        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
+                  f'CREATE DATABASE "{PG_DATABASE}"')
+        env["DATABASE_URL"] = f"{args.pg_server.rstrip('/')}/{PG_DATABASE}"
+    result_file = workdir / "result.json"
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--db", db, "--result-file", str(result_file),
+            "--customers", str(args.customers), "--import-rows", str(args.import_rows), "--requests",
+            str(args.requests), "--seed", str(args.seed)] + (["--explain"] if args.explain else [])
+    say(f"== {db}: {args.customers:,} customers, {args.import_rows:,} import rows, {args.requests} requests per kind")
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
+        if completed.returncode != 0 or not result_file.exists():
+            return {"customers": args.customers, "db": db, "error": f"benchmark exited with {completed.returncode}"}
+        result = json.loads(result_file.read_text(encoding="utf-8"))
+        result["total_s"] = round(time.monotonic() - started, 1)
+        say(f"== {db} done in {result['total_s']} s")
+        return result
+    finally:
+        if db == "postgres":
+            _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _pg_admin(server: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The child: load, serve, measure, import.
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    result: dict = {"customers": args.customers, "db": args.db}
+    say(f"migrating and loading {args.customers:,} demo customers …")
+    started = time.monotonic()
+    output = _Prefixed("  ")
+    call_command("demo", customers=args.customers, seed=args.seed, no_serve=True, stdout=output)
+    result["setup_s"] = round(time.monotonic() - started, 1)
+    loaded = re.search(r"Loaded .* in ([\d.]+) s", "\n".join(output.lines))
+    if loaded:
+        result["load_s"] = float(loaded.group(1))
+        result["load_customers_per_s"] = round(args.customers / max(result["load_s"], 0.001))
+    samples = _samples(args.seed, count=max(args.requests, 20))
+    connection.close()
+
+    port = _free_port()
+    log = open(Path(os.environ["FIDELIS_DATA_DIR"]) / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "fidelis.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--threads", "2", "--worker-class", "gthread", "--keep-alive", "30"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    try:
+        client = Client("127.0.0.1", port)
+        client.wait_ready(server)
+        client.login(USERNAME, PASSWORD)
+        say(f"gunicorn on 127.0.0.1:{port}, signed in as {USERNAME}; {args.requests} requests per kind")
+        result.update(_measure(client, samples, args.requests))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    if args.explain:
+        _explain(samples)
+    result.update(_import(args.import_rows, args.seed, samples))
+    result["targets_met"] = {
+        "search_p95": all(v is not None and v <= TARGETS["search_p95_ms"] for v in result["search_p95_ms"].values()),
+        "page360": result["page360_ratio"] is not None and result["page360_ratio"] <= TARGETS["page360_ratio"],
+        "import": result["import_rows_per_s"] >= TARGETS["import_rows_per_s"],
+    }
+    return result
+
+
+class _Prefixed(io.TextIOBase):
+    """A stdout for call_command that prints each line with a prefix at once."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self.lines.append(line)
+                say(self.prefix + line)
+        return len(text)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _samples(seed: int, count: int) -> dict[str, list[str]]:
+    """Return the queries of each kind, and the 360° page paths, taken from random customers."""
+    from fidelis.customers.models import Customer, CustomerKind
+
+    rng = Random(seed + 7)
+    last = Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    pks = [rng.randint(1, last) for _i in range(count * 3)]
+    people = list(Customer.objects.filter(pk__in=pks, kind=CustomerKind.INDIVIDUAL)
+                  .values("number", "public_id", "name", "name_initials", "phone_digits"))[:count]
+    rng.shuffle(people)
+    if not people:
+        raise SystemExit("no customers to search for")
+    return {
+        "phone_last4": [p["phone_digits"][-4:] for p in people],
+        "phone_prefix": [f"{p['phone_digits'][:3]} {p['phone_digits'][3:7]}" for p in people],
+        "hanzi": [p["name"] for p in people],
+        "initials": [p["name_initials"] for p in people],
+        "number": [p["number"] for p in people],
+        "page360": [f"/customers/{p['public_id']}/" for p in people],
+        "phones": [p["phone_digits"] for p in people],
+    }
+
+
+class Client:
+    """One keep-alive HTTP connection with the session cookie; reconnects when the server closes it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection(host, port, timeout=60)
+
+    def request(self, method: str, path: str, body: str | None = None, headers: dict | None = None):
+        headers = {"Host": f"{self.host}:{self.port}", **(headers or {})}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError, http.client.CannotSendRequest):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt == 2:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response.status, data
+
+    def wait_ready(self, server: subprocess.Popen, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SystemExit("gunicorn stopped; see gunicorn.log in the data directory")
+            try:
+                status, _body = self.request("GET", "/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not answer /healthz in time")
+
+    def login(self, username: str, password: str) -> None:
+        status, body = self.request("GET", "/accounts/login/")
+        match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+        if status != 200 or not match:
+            raise SystemExit(f"no login form (HTTP {status})")
+        form = urllib.parse.urlencode({"username": username, "password": password, "next": "/",
+                                       "csrfmiddlewaretoken": match.group(1).decode()})
+        status, _body = self.request("POST", "/accounts/login/", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://{self.host}:{self.port}/accounts/login/"})
+        if status != 302 or "sessionid" not in self.cookies:
+            raise SystemExit(f"login failed (HTTP {status})")
+
+
+def _timed(client: Client, paths: list[str], n: int, warmup: int = 5) -> tuple[list[float], Counter]:
+    statuses: Counter = Counter()
+    for path in paths[:warmup]:
+        client.request("GET", path)
+    times = []
+    for i in range(n):
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        status, _body = client.request("GET", path)
+        times.append((time.perf_counter() - started) * 1000)
+        statuses[status] += 1
+    return times, statuses
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+
+
+def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
+    out: dict = {"search_p95_ms": {}, "search_median_ms": {}, "search_ratio": {}, "http_status": {}}
+    trivial, statuses = _timed(client, ["/healthz"], n)
+    trivial_p95, trivial_median = _p95(trivial), _median(trivial)
+    out["http_status"]["trivial"] = dict(statuses)
+    say(f"  {'trivial /healthz':<22} median {trivial_median:7.2f} ms   p95 {trivial_p95:7.2f} ms")
+    for kind in SEARCH_KINDS:
+        paths = [f"/api/customers?q={urllib.parse.quote(q)}" for q in samples[kind]]
+        times, statuses = _timed(client, paths, n)
+        p95, median = _p95(times), _median(times)
+        out["search_p95_ms"][kind] = round(p95, 2)
+        out["search_median_ms"][kind] = round(median, 2)
+        out["search_ratio"][kind] = round(p95 / trivial_p95, 1)
+        out["http_status"][kind] = dict(statuses)
+        say(f"  {'search ' + kind:<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   "
+            f"{p95 / trivial_p95:5.1f}x trivial   HTTP {dict(statuses)}")
+    times, statuses = _timed(client, samples["page360"], n)
+    p95, median = _p95(times), _median(times)
+    out.update({"trivial_p95_ms": round(trivial_p95, 2), "trivial_median_ms": round(trivial_median, 2),
+                "page360_p95_ms": round(p95, 2), "page360_median_ms": round(median, 2),
+                "page360_ratio": round(p95 / trivial_p95, 1)})
+    out["http_status"]["page360"] = dict(statuses)
+    say(f"  {'360° page':<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   {p95 / trivial_p95:5.1f}x trivial   "
+        f"HTTP {dict(statuses)}")
+    return out
+
+
+def _explain(samples: dict[str, list[str]]) -> None:
+    """Print each SQL statement of one search per kind with its time and query plan."""
+    from django.db import connection
+
+    from fidelis.accounts.models import User
+    from fidelis.customers.selectors import customer_search
+
+    user = User.objects.get(username=USERNAME)
+    for kind in SEARCH_KINDS:
+        query = samples[kind][0]
+        captured: list[tuple[str, tuple, float]] = []
+
+        def capture(execute, sql, params, many, context, captured=captured):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                captured.append((sql, params, (time.perf_counter() - started) * 1000))
+
+        with connection.execute_wrapper(capture):
+            found = customer_search(user, query)
+        say(f"-- {kind} {query!r}: {len(found)} found, {len(captured)} statements")
+        prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+        for sql, params, ms in captured:
+            if "customers_customer" not in sql:
+                continue
+            say(f"   {ms:7.2f} ms  {sql[sql.find('WHERE'):][:160]}")
+            with connection.cursor() as cursor:
+                cursor.execute(prefix + sql, params)
+                for row in cursor.fetchall():
+                    say("        " + " ".join(str(v) for v in row))
+
+
+def _import(rows: int, seed: int, samples: dict[str, list[str]]) -> dict:
+    """Import a CSV through the import services (skip bad rows, flag duplicates); return rows per second."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from fidelis.accounts.models import User
+    from fidelis.customers.demo import generate_customers
+    from fidelis.customers.imports import import_job_create, import_job_run, import_job_validate
+
+    rng = Random(seed + 11)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["姓名", "手机", "邮箱", "省份", "城市", "公司", "职业", "标签"])
+    phones_in_file: list[str] = []
+    existing = samples["phones"]
+    for i, demo in enumerate(generate_customers(rng, rows, owner_ids=[])):
+        c = demo.customer
+        phone = c["phone"]
+        roll = rng.random()
+        if roll < 0.05:
+            phone = existing[i % len(existing)]  # the same person as an existing customer
+        elif roll < 0.06 and phones_in_file:
+            phone = rng.choice(phones_in_file)  # twice in the file
+        elif roll < 0.065:
+            phone = "12345"  # a bad row
+        phones_in_file.append(phone)
+        writer.writerow([c["name"], phone, c["email"], c["province"], c["city"], c["company_name"],
+                         c["occupation"], ";".join(demo.tags[:2])])
+    data = buffer.getvalue().encode("utf-8")
+    actor = User.objects.get(username=USERNAME)
+    say(f"importing {rows:,} rows ({len(data) / 1e6:.1f} MB CSV) …")
+    started = time.monotonic()
+    job = import_job_create(actor=actor, uploaded_file=SimpleUploadedFile("bench.csv", data, "text/csv"))
+    uploaded = time.monotonic()
+    job = import_job_validate(actor=actor, job=job, mapping=job.mapping, mode="skip")
+    validated = time.monotonic()
+    job = import_job_run(actor=actor, job=job)
+    finished = time.monotonic()
+    seconds = finished - started
+    say(f"  upload {uploaded - started:.1f} s, check {validated - uploaded:.1f} s, import {finished - validated:.1f} s: "
+        f"{job.created_count:,} created, {job.error_rows:,} bad rows, {job.duplicate_count:,} possible duplicates, "
+        f"{rows / seconds:,.0f} rows/s")
+    return {"import_rows": rows, "import_s": round(seconds, 2), "import_rows_per_s": round(rows / seconds),
+            "import_created": job.created_count, "import_bad_rows": job.error_rows,
+            "import_duplicates": job.duplicate_count}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
