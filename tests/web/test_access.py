@@ -117,3 +117,10 @@ def test_forbidden_page_is_localised_and_keeps_the_navigation(client_for, users)
     body = response.content.decode()
     assert response.status_code == 403
     assert '<html lang="en">' in body and reverse("customers:list") in body
+
+
+@pytest.mark.django_db
+def test_htmx_request_after_the_session_ended_redirects_the_whole_page_to_log_in(client):
+    response = client.get(reverse("customers:search"), {"q": "zs"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and response["HX-Redirect"] == reverse("accounts:login")
+    assert response.content == b""

@@ -3,9 +3,11 @@
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 from fidelis.accounts.permissions import CAPABILITIES, has_capability
 from fidelis.core.errors import NotFound
@@ -20,6 +22,10 @@ def require_capability(capability: str) -> Callable:
         @wraps(view)
         def wrapper(request, *args, **kwargs):
             if not request.user.is_authenticated:
+                if getattr(request, "htmx", False):
+                    # A fragment request after the session ended: send the whole page to the login form
+                    # instead of swapping the login page into a table cell.
+                    return HttpResponseClientRedirect(resolve_url(settings.LOGIN_URL))
                 return redirect_to_login(request.get_full_path())
             if not has_capability(request.user, capability):
                 return render(request, "web/403.html", status=403)
