@@ -90,7 +90,7 @@ def test_the_360_page_shows_profile_funnel_tags_consent_and_timeline(new_page, l
         page.goto(f"{live_server.url}/customers/")
         page.locator("#customer-search").press_sequentially("zhangsan", delay=40)
         with page.expect_navigation():
-            page.locator(f"#customer-rows tr[data-number='{zhang.number}'] a").first.click()
+            page.locator(f"#customer-rows tr[data-number='{zhang.number}'] a.strong").click()
         # then the 360° page shows every part
         expect(page.locator("#customer-name")).to_have_text("张三")
         expect(page.locator("#lifecycle-funnel li.current")).to_have_count(1)
@@ -198,3 +198,16 @@ def test_phone_layout_has_a_menu_button_that_opens_the_navigation(new_page, live
     expect(page.locator("nav.nav a[href='/customers/']")).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"]
+
+
+def test_timeline_loads_more_events_in_place(page, live_server, staff, zhang, log_in):
+    for i in range(40):
+        record_event(customer=zhang, type="call.logged", summary=f"回访 {i:02d}", channel="phone")
+    log_in(page, "readonly")
+    page.goto(f"{live_server.url}/customers/{zhang.public_id}/")
+    events = page.locator("#timeline li.event")
+    expect(events).to_have_count(30)
+    page.click("#timeline-more button")
+    expect(events).to_have_count(zhang.events.count())
+    expect(page.locator("#timeline-more")).to_have_count(0)
+    expect(page.locator("#timeline")).to_contain_text("回访 00")
