@@ -12,6 +12,7 @@ import secrets
 import time
 from bisect import bisect
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -633,20 +634,32 @@ def demo_customers_load(*, actor, count: int, seed: int, now: datetime = DEMO_NO
         "event": _Table(Event, ["public_id", "customer_id", *DemoEvent._fields], created_at=timezone.now()),
     }
     written = events = 0
+    sizes = [min(chunk, count - start) for start in range(0, count, chunk)]
     generator = generate_customers(rng, count, now=now, owner_ids=owner_ids)
-    with _sqlite_cache():
-        while written < count:
+
+    def generate(size: int) -> list[DemoCustomer]:
+        return [next(generator) for _i in range(size)]
+
+    # The next chunk is generated in a second thread while this one is written: the database works
+    # without the GIL, so generating and writing overlap. One producer keeps the order, so the seed still
+    # decides everything.
+    with _sqlite_cache(), ThreadPoolExecutor(max_workers=1) as producer:
+        batches = iter(sizes)
+        pending = producer.submit(generate, next(batches)) if sizes else None
+        while pending is not None:
             # Few, large transactions: a commit writes every index page the transaction touched, and the
             # random keys (public ids, phones, times) touch most pages of their indexes whatever the size.
             with transaction.atomic():
-                for _chunk in range(COMMIT_EVERY // chunk or 1):
-                    batch = [next(generator) for _i in range(min(chunk, count - written))]
-                    if not batch:
-                        break
+                for _chunk in range(max(COMMIT_EVERY // chunk, 1)):
+                    batch = pending.result()
+                    size = next(batches, None)
+                    pending = producer.submit(generate, size) if size else None
                     events += _write_chunk(batch, tag_ids, tables)
                     written += len(batch)
                     if progress:
                         progress(written, count)
+                    if pending is None:
+                        break
     with transaction.atomic():
         audit_record(actor=actor, action="demo.load", object_type="customers.customer", via="system",
                      object_repr=MALL_NAME,
