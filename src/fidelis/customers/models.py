@@ -108,15 +108,9 @@ class Customer(PublicIdModel):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["-created_at", "-id"]
+        # The search keys are indexed per database in migration 0002 (plain B-trees on SQLite,
+        # varchar_pattern_ops on PostgreSQL), so each database carries only the index it can use.
         indexes = [
-            models.Index(fields=["name"], name="customer_name_idx"),
-            models.Index(fields=["name_pinyin"], name="customer_pinyin_idx"),
-            models.Index(fields=["name_initials"], name="customer_initials_idx"),
-            models.Index(fields=["phone_digits"], name="customer_phone_idx"),
-            models.Index(fields=["phone_reversed"], name="customer_phone_rev_idx"),
-            models.Index(fields=["phone_alt_digits"], name="customer_phone_alt_idx"),
-            models.Index(fields=["email_normalized"], name="customer_email_idx"),
-            models.Index(fields=["company_key"], name="customer_company_idx"),
             models.Index(fields=["owner", "-created_at"], name="customer_owner_idx"),
         ]
 

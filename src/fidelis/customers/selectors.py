@@ -41,12 +41,15 @@ def customer_get_for_user(user, public_id: str) -> Customer:
     return customer
 
 
-def _prefix(field: str, value: str) -> tuple[str, Q]:
-    # PostgreSQL: LIKE 'x%' on a varchar_pattern_ops index; SQLite: the same as a range on the plain index
-    # (SQLite's LIKE optimisation needs NOCASE columns).
+def _prefix(field: str, value: str) -> tuple[tuple[str, ...], Q]:
+    """Return the ordering and condition of a "starts with" search that the key's index serves.
+
+    PostgreSQL: LIKE 'x%' on a varchar_pattern_ops index, read in index order (no sort);
+    SQLite: the same prefix as a range on the plain index, ordered by it (its LIKE optimisation needs NOCASE).
+    """
     if connection.vendor == "postgresql":
-        return field, Q(**{f"{field}__startswith": value})
-    return field, Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
+        return (), Q(**{f"{field}__startswith": value})
+    return (field, "pk"), Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
 
 
 def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
@@ -56,7 +59,7 @@ def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
         return []
     base = customer_visible_qs(user).select_related("owner")
     lowered = text.lower()
-    conditions: list[tuple[str, Q]] = []
+    conditions: list[tuple[tuple[str, ...], Q]] = []
     if looks_like_phone(text):
         digits = query_digits(text)
         conditions += [_prefix("phone_digits", digits), _prefix("phone_reversed", digits[::-1]),
@@ -73,10 +76,10 @@ def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
         if len(compact) >= 2:
             conditions.append(_prefix("company_key", compact))
     seen: dict[int, Customer] = {}
-    # One small indexed query per key, each ordered by its own index so LIMIT stops the range scan early,
+    # One small indexed query per key, each read in its index's order so LIMIT stops the range scan early,
     # merged in order: cheaper than one OR across all the indexes.
-    for field, condition in conditions:
-        for customer in base.filter(condition).order_by(field, "pk")[:limit]:
+    for ordering, condition in conditions:
+        for customer in base.filter(condition).order_by(*ordering)[:limit]:
             seen.setdefault(customer.pk, customer)
         if len(seen) >= limit:
             break

@@ -212,38 +212,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='customer',
-            index=models.Index(fields=['name'], name='customer_name_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['name_pinyin'], name='customer_pinyin_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['name_initials'], name='customer_initials_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['phone_digits'], name='customer_phone_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['phone_reversed'], name='customer_phone_rev_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['phone_alt_digits'], name='customer_phone_alt_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['email_normalized'], name='customer_email_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['company_key'], name='customer_company_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='customer',
             index=models.Index(fields=['owner', '-created_at'], name='customer_owner_idx'),
         ),
     ]

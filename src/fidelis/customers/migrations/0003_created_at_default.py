@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0002_postgres_prefix_indexes'),
+        ('customers', '0002_search_key_indexes'),
     ]
 
     operations = [
