@@ -75,12 +75,16 @@ def _candidates_base() -> QuerySet[Customer]:
     return Customer.objects.active().filter(erased_at__isnull=True)
 
 
-def _similar(a: str, b: str) -> float:
+def _similar(a: str, b: str, threshold: float = 0.0) -> float:
+    """Return the similarity ratio of two keys, or 0 early when its cheap upper bounds fall below threshold."""
     if a == b:
         return 1.0
-    if not a or not b:
+    if not a or not b or 2 * min(len(a), len(b)) / (len(a) + len(b)) < threshold:
         return 0.0
-    return SequenceMatcher(None, a, b).ratio()
+    matcher = SequenceMatcher(None, a, b)
+    if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+        return 0.0
+    return matcher.ratio()
 
 
 def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, int], tuple[str, float]]:
@@ -116,7 +120,7 @@ def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, in
         members.sort(key=lambda r: (r.name, r.pk))
         for i, row in enumerate(members):
             for other in members[i + 1:i + 1 + NAME_WINDOW]:
-                score = _similar(row.name, other.name)
+                score = _similar(row.name, other.name, NAME_SIMILARITY)
                 if score >= NAME_SIMILARITY:
                     add(row.pk, other.pk, REASON_NAME_COMPANY, score)
         # Runs of the same name longer than the window: pair each with the run's oldest record.
