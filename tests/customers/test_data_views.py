@@ -89,3 +89,21 @@ def test_person_pages_hide_customers_and_roles(client_for, manager, sales):
     other = CustomerFactory(owner=UserFactory(username="rep2", role="sales"))
     assert client_for(sales).get(reverse("customers:person_export", args=[other.public_id])).status_code == 403
     assert client_for(manager).get(reverse("customers:person_export", args=["nope"])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicate_list_scan_finds_pairs_and_is_audited(client, users):
+    from fidelis.accounts.models import AuditEntry, Role
+    from fidelis.customers.models import DuplicateCandidate
+    from tests.factories import CustomerFactory
+
+    # given two records with the same phone in different formats
+    CustomerFactory(name="王芳", phone="138 0013 8000")
+    CustomerFactory(name="王芳芳", phone="+86-13800138000")
+    client.force_login(users[Role.MARKETING])
+    # when a marketer starts a scan
+    response = client.post(reverse("customers:duplicates"), {"action": "scan"})
+    # then the pair awaits review and the scan is in the audit log
+    assert response.status_code == 302
+    assert DuplicateCandidate.objects.filter(reason="phone").count() == 1
+    assert AuditEntry.objects.filter(action="customer.duplicates_scan").exists()

@@ -152,6 +152,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None)
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work, run by `celery -A fidelis.config beat` next to the workers.
+CELERY_BEAT_SCHEDULE = {
+    "customers-duplicates-scan": {"task": "customers.duplicates_scan", "schedule": 24 * 3600.0},
+}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")

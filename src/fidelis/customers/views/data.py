@@ -3,6 +3,7 @@
 import json
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -105,6 +106,13 @@ def _side_by_side(candidate: DuplicateCandidate) -> list[dict]:
 
 @require_capability("customer.merge")
 def duplicate_list(request):
+    if request.method == "POST" and request.POST.get("action") == "scan":
+        from fidelis.customers.tasks import duplicates_scan_task
+
+        actor_id = request.user.pk
+        transaction.on_commit(lambda: duplicates_scan_task.delay(actor_id))
+        messages.success(request, _("The duplicate scan has started; new pairs appear here when it ends."))
+        return redirect("customers:duplicates")
     visible = customer_visible_qs(request.user)
     candidates = list(DuplicateCandidate.objects.filter(status=DuplicateStatus.OPEN, customer__in=visible,
                                                         other__in=visible)
