@@ -8,6 +8,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+# Words OpenCC (s2twp) renders wrongly for this product, corrected after conversion.
+HANT_FIXES = {"微訊號": "微信號", "許可權": "權限", "型別": "類型", "稽核": "審核", "營銷": "行銷", "退出登入": "登出"}
+
+
+def _fix_hant(text: str) -> str:
+    for wrong, right in HANT_FIXES.items():
+        text = text.replace(wrong, right)
+    return text
+
 
 class Command(BaseCommand):
     help = "Run makemessages for zh_Hans and zh_Hant and derive missing zh_Hant entries from zh_Hans (OpenCC)."
@@ -23,7 +32,11 @@ class Command(BaseCommand):
         hans = polib.pofile(str(locale_dir / "zh_Hans/LC_MESSAGES/django.po"))
         hant_path = locale_dir / "zh_Hant/LC_MESSAGES/django.po"
         hant = polib.pofile(str(hant_path))
-        convert = opencc.OpenCC("s2twp").convert
+        opencc_convert = opencc.OpenCC("s2twp").convert
+
+        def convert(text: str) -> str:
+            return _fix_hant(opencc_convert(text))
+
         by_id = {(e.msgctxt, e.msgid): e for e in hans}
         filled = 0
         for entry in hant:
