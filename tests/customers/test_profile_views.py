@@ -240,8 +240,9 @@ def test_customer_detail_of_another_reps_customer_is_404_for_sales(client_for, u
 def test_customer_detail_shows_grouped_profile_funnel_position_consent_and_timeline(client_for, manager, zhang):
     consent_set(actor=manager, customer=zhang, channel="wechat", granted=True, source="公众号关注")
     record_event(customer=zhang, type="order.paid", summary="订单 1001", payload={"amount": "199.00"})
-    body = client_for(manager).get(reverse("customers:detail", args=[zhang.public_id]),
-                                   HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    client = client_for(manager)
+    client.cookies["django_language"] = "en"
+    body = client.get(reverse("customers:detail", args=[zhang.public_id])).content.decode()
     for section in ("basic-data", "contact-data", "classification", "personal-notes", "consent", "timeline"):
         assert f'id="{section}"' in body
     assert 'class="current" title="Interested"' in body

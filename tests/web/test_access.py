@@ -112,7 +112,9 @@ def test_anonymous_visitor_is_sent_to_log_in(client, users, name):
 
 @pytest.mark.django_db
 def test_forbidden_page_is_localised_and_keeps_the_navigation(client_for, users):
-    response = client_for(users[Role.READONLY]).get(reverse("accounts:users"), HTTP_ACCEPT_LANGUAGE="en")
+    client = client_for(users[Role.READONLY])
+    client.cookies["django_language"] = "en"
+    response = client.get(reverse("accounts:users"))
     body = response.content.decode()
     assert response.status_code == 403
     assert '<html lang="en">' in body and reverse("customers:list") in body
