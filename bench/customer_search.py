@@ -49,13 +49,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100,000 customers, 20,000 import rows")
     parser.add_argument("--customers", type=int, help="customers to load (default 1,000,000; --quick 100,000)")
-    parser.add_argument("--import-rows", type=int, help="rows of the import CSV (default 100,000; --quick 20,000)")
+    parser.add_argument("--import-rows", type=int,
+                        help="rows of the import CSV (default 100,000; --quick 20,000; 0 skips the import)")
     parser.add_argument("--requests", type=int, help="timed requests per kind (default 300; --quick 100)")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument("--pg-server", default=os.environ.get("FIDELIS_BENCH_PG", PG_SERVER),
                         help=f"PostgreSQL server URL without database (default {PG_SERVER})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--explain", action="store_true", help="print the query plans of the searches")
+    parser.add_argument("--existing", action="store_true",
+                        help="measure the database of DATABASE_URL / FIDELIS_DATA_DIR as it is (no load; the import "
+                             "writes to it unless --import-rows 0)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -76,6 +80,8 @@ def main(argv=None) -> int:
         Path(args.result_file).write_text(json.dumps(result), encoding="utf-8")
         return 0
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.existing:
+        dbs = ["postgres" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"]
     results = []
     for db in dbs:
         results.append(run_child(db, args))
@@ -89,7 +95,9 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
     env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
            "DEBUG": "false", "LOG_LEVEL": "ERROR"}
     env.pop("CELERY_BROKER_URL", None)
-    if db == "sqlite":
+    if args.existing:
+        env["FIDELIS_DATA_DIR"] = os.environ.get("FIDELIS_DATA_DIR", str(ROOT / "data"))
+    elif db == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     else:
         _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
@@ -98,7 +106,8 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
     result_file = workdir / "result.json"
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--db", db, "--result-file", str(result_file),
             "--customers", str(args.customers), "--import-rows", str(args.import_rows), "--requests",
-            str(args.requests), "--seed", str(args.seed)] + (["--explain"] if args.explain else [])
+            str(args.requests), "--seed", str(args.seed)]
+    argv += [flag for flag, on in (("--explain", args.explain), ("--existing", args.existing)) if on]
     say(f"== {db}: {args.customers:,} customers, {args.import_rows:,} import rows, {args.requests} requests per kind")
     started = time.monotonic()
     try:
@@ -110,7 +119,7 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
         say(f"== {db} done in {result['total_s']} s")
         return result
     finally:
-        if db == "postgres":
+        if db == "postgres" and not args.existing:
             _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -134,16 +143,23 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
+    from fidelis.customers.models import Customer
+    from fidelis.web.management.commands.demo import gunicorn_extra_args
+
     result: dict = {"customers": args.customers, "db": args.db}
-    say(f"migrating and loading {args.customers:,} demo customers …")
-    started = time.monotonic()
-    output = _Prefixed("  ")
-    call_command("demo", customers=args.customers, seed=args.seed, no_serve=True, stdout=output)
-    result["setup_s"] = round(time.monotonic() - started, 1)
-    loaded = re.search(r"Loaded .* in ([\d.]+) s", "\n".join(output.lines))
-    if loaded:
-        result["load_s"] = float(loaded.group(1))
-        result["load_customers_per_s"] = round(args.customers / max(result["load_s"], 0.001))
+    if args.existing:
+        result["customers"] = Customer.objects.count()
+        say(f"measuring the existing database: {result['customers']:,} customers")
+    else:
+        say(f"migrating and loading {args.customers:,} demo customers …")
+        started = time.monotonic()
+        output = _Prefixed("  ")
+        call_command("demo", customers=args.customers, seed=args.seed, no_serve=True, stdout=output)
+        result["setup_s"] = round(time.monotonic() - started, 1)
+        loaded = re.search(r"Loaded .* in ([\d.]+) s", "\n".join(output.lines))
+        if loaded:
+            result["load_s"] = float(loaded.group(1))
+            result["load_customers_per_s"] = round(args.customers / max(result["load_s"], 0.001))
     samples = _samples(args.seed, count=max(args.requests, 20))
     connection.close()
 
@@ -151,7 +167,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     log = open(Path(os.environ["FIDELIS_DATA_DIR"]) / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "fidelis.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "2", "--worker-class", "gthread", "--keep-alive", "30"],
+         "--threads", "2", "--worker-class", "gthread", "--keep-alive", "30", *gunicorn_extra_args()],
         stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
     try:
         client = Client("127.0.0.1", port)
@@ -168,11 +184,14 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         log.close()
     if args.explain:
         _explain(samples)
-    result.update(_import(args.import_rows, args.seed, samples))
+    if args.import_rows:
+        result.update(_import(args.import_rows, args.seed, samples))
+    else:
+        result["import_rows_per_s"] = None
     result["targets_met"] = {
         "search_p95": all(v is not None and v <= TARGETS["search_p95_ms"] for v in result["search_p95_ms"].values()),
         "page360": result["page360_ratio"] is not None and result["page360_ratio"] <= TARGETS["page360_ratio"],
-        "import": result["import_rows_per_s"] >= TARGETS["import_rows_per_s"],
+        "import": (result["import_rows_per_s"] or 0) >= TARGETS["import_rows_per_s"],
     }
     return result
 

@@ -60,6 +60,13 @@ class DemoContext:
         return [u for u in self.users.values() if u.role == role]
 
 
+def gunicorn_extra_args() -> list[str]:
+    """Return gunicorn options that keep several servers on one machine apart (no shared control socket)."""
+    import gunicorn
+
+    return ["--no-control-socket"] if int(gunicorn.__version__.split(".")[0]) >= 27 else []
+
+
 def _as_of(text: str) -> datetime:
     if text == "today":
         return datetime.now(MALL_TZ).replace(hour=20, minute=0, second=0, microsecond=0)
@@ -140,6 +147,6 @@ class Command(BaseCommand):
         self.stdout.flush()
         os.environ.setdefault("FIDELIS_DATA_DIR", str(settings.DATA_DIR))
         argv = [sys.executable, "-m", "gunicorn", "fidelis.config.wsgi", "--bind", bind, "--workers", "2",
-                "--threads", "2", "--worker-class", "gthread", "--access-logfile", "-"]
+                "--threads", "2", "--worker-class", "gthread", "--access-logfile", "-", *gunicorn_extra_args()]
         # Replace this process, so that Ctrl-C and signals go straight to gunicorn.
         os.execv(sys.executable, argv)
