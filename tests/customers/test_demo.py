@@ -7,6 +7,7 @@ from random import Random
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from fidelis.accounts.models import AuditEntry, Role, User
 from fidelis.customers.demo import (
@@ -32,6 +33,14 @@ from fidelis.customers.services import customer_prepare
 from fidelis.events.models import Event
 
 CONSENT_SOURCES = {"门店登记", "微信公众号", "小程序", "游戏活动", "商场活动"}
+
+
+def _constraints() -> dict[str, list]:
+    with connection.cursor() as cursor:
+        return {model._meta.db_table: sorted(
+            (name, tuple(c["columns"]), c["index"], c["unique"], bool(c["foreign_key"]))
+            for name, c in connection.introspection.get_constraints(cursor, model._meta.db_table).items())
+            for model in (Customer, Event, Consent, Contact, CustomerTag)}
 
 
 def _generate(count: int, seed: int = 7, owner_ids=(11, 12, 13)):
@@ -114,9 +123,11 @@ def test_demo_customers_load_writes_customers_with_their_rows_and_one_audit_entr
     # given
     reps = sorted(u.pk for u in users.values() if u.role == Role.SALES)
     expected = _generate(300, seed=3, owner_ids=reps)
+    before = _constraints()
     # when
     result = demo_customers_load(actor=manager, count=300, seed=3, owner_ids=reps, chunk=120)
-    # then
+    # then: the indexes and foreign keys, dropped during the load, are all back
+    assert _constraints() == before
     assert result == {"customers": 300, "events": sum(len(d.events) for d in expected)}
     assert Customer.objects.count() == 300 and Event.objects.count() == result["events"]
     stored = {c.number: c for c in Customer.objects.all()}

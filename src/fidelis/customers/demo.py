@@ -682,30 +682,50 @@ def _secondary_indexes(cursor, table: str) -> list[tuple[str, str]]:
     return list(cursor.fetchall())
 
 
+def _foreign_keys(cursor, table: str) -> list[tuple[str, str]]:
+    """Return (name, definition) of the table's foreign keys (PostgreSQL)."""
+    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+                   "AND contype = 'f' ORDER BY conname", [table])
+    return list(cursor.fetchall())
+
+
 @contextmanager
 def _indexes_built_at_end(models, say: Callable[[str], None] | None = None):
-    """Drop the secondary indexes of the models' tables, and create them again when the block ends.
+    """Drop the secondary indexes of the models' tables (and on PostgreSQL their foreign keys), and create them
+    again when the block ends: one sort per index, one join per key, instead of work for every row.
 
-    Call inside the transaction of the load: if the block fails, the rollback brings the indexes back.
+    Call inside the transaction of the load: if the block fails, the rollback brings them all back.
     """
-    dropped: list[str] = []
+    indexes: list[str] = []
+    keys: list[tuple[str, str, str]] = []
     with connection.cursor() as cursor:
+        if models and connection.vendor == "postgresql":
+            # Run the checks still pending in this transaction (a --reset deletes rows): PostgreSQL alters no
+            # table that has some. Then back to Django's deferred foreign keys.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         for model in models:
-            for name, create in _secondary_indexes(cursor, model._meta.db_table):
+            table = model._meta.db_table
+            for name, create in _secondary_indexes(cursor, table):
                 cursor.execute(f'DROP INDEX "{name}"')
-                dropped.append(create)
+                indexes.append(create)
+            if connection.vendor == "postgresql":
+                # Each row would otherwise queue a deferred check that runs one query at commit.
+                for name, definition in _foreign_keys(cursor, table):
+                    cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+                    keys.append((table, name, definition))
     yield
-    if not dropped:
+    if not indexes and not keys:
         return
     if say:
-        say(f"  building {len(dropped)} indexes …")
+        say(f"  building {len(indexes)} indexes{f' and checking {len(keys)} foreign keys' if keys else ''} …")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Run the deferred foreign key checks now: PostgreSQL builds no index on a table with pending ones.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for create in dropped:
+        for create in indexes:
             cursor.execute(create)
+        for table, name, definition in keys:
+            cursor.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
 
 
 def demo_customers_reset() -> None:
