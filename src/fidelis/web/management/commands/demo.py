@@ -88,7 +88,10 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", default=DEMO_NOW.date().isoformat(),
                             help="the demo's today, YYYY-MM-DD or 'today' (default: a fixed date, so that the "
                                  "same seed gives the same data); the history covers the two years before it")
-        parser.add_argument("--reset", action="store_true", help="delete the customers and their data first")
+        parser.add_argument("--reset", action="store_true",
+                            help="delete ALL customers and their data first (asks first on a terminal)")
+        parser.add_argument("--no-input", action="store_false", dest="interactive",
+                            help="do not ask before --reset deletes")
         parser.add_argument("--no-serve", action="store_true", help="load and exit instead of serving")
         parser.add_argument("--bind", default="127.0.0.1:8000", help="where to serve (default 127.0.0.1:8000)")
 
@@ -102,6 +105,12 @@ class Command(BaseCommand):
         created = self._users(ctx)
         loaders = [import_module(path) for path in LOADERS]
         if options["reset"]:
+            existing = Customer.objects.count()
+            if existing and options["interactive"] and sys.stdin.isatty():
+                answer = input(f"Delete all {existing:,} customers of this database and what hangs off them? "
+                               "Type 'yes' to go on: ")
+                if answer.strip().lower() != "yes":
+                    raise CommandError("Nothing deleted.")
             self.stdout.write("Deleting the existing demo data …")
             for loader in reversed(loaders):
                 with transaction.atomic():
