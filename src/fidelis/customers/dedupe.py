@@ -72,7 +72,8 @@ def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
 
 
 def _candidates_base() -> QuerySet[Customer]:
-    return Customer.objects.active().filter(erased_at__isnull=True)
+    # No ordering: the default one makes SQLite walk the created_at index instead of the key indexes.
+    return Customer.objects.active().filter(erased_at__isnull=True).order_by()
 
 
 def _similar(a: str, b: str, threshold: float = 0.0) -> float:

@@ -475,7 +475,7 @@ def _parse_rows(headers: list[str], rows: list[tuple[int, list[str]]], mapping: 
     if numbers_in_file:
         taken: set[str] = set()
         for chunk in _chunks(list(numbers_in_file)):
-            taken.update(Customer.objects.filter(number__in=chunk).values_list("number", flat=True))
+            taken.update(Customer.objects.filter(number__in=chunk).order_by().values_list("number", flat=True))
         if taken:
             for number in sorted(taken, key=numbers_in_file.get):
                 parsed.error(numbers_in_file[number], column_of["number"],
@@ -624,7 +624,7 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     _insert_rows(Customer, customers)
     by_number: dict[str, int] = {}
     for chunk in _chunks([c.number for c in customers]):
-        by_number.update(Customer.objects.filter(number__in=chunk).values_list("number", "pk"))
+        by_number.update(Customer.objects.filter(number__in=chunk).order_by().values_list("number", "pk"))
     for customer in customers:
         customer.pk = by_number[customer.number]
     new_pks = {c.pk for c in customers}

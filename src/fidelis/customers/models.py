@@ -108,8 +108,10 @@ class Customer(PublicIdModel):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["-created_at", "-id"]
-        # The search keys are indexed per database in migration 0002 (plain B-trees on SQLite,
+        # The search keys are indexed per database in migration 0003 (plain B-trees on SQLite,
         # varchar_pattern_ops on PostgreSQL), so each database carries only the index it can use.
+        # SQLite rebuilds the table on most field changes and forgets them: a migration that alters a Customer
+        # field must run 0003's `create` again (tests/customers/test_search_indexes.py checks they exist).
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="customer_owner_idx"),
         ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0002_search_key_indexes'),
+        ('customers', '0001_initial'),
     ]
 
     operations = [

@@ -13,6 +13,7 @@ COLUMNS = ["name", "name_pinyin", "name_initials", "phone_digits", "phone_revers
 
 
 def create(apps, schema_editor):
+    """Create the search-key indexes that are missing (safe to run again after a table rebuild)."""
     vendor = schema_editor.connection.vendor
     for column in COLUMNS:
         if vendor == "postgresql":
@@ -29,5 +30,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0001_initial")]
+    dependencies = [("customers", "0002_created_at_default")]
     operations = [migrations.RunPython(create, drop)]
