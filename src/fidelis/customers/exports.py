@@ -14,7 +14,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import PermissionDenied
 from fidelis.customers.models import Customer
-from fidelis.customers.selectors import customer_search, customer_visible_qs
+from fidelis.customers.selectors import customer_list_filtered, customer_search
 from fidelis.customers.services import EDITABLE_FIELDS
 
 EXPORT_FIELDS = EDITABLE_FIELDS
@@ -42,16 +42,11 @@ def export_headers() -> list[str]:
 
 def customers_for_export(user, filters: dict[str, str]) -> QuerySet[Customer]:
     """Return the visible customers matching the list filters (q, category, value tier, stage, tag)."""
-    qs = customer_visible_qs(user)
+    qs = customer_list_filtered(user, **{k: filters.get(k) or "" for k in FILTERS if k != "q"})
     q = (filters.get("q") or "").strip()
     if q:
         qs = qs.filter(pk__in=[c.pk for c in customer_search(user, q, limit=500)])
-    for field in ("category", "value_tier", "lifecycle_stage"):
-        if filters.get(field):
-            qs = qs.filter(**{field: filters[field]})
-    if filters.get("tag"):
-        qs = qs.filter(customertag__tag__name=filters["tag"])
-    return qs.order_by("pk").prefetch_related("tags")
+    return qs.order_by("pk")
 
 
 def _rows(qs: QuerySet[Customer]) -> Iterator[list[Any]]:
