@@ -6,6 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from fidelis.accounts.models import AuditEntry, Role
 from fidelis.customers.models import Customer, DuplicateCandidate, DuplicateStatus, MergeRecord
 from tests.factories import CustomerFactory, UserFactory
 
@@ -93,10 +94,6 @@ def test_person_pages_hide_customers_and_roles(client_for, manager, sales):
 
 @pytest.mark.django_db(transaction=True)
 def test_duplicate_list_scan_finds_pairs_and_is_audited(client, users):
-    from fidelis.accounts.models import AuditEntry, Role
-    from fidelis.customers.models import DuplicateCandidate
-    from tests.factories import CustomerFactory
-
     # given two records with the same phone in different formats
     CustomerFactory(name="王芳", phone="138 0013 8000")
     CustomerFactory(name="王芳芳", phone="+86-13800138000")
