@@ -57,9 +57,10 @@ def test_event_post_idempotency_key_header(client, manager):
 def test_event_post_same_key_for_another_customer_or_type_is_409(client, manager):
     a, b = CustomerFactory(), CustomerFactory()
     auth = _auth(manager)
-    _post(client, auth, {"customer": a.public_id, "type": "order.paid", "idempotency_key": "k-1"})
-    for body in ({"customer": b.public_id, "type": "order.paid", "idempotency_key": "k-1"},
-                 {"customer": a.public_id, "type": "order.refunded", "idempotency_key": "k-1"}):
+    paid = {"amount": "10.00", "order_no": "O-1"}
+    _post(client, auth, {"customer": a.public_id, "type": "order.paid", "payload": paid, "idempotency_key": "k-1"})
+    for body in ({"customer": b.public_id, "type": "order.paid", "payload": paid, "idempotency_key": "k-1"},
+                 {"customer": a.public_id, "type": "order.refunded", "payload": paid, "idempotency_key": "k-1"}):
         response = _post(client, auth, body)
         assert response.status_code == 409
         assert response.json()["code"] == "idempotency_conflict"
@@ -166,7 +167,8 @@ def test_event_post_same_key_twenty_times_at_once_gives_one_event():
     manager = UserFactory(username="mgr", role=Role.MANAGER)
     customer = CustomerFactory()
     auth = _auth(manager)
-    body = {"customer": customer.public_id, "type": "order.paid", "idempotency_key": "race-1"}
+    body = {"customer": customer.public_id, "type": "order.paid", "payload": {"amount": "5.00"},
+            "idempotency_key": "race-1"}
     barrier = threading.Barrier(20)
     results: list[tuple[int, str]] = []
 

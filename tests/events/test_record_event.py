@@ -36,9 +36,9 @@ def test_record_event_same_idempotency_key_twice_gives_one_event():
 @pytest.mark.django_db
 def test_record_event_key_reused_for_another_customer_is_refused_and_writes_nothing():
     a, b = CustomerFactory(), CustomerFactory()
-    record_event(customer=a, type="order.paid", idempotency_key="pos-2")
+    record_event(customer=a, type="order.paid", idempotency_key="pos-2", payload={"amount": "1.00"})
     with pytest.raises(DomainError) as err:
-        record_event(customer=b, type="order.paid", idempotency_key="pos-2")
+        record_event(customer=b, type="order.paid", idempotency_key="pos-2", payload={"amount": "1.00"})
     assert err.value.code == "idempotency_conflict"
     assert not Event.objects.filter(customer=b).exists()
 

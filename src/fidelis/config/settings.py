@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "fidelis.accounts",
     "fidelis.events",
     "fidelis.customers",
+    "fidelis.loyalty",
     "fidelis.web",
 ]
 
@@ -155,6 +156,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # Periodic work, run by `celery -A fidelis.config beat` next to the workers.
 CELERY_BEAT_SCHEDULE = {
     "customers-duplicates-scan": {"task": "customers.duplicates_scan", "schedule": 24 * 3600.0},
+    "loyalty-expiry-notices": {"task": "loyalty.expiry_notices", "schedule": 24 * 3600.0},
+    "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": 3600.0},
+    "loyalty-tier-reviews": {"task": "loyalty.tier_reviews", "schedule": 24 * 3600.0},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -1,7 +1,7 @@
 """Duplicate customers: find likely pairs by key (phone, e-mail, similar name at the same company), review, merge."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from difflib import SequenceMatcher
@@ -254,6 +254,17 @@ def _merge_consents(keep: Customer, absorb: Customer) -> list[str]:
     return moved
 
 
+_merge_hooks: list[Callable[..., dict[str, Any]]] = []
+
+
+def on_merge(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Register what another app moves when two customers are merged: func(actor=, keep=, absorb=) runs inside
+    the merge's transaction and returns what it moved (kept in the MergeRecord)."""
+    if func not in _merge_hooks:
+        _merge_hooks.append(func)
+    return func
+
+
 @transaction.atomic
 def customers_merge(*, actor, keep: Customer, absorb: Customer) -> MergeRecord:
     """Merge `absorb` into `keep`: move its history, tags, contacts and newer consents, fill empty fields."""
@@ -317,6 +328,8 @@ def customers_merge(*, actor, keep: Customer, absorb: Customer) -> MergeRecord:
     duplicate_candidates_store(carried)
 
     moved = {"events": events, "tags": moved_tags, "contacts": contacts, "consents": consents, "fields": filled}
+    for hook in _merge_hooks:
+        moved.update(hook(actor=actor, keep=keep, absorb=absorb))
     record = MergeRecord.objects.create(kept=keep, absorbed=absorb, snapshot=snapshot, moved=moved,
                                         actor=actor if getattr(actor, "is_authenticated", False) else None)
     audit_record(actor=actor, action="customer.merge", obj=keep, changes={

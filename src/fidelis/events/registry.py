@@ -4,7 +4,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 Handler = Callable[[int], None]
+Validator = Callable[[str, dict], None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
+_validators: dict[str, list[Validator]] = defaultdict(list)
 
 
 def on_event(*event_types: str) -> Callable[[Handler], Handler]:
@@ -22,3 +24,22 @@ def on_event(*event_types: str) -> Callable[[Handler], Handler]:
 def handlers_for(event_type: str) -> list[Handler]:
     """Return the handlers registered for a type, specific ones first."""
     return [*_handlers.get(event_type, []), *_handlers.get("*", [])]
+
+
+def validates(*event_types: str) -> Callable[[Validator], Validator]:
+    """Register a check of an event type's payload, run by `record_event` before anything is written.
+
+    The validator receives (type, payload) and raises a DomainError naming the field to refuse the event.
+    """
+
+    def decorator(func: Validator) -> Validator:
+        for event_type in event_types:
+            if func not in _validators[event_type]:
+                _validators[event_type].append(func)
+        return func
+
+    return decorator
+
+
+def validators_for(event_type: str) -> list[Validator]:
+    return list(_validators.get(event_type, []))

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.core.errors import DomainError
 from fidelis.events.models import Event
-from fidelis.events.registry import handlers_for
+from fidelis.events.registry import handlers_for, validators_for
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 
@@ -27,6 +27,8 @@ def record_event(*, customer, type: str, actor=None, occurred_at: datetime | Non
         existing = Event.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return _same_or_conflict(existing, customer, type), False
+    for validate in validators_for(type):
+        validate(type, payload)
     event = Event(customer=customer, type=type, actor=actor if getattr(actor, "is_authenticated", False) else None,
                   occurred_at=occurred_at or timezone.now(), channel=channel, touchpoint=touchpoint,
                   summary=summary[:200], payload=payload, idempotency_key=idempotency_key or None)

@@ -1,0 +1,158 @@
+"""The points ledger: the one place where a member's balance changes.
+
+Every change appends a `PointsEntry` and moves `Member.balance` by the same amount, inside the caller's transaction,
+with the member row locked (`lock_member`: SELECT … FOR UPDATE on Postgres; SQLite takes its write lock at the
+start of each transaction, see the IMMEDIATE transaction mode in settings). Positive entries open a `PointsLot`;
+negative ones use the lots up, oldest expiry first, so that expiry takes exactly the points that are still
+unspent. Hence, always: balance == sum(entries) == sum(lot.remaining) >= 0.
+"""
+
+import calendar
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidelis.core.errors import DomainError, NotFound
+from fidelis.loyalty.models import EntryKind, Member, PointsEntry, PointsLot, Program
+
+POSITIVE = {EntryKind.EARN, EntryKind.REVERSAL, EntryKind.ADJUST}
+NEGATIVE = {EntryKind.REDEEM, EntryKind.PAYMENT, EntryKind.EXPIRE, EntryKind.CLAWBACK, EntryKind.ADJUST}
+MAX_POINTS = 10**12
+
+
+class InsufficientPoints(DomainError):
+    status = 409
+
+
+def lock_member(member_id: int) -> Member:
+    """Return the member with its row locked until the end of the transaction (call inside atomic())."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_member must be called inside a transaction")
+    member = (Member.objects.select_for_update(of=("self",)).select_related("program", "customer", "tier")
+              .filter(pk=member_id).first())
+    if member is None:
+        raise NotFound(_("No such member."), code="not_found", field="member")
+    return member
+
+
+def expiry_for(program: Program, earned_at: datetime) -> datetime | None:
+    """Return when points earned at `earned_at` expire: the end of the month `expiry_months` later, or None."""
+    if not program.expiry_months:
+        return None
+    local = timezone.localtime(earned_at)
+    month_index = local.month - 1 + program.expiry_months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    last_day = calendar.monthrange(year, month)[1]
+    end = datetime.combine(local.date().replace(year=year, month=month, day=last_day), time.max)
+    return timezone.make_aware(end, timezone.get_current_timezone()) + timedelta(microseconds=1)
+
+
+def post(member: Member, kind: str, points: int, *, occurred_at: datetime | None = None, rule=None, event=None,
+         order_ref: str = "", amount: Decimal | None = None, reason: str = "", actor=None,
+         idempotency_key: str | None = None, shortfall: int = 0, lot: PointsLot | None = None,
+         timeline: bool = True) -> PointsEntry:
+    """Append one entry for a locked member and move the balance; refuse to go below zero.
+
+    `lot` names the one lot an expiry entry closes; other negative entries use lots oldest-expiry first.
+    """
+    if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_POINTS:
+        raise DomainError(_("Points must be a whole number other than zero."), code="invalid", field="points")
+    if kind not in EntryKind.values or (points > 0 and kind not in POSITIVE) or (points < 0 and kind not in NEGATIVE):
+        raise ValueError(f"a {kind} entry cannot move {points} points")
+    if points < 0 and member.balance + points < 0:
+        raise InsufficientPoints(
+            _("Not enough points: the balance is %(balance)s, %(points)s are needed.")
+            % {"balance": member.balance, "points": -points},
+            code="insufficient_points", field="points", balance=member.balance)
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    new_balance = member.balance + points
+    expires_at = expiry_for(member.program, occurred_at) if points > 0 else None
+    entry = PointsEntry(member=member, kind=kind, points=points, balance_after=new_balance,
+                        occurred_at=occurred_at, created_at=now, rule=rule, event=event, order_ref=order_ref[:64],
+                        amount=amount, reason=reason[:200], actor=actor if getattr(actor, "is_authenticated", False)
+                        else None, idempotency_key=idempotency_key, shortfall=shortfall, expires_at=expires_at)
+    entry.save(force_insert=True)
+    if points > 0:
+        PointsLot.objects.create(member=member, entry=entry, points=points, remaining=points, expires_at=expires_at)
+    elif lot is not None:
+        if lot.member_id != member.pk or lot.remaining != -points:
+            raise ValueError("an expiry closes one whole lot of this member")
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
+    else:
+        _use_lots(member, -points)
+    earned = points if kind == EntryKind.EARN else 0
+    Member.objects.filter(pk=member.pk).update(balance=new_balance, earned_total=F("earned_total") + earned)
+    member.balance = new_balance
+    member.earned_total += earned
+    if timeline:
+        _timeline(member, entry)
+    return entry
+
+
+def _use_lots(member: Member, points: int) -> None:
+    """Take `points` from the member's lots, soonest expiry first (lots that never expire last)."""
+    lots = (PointsLot.objects.filter(member=member, remaining__gt=0)
+            .order_by(F("expires_at").asc(nulls_last=True), "id").values_list("pk", "remaining"))
+    left = points
+    changes: list[tuple[int, int]] = []
+    for pk, remaining in lots.iterator(chunk_size=200):
+        take = min(remaining, left)
+        changes.append((pk, remaining - take))
+        left -= take
+        if not left:
+            break
+    if left:
+        # The lots disagree with the balance: refuse rather than write an inconsistent ledger.
+        raise RuntimeError(f"member {member.pk}: lots hold {points - left} points, the balance says more")
+    emptied = [pk for pk, rest in changes if rest == 0]
+    if emptied:
+        PointsLot.objects.filter(pk__in=emptied).update(remaining=0)
+    for pk, rest in changes:
+        if rest:
+            PointsLot.objects.filter(pk=pk).update(remaining=rest)
+
+
+def _timeline(member: Member, entry: PointsEntry) -> None:
+    from fidelis.events.services import record_event
+
+    label = EntryKind(entry.kind).label
+    summary = f"{label} {entry.points:+d} {member.program.currency_name} · {_('balance')} {entry.balance_after}"
+    record_event(customer=member.customer, type="points.changed", occurred_at=entry.occurred_at,
+                 channel="system", touchpoint=member.program.name, summary=summary,
+                 payload={"member": member.number, "kind": entry.kind, "points": entry.points,
+                          "balance": entry.balance_after, "entry": entry.pk, "reason": entry.reason,
+                          "order": entry.order_ref})
+
+
+def expire_due(member: Member, now: datetime | None = None) -> int:
+    """Expire the locked member's lots whose time has come; return the points expired."""
+    now = now or timezone.now()
+    expired = 0
+    for lot in PointsLot.objects.filter(member=member, remaining__gt=0, expires_at__lte=now).order_by("expires_at",
+                                                                                                        "id"):
+        post(member, EntryKind.EXPIRE, -lot.remaining, occurred_at=lot.expires_at, lot=lot,
+             reason=_("Earned %(date)s") % {"date": timezone.localtime(lot.entry.occurred_at).date().isoformat()})
+        expired += lot.remaining
+    return expired
+
+
+def ledger_check(member: Member) -> dict[str, int]:
+    """Return the three sums that must agree: balance, entries, lots (for tests and the consistency check)."""
+    from django.db.models import Sum
+
+    fresh = Member.objects.filter(pk=member.pk).values_list("balance", flat=True).get()
+    entries = PointsEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] or 0
+    lots = PointsLot.objects.filter(member=member).aggregate(s=Sum("remaining"))["s"] or 0
+    return {"balance": fresh, "entries": entries, "lots": lots}
+
+
+def members_with_due_expiry(now: datetime | None = None) -> list[int]:
+    """Return the ids of members who hold lots that have expired."""
+    now = now or timezone.now()
+    return list(PointsLot.objects.filter(Q(remaining__gt=0) & Q(expires_at__lte=now))
+                .values_list("member_id", flat=True).distinct())

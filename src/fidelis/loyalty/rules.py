@@ -1,0 +1,376 @@
+"""How the loyalty program reacts to events: enrol on member.joined, earn on rules, claw back on refunds.
+
+`apply_event` runs once per (program, event): it writes an `AppliedEvent` row in the same transaction as the
+points, coupons and tier changes the event causes, so that a worker that dies half-way and a redelivered task
+(Celery acks late) give exactly one effect.
+
+Refund policy (order.refunded, payload {"order_no", "amount"}): the points the order earned are taken back in
+proportion to the amount refunded. Points the member has already spent are not recovered: the clawback takes
+what the balance holds and never goes below zero; the rest is recorded as "not recovered" on the entry and on
+the purchase, and shown on the program page as a cost. A full refund also gives back the coupons used on it.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidelis.core.errors import DomainError
+from fidelis.events.models import Event
+from fidelis.events.registry import on_event, validates
+from fidelis.loyalty import ledger
+from fidelis.loyalty.engine import EventFacts, RuleView, evaluate
+from fidelis.loyalty.models import (
+    AppliedEvent,
+    Coupon,
+    CouponStatus,
+    CouponTemplate,
+    EntryKind,
+    Member,
+    MemberStatus,
+    PointsEntry,
+    Program,
+    Purchase,
+    Rule,
+    RuleStatus,
+    Tier,
+)
+
+log = logging.getLogger(__name__)
+
+# Events the program writes itself: never fed back into the rules.
+OWN_TYPES = frozenset({"points.changed", "points.expiring", "coupon.issued", "coupon.redeemed", "coupon.reversed",
+                       "tier.changed"})
+BUILT_IN = frozenset({"member.joined", "order.paid", "order.refunded"})
+
+
+def order_amount(payload: dict, field: str = "amount") -> Decimal | None:
+    """Return the order amount of a payload as Decimal (None when absent); raise on a bad one."""
+    raw = payload.get(field)
+    if raw in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise DomainError(_("The amount “%(value)s” is not a number.") % {"value": raw}, code="invalid",
+                          field=f"payload.{field}")
+    if not amount.is_finite() or amount < 0 or amount > Decimal("1e11"):
+        raise DomainError(_("The amount must be zero or more."), code="invalid", field=f"payload.{field}")
+    return amount.quantize(Decimal("0.01"))
+
+
+def order_ref(payload: dict) -> str:
+    return str(payload.get("order_no") or payload.get("order") or "").strip()[:64]
+
+
+@validates("order.paid", "order.refunded")
+def validate_order_payload(event_type: str, payload: dict) -> None:
+    """Refuse order events the program could not count: a bad amount, a refund without its order."""
+    if order_amount(payload) is None:
+        raise DomainError(_("An order event needs payload.amount."), code="required", field="payload.amount")
+    if "categories" in payload and not isinstance(payload["categories"], list):
+        raise DomainError(_("payload.categories is a list."), code="invalid", field="payload.categories")
+    if event_type == "order.refunded" and not order_ref(payload):
+        raise DomainError(_("Name the refunded order: payload.order_no."), code="required", field="payload.order_no")
+
+
+@on_event("*")
+def loyalty_on_event(event_id: int) -> None:
+    apply_event(event_id)
+
+
+@dataclass
+class _Loaded:
+    program: Program
+    rules: list[Rule]
+
+
+def _programs_for(event_type: str) -> list[_Loaded]:
+    loaded = []
+    for program in Program.objects.filter(is_active=True):
+        rules = list(Rule.objects.filter(program=program, status=RuleStatus.ACTIVE, trigger=event_type)
+                     .order_by("-priority", "id"))
+        if rules or event_type in BUILT_IN:
+            loaded.append(_Loaded(program, rules))
+    return loaded
+
+
+def apply_event(event_id: int) -> int:
+    """Apply an event to every active program once; return the points it gave."""
+    event = Event.objects.select_related("customer").filter(pk=event_id).first()
+    if event is None or event.type in OWN_TYPES:
+        return 0
+    total = 0
+    for loaded in _programs_for(event.type):
+        total += _apply(loaded.program, loaded.rules, event)
+    return total
+
+
+def _apply(program: Program, rules: list[Rule], event: Event) -> int:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                applied = AppliedEvent.objects.create(program=program, event=event)
+        except IntegrityError:
+            return 0  # applied before (a redelivered task, a second worker)
+        member_id = (Member.objects.filter(program=program, customer_id=event.customer_id)
+                     .values_list("pk", flat=True).first())
+        if member_id is None and event.type == "member.joined" and program.enrol_on_join_event:
+            from fidelis.loyalty.services import member_enrol
+
+            referrer = _referrer(program, event.payload)
+            try:
+                member, _new = member_enrol(actor=None, program=program, customer=event.customer,
+                                            channel=event.channel, referrer=referrer, joined_at=event.occurred_at,
+                                            event=event, via="rule")
+                member_id = member.pk
+            except DomainError as exc:
+                log.info("event %s: not enrolled: %s", event.pk, exc.message)
+        member = ledger.lock_member(member_id) if member_id else None
+        if member is not None and member.status != MemberStatus.ACTIVE:
+            member = None
+        purchase = None
+        if member is not None and event.type == "order.paid":
+            purchase = _record_purchase(member, event)
+            if purchase is None:
+                return 0  # the same order came again under another key: it earns once
+        if member is not None and event.type == "order.refunded":
+            _refund(member, event)
+        facts = _facts(program, event, member, purchase, rules)
+        outcomes = evaluate([_view(r) for r in rules], facts, _tier_names(program, rules))
+        by_id = {r.pk: r for r in rules}
+        earned = 0
+        for outcome in outcomes:
+            rule = by_id[outcome.rule_id]
+            earned += _carry_out(program, rule, outcome, event, member, purchase)
+        if purchase is not None and earned:
+            Purchase.objects.filter(pk=purchase.pk).update(points=earned)
+        if member is not None and (earned or purchase is not None):
+            tier_upgrade(member, now=event.occurred_at)
+        if earned:
+            AppliedEvent.objects.filter(pk=applied.pk).update(points=earned)
+        return earned
+
+
+def _view(rule: Rule) -> RuleView:
+    return RuleView(id=rule.pk, trigger=rule.trigger, conditions=rule.conditions, actions=rule.actions,
+                    priority=rule.priority, starts_at=rule.starts_at, ends_at=rule.ends_at,
+                    stop_further=rule.stop_further)
+
+
+def _tier_names(program: Program, rules: list[Rule]) -> dict[int, str]:
+    if not any(c["kind"] == "tier_in" for r in rules for c in r.conditions):
+        return {}
+    return dict(Tier.objects.filter(program=program).values_list("pk", "name"))
+
+
+def _referrer(program: Program, payload: dict) -> Member | None:
+    ref = str(payload.get("referrer") or "").strip().upper()
+    if not ref:
+        return None
+    return Member.objects.filter(program=program, number=ref).first() or Member.objects.filter(
+        program=program, card_code=ref).first()
+
+
+def _record_purchase(member: Member, event: Event) -> Purchase | None:
+    amount = order_amount(event.payload) or Decimal("0")
+    ref = order_ref(event.payload) or f"event:{event.public_id}"
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(member=member, event=event, order_ref=ref, amount=amount,
+                                               occurred_at=event.occurred_at)
+    except IntegrityError:
+        return None
+    Member.objects.filter(pk=member.pk).update(purchases=member.purchases + 1)
+    member.purchases += 1
+    return purchase
+
+
+def _facts(program: Program, event: Event, member: Member | None, purchase: Purchase | None,
+           rules: list[Rule]) -> EventFacts:
+    payload = event.payload or {}
+    kinds = {c["kind"] for r in rules for c in r.conditions}
+    tags: frozenset[str] = frozenset()
+    if "tag_in" in kinds:
+        tags = frozenset(event.customer.tags.values_list("name", flat=True))
+    categories = payload.get("categories") or [line.get("category") for line in payload.get("lines") or []
+                                               if isinstance(line, dict) and line.get("category")]
+    tier = member.tier if member is not None else None
+    return EventFacts(
+        type=event.type, occurred_at=event.occurred_at, channel=event.channel,
+        amount=order_amount(payload) if event.type in ("order.paid", "order.refunded") else None,
+        store=str(payload.get("store") or payload.get("shop") or event.touchpoint or ""),
+        categories=frozenset(str(c) for c in categories), is_member=member is not None,
+        tier_id=tier.pk if tier else None, tier_rank=tier.rank if tier else 0,
+        tier_multiplier=tier.earn_multiplier if tier else Decimal("1"), tags=tags,
+        birthday=event.customer.birthday, purchase_number=member.purchases if purchase is not None else 0,
+        has_referrer=member is not None and member.referred_by_id is not None,
+    )
+
+
+def _capped(rule: Rule, member: Member, points: int, when: datetime) -> int:
+    """Return how many of `points` the rule's caps still allow."""
+    if rule.cap_member_day is not None:
+        local = timezone.localtime(when)
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        used = (PointsEntry.objects.filter(rule=rule, member=member, occurred_at__gte=start,
+                                           occurred_at__lt=start + timedelta(days=1))
+                .aggregate(s=Sum("points"))["s"] or 0)
+        points = max(0, min(points, rule.cap_member_day - used))
+    if rule.cap_total is not None and points:
+        # Lock the rule row only for capped rules: the total must not be overrun by concurrent events.
+        given = Rule.objects.select_for_update().filter(pk=rule.pk).values_list("points_awarded", flat=True).get()
+        points = max(0, min(points, rule.cap_total - given))
+        if points:
+            Rule.objects.filter(pk=rule.pk).update(points_awarded=given + points)
+    return points
+
+
+def _carry_out(program: Program, rule: Rule, outcome, event: Event, member: Member | None,
+               purchase: Purchase | None) -> int:
+    from fidelis.customers.services import customer_tag_add
+    from fidelis.loyalty.services import coupon_issue
+
+    points = 0
+    if member is not None and outcome.points > 0:
+        points = _capped(rule, member, outcome.points, event.occurred_at)
+        if points:
+            ledger.post(member, EntryKind.EARN, points, occurred_at=event.occurred_at, rule=rule, event=event,
+                        order_ref=purchase.order_ref if purchase else "", amount=purchase.amount if purchase else None,
+                        reason=rule.name, idempotency_key=f"rule:{rule.pk}:event:{event.pk}")
+    for index, template_id in enumerate(outcome.coupons):
+        template = CouponTemplate.objects.filter(program=program, public_id=template_id).first()
+        if template is None:
+            continue
+        try:
+            coupon_issue(actor=None, template=template, customer=event.customer, source="rule", rule=rule,
+                         event=event, issue_key=f"rule:{rule.pk}:event:{event.pk}:{index}")
+        except DomainError as exc:
+            # A limit reached is not an error of the event: the customer simply gets no more of them.
+            log.info("rule %s, event %s: no coupon: %s", rule.pk, event.pk, exc.message)
+    for tag in outcome.tags:
+        customer_tag_add(actor=None, customer=event.customer, tag_name=tag, via="rule")
+    if member is not None and outcome.tier:
+        tier = Tier.objects.filter(program=program, pk=int(outcome.tier)).first()
+        if tier is not None and (member.tier is None or tier.rank > member.tier.rank):
+            tier_change(member, tier, reason=rule.name, when=event.occurred_at)
+    if member is not None and outcome.referrer_points and member.referred_by_id:
+        referrer = ledger.lock_member(member.referred_by_id)
+        if referrer.status == MemberStatus.ACTIVE:
+            ledger.post(referrer, EntryKind.EARN, outcome.referrer_points, occurred_at=event.occurred_at, rule=rule,
+                        event=event, reason=_("%(rule)s: %(member)s") % {"rule": rule.name, "member": member.number},
+                        idempotency_key=f"rule:{rule.pk}:event:{event.pk}:referrer")
+    return points
+
+
+def _refund(member: Member, event: Event) -> None:
+    ref = order_ref(event.payload)
+    refunded = order_amount(event.payload) or Decimal("0")
+    purchase = Purchase.objects.select_for_update().filter(member=member, order_ref=ref).first() if ref else None
+    if purchase is None or purchase.amount <= 0:
+        return
+    total_refunded = min(purchase.amount, purchase.refunded + refunded)
+    share = total_refunded / purchase.amount
+    target = int(Decimal(purchase.points) * share)  # rounded down: never take more than was given
+    owed = target - purchase.points_clawed - purchase.points_unrecovered
+    take = min(max(owed, 0), member.balance)
+    missing = max(owed, 0) - take
+    if take:
+        ledger.post(member, EntryKind.CLAWBACK, -take, occurred_at=event.occurred_at, event=event, order_ref=ref,
+                    amount=refunded, shortfall=missing, idempotency_key=f"refund:event:{event.pk}",
+                    reason=_("Refund of order %(order)s") % {"order": ref})
+    Purchase.objects.filter(pk=purchase.pk).update(refunded=total_refunded, points_clawed=purchase.points_clawed + take,
+                                                   points_unrecovered=purchase.points_unrecovered + missing)
+    if total_refunded >= purchase.amount:
+        from fidelis.loyalty.services import coupon_reverse
+
+        for coupon in Coupon.objects.filter(customer_id=member.customer_id, order_ref=ref,
+                                            status=CouponStatus.REDEEMED):
+            coupon_reverse(actor=None, coupon=coupon, reason=_("Order refunded"), via="rule")
+
+
+# --- tiers ------------------------------------------------------------------------------------------------------
+
+def tier_values(member: Member, tiers: list[Tier], now: datetime) -> dict[int, Decimal]:
+    """Return, per tier, the member's qualifying value (points earned or CNY spent) in that tier's window."""
+    values: dict[int, Decimal] = {}
+    cache: dict[tuple[str, int], Decimal] = {}
+    for tier in tiers:
+        key = (tier.basis, tier.window_days)
+        if key not in cache:
+            since = now - timedelta(days=tier.window_days)
+            if tier.basis == Tier.Basis.POINTS:
+                value = (PointsEntry.objects.filter(member=member, kind=EntryKind.EARN, occurred_at__gt=since,
+                                                    occurred_at__lte=now).aggregate(s=Sum("points"))["s"] or 0)
+                cache[key] = Decimal(value)
+            else:
+                sums = Purchase.objects.filter(member=member, occurred_at__gt=since, occurred_at__lte=now).aggregate(
+                    a=Sum("amount"), r=Sum("refunded"))
+                cache[key] = (sums["a"] or Decimal("0")) - (sums["r"] or Decimal("0"))
+        values[tier.pk] = cache[key]
+    return values
+
+
+def tier_qualified(member: Member, now: datetime, tiers: list[Tier] | None = None) -> Tier | None:
+    """Return the best tier the member qualifies for now."""
+    tiers = tiers if tiers is not None else list(Tier.objects.filter(program_id=member.program_id).order_by("rank"))
+    values = tier_values(member, tiers, now)
+    best = None
+    for tier in tiers:
+        if values[tier.pk] >= tier.threshold and (best is None or tier.rank > best.rank):
+            best = tier
+    return best
+
+
+def tier_change(member: Member, tier: Tier, *, reason: str, when: datetime | None = None) -> None:
+    """Move a locked member to a tier; a tier.changed event goes on the timeline."""
+    from fidelis.events.services import record_event
+
+    before = member.tier
+    member.tier = tier
+    member.tier_since = when or timezone.now()
+    member.tier_grace_until = None
+    member.save(update_fields=["tier", "tier_since", "tier_grace_until", "updated_at"])
+    up = before is None or tier.rank > before.rank
+    summary = (_("Upgraded to %(tier)s") if up else _("Moved down to %(tier)s")) % {"tier": tier.name}
+    record_event(customer=member.customer, type="tier.changed", occurred_at=member.tier_since, channel="system",
+                 touchpoint=member.program.name, summary=summary,
+                 payload={"member": member.number, "from": before.name if before else None, "to": tier.name,
+                          "direction": "up" if up else "down", "reason": reason})
+
+
+def tier_upgrade(member: Member, *, now: datetime | None = None) -> bool:
+    """Upgrade a locked member at once when they qualify for a better tier; return whether it happened."""
+    now = now or timezone.now()
+    best = tier_qualified(member, now)
+    if best is not None and (member.tier is None or best.rank > member.tier.rank):
+        tier_change(member, best, reason=_("Qualified"), when=now)
+        return True
+    if best is not None and member.tier_grace_until is not None and member.tier and best.rank >= member.tier.rank:
+        Member.objects.filter(pk=member.pk).update(tier_grace_until=None)
+        member.tier_grace_until = None
+    return False
+
+
+def tier_review(member: Member, *, now: datetime | None = None) -> str:
+    """Review a locked member: upgrade at once, downgrade only after the grace period. Return what happened."""
+    now = now or timezone.now()
+    best = tier_qualified(member, now)
+    current = member.tier
+    if best is None or current is None or best.rank >= current.rank:
+        return "upgraded" if tier_upgrade(member, now=now) else "kept"
+    today = timezone.localtime(now).date()
+    if member.tier_grace_until is None:
+        member.tier_grace_until = today + timedelta(days=current.grace_days)
+        Member.objects.filter(pk=member.pk).update(tier_grace_until=member.tier_grace_until)
+        if current.grace_days:
+            return "grace"
+    if today >= member.tier_grace_until:
+        tier_change(member, best, reason=_("Tier review"), when=now)
+        return "downgraded"
+    return "grace"

@@ -1,0 +1,62 @@
+"""Scheduled work of the member club: expiry notices, expiry, tier reviews (Celery beat, daily)."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidelis.events.services import record_event
+from fidelis.loyalty import ledger
+from fidelis.loyalty.models import Member, MemberStatus, PointsLot, Program
+from fidelis.loyalty.rules import tier_review
+
+
+@shared_task(name="loyalty.expire_points")
+def expire_points() -> int:
+    """Expire every lot whose time has come, one member per transaction; return the points expired."""
+    total = 0
+    for member_id in ledger.members_with_due_expiry():
+        with transaction.atomic():
+            total += ledger.expire_due(ledger.lock_member(member_id))
+    return total
+
+
+@shared_task(name="loyalty.expiry_notices")
+def expiry_notices() -> int:
+    """Tell members ahead of time: one points.expiring event per member and expiry date; return how many."""
+    now = timezone.now()
+    sent = 0
+    for program in Program.objects.filter(is_active=True, expiry_months__gt=0):
+        horizon = now + timedelta(days=program.expiry_notice_days)
+        due = (PointsLot.objects.filter(member__program=program, remaining__gt=0, notified=False,
+                                        expires_at__gt=now, expires_at__lte=horizon)
+               .values("member_id", "expires_at").annotate(points=Sum("remaining")).order_by("member_id"))
+        for row in due:
+            with transaction.atomic():
+                member = Member.objects.select_related("customer").get(pk=row["member_id"])
+                day = timezone.localtime(row["expires_at"] - timedelta(microseconds=1)).date()
+                record_event(customer=member.customer, type="points.expiring", channel="system",
+                             touchpoint=program.name,
+                             summary=_("%(points)s %(name)s expire on %(date)s") % {
+                                 "points": row["points"], "name": program.currency_name, "date": day.isoformat()},
+                             payload={"member": member.number, "points": row["points"], "expires_on": day.isoformat()},
+                             idempotency_key=f"points.expiring:{member.pk}:{day.isoformat()}")
+                PointsLot.objects.filter(member_id=member.pk, expires_at=row["expires_at"]).update(notified=True)
+                sent += 1
+    return sent
+
+
+@shared_task(name="loyalty.tier_reviews")
+def tier_reviews() -> dict[str, int]:
+    """Review every member above the entry tier (downgrade after grace) and count the outcomes."""
+    counts: dict[str, int] = {}
+    ids = (Member.objects.filter(status=MemberStatus.ACTIVE, tier__rank__gt=0).values_list("pk", flat=True)
+           .order_by("pk"))
+    for member_id in ids.iterator(chunk_size=1000):
+        with transaction.atomic():
+            outcome = tier_review(ledger.lock_member(member_id))
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

@@ -1,0 +1,159 @@
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from fidelis.core.errors import DomainError
+from fidelis.events.models import Event
+from fidelis.events.services import record_event
+from fidelis.loyalty.ledger import ledger_check
+from fidelis.loyalty.models import AppliedEvent, Coupon, EntryKind, Member, PointsEntry, Purchase
+from fidelis.loyalty.rules import apply_event
+from fidelis.loyalty.services import member_enrol
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _pay(customer, amount, order_no, when=None, **payload):
+    event, _new = record_event(customer=customer, type="order.paid", occurred_at=when, channel="store",
+                               payload={"amount": str(amount), "order_no": order_no, **payload},
+                               idempotency_key=f"pos:{order_no}")
+    return event
+
+
+def test_new_member_gets_500_points_and_the_join_is_on_the_timeline(member):
+    member.refresh_from_db()
+    assert member.balance == 500
+    entry = PointsEntry.objects.get(member=member)
+    assert (entry.kind, entry.points, entry.rule.template) == (EntryKind.EARN, 500, "welcome")
+    assert Event.objects.filter(customer=member.customer, type="member.joined").count() == 1
+    assert Event.objects.filter(customer=member.customer, type="points.changed").count() == 1
+    assert ledger_check(member) == {"balance": 500, "entries": 500, "lots": 500}
+
+
+def test_member_joined_event_from_the_pos_enrols_and_awards(program):
+    customer = CustomerFactory()
+    record_event(customer=customer, type="member.joined", channel="store", payload={"card": "XH1"},
+                 idempotency_key="pos-join-1")
+    member = Member.objects.get(program=program, customer=customer)
+    assert member.number.startswith("M") and member.balance == 500
+    assert member.tier.name == "普通会员"
+
+
+def test_following_the_official_account_gives_the_welcome_coupon_even_to_non_members(program):
+    customer = CustomerFactory()
+    record_event(customer=customer, type="wechat.followed", channel="wechat")
+    coupon = Coupon.objects.get(customer=customer)
+    assert coupon.template.name.startswith("¥20")
+    assert coupon.valid_until - coupon.valid_from == timedelta(days=30)
+    # The template allows one per customer: following again gives nothing more.
+    record_event(customer=customer, type="wechat.followed", channel="wechat")
+    assert Coupon.objects.filter(customer=customer).count() == 1
+
+
+def test_one_point_per_cny_rounded_down_and_tier_upgrade_at_once(member):
+    _pay(member.customer, "199.90", "A1")
+    member.refresh_from_db()
+    assert member.balance == 500 + 199
+    _pay(member.customer, "3000.00", "A2")
+    member.refresh_from_db()
+    assert member.tier.name == "银卡"
+    assert Event.objects.filter(customer=member.customer, type="tier.changed").count() == 1
+    # Silver earns 1.2×.
+    _pay(member.customer, "100.00", "A3")
+    member.refresh_from_db()
+    assert member.balance == 500 + 199 + 3000 + 120
+    assert ledger_check(member)["entries"] == member.balance
+
+
+def test_birthday_month_doubles_the_purchase_points(member):
+    customer = member.customer
+    today = timezone.localdate()
+    customer.birthday = date(1990, today.month, 1)
+    customer.save()
+    _pay(customer, "100.00", "B1")
+    member.refresh_from_db()
+    assert member.balance == 500 + 200
+
+
+def test_referral_gives_points_to_both_after_the_first_purchase_only(program, member, manager):
+    friend = CustomerFactory()
+    friend_member, _new = member_enrol(actor=manager, program=program, customer=friend, referrer=member)
+    _pay(friend, "50.00", "R1")
+    _pay(friend, "50.00", "R2")
+    friend_member.refresh_from_db()
+    member.refresh_from_db()
+    assert friend_member.balance == 500 + 50 + 200 + 50
+    assert member.balance == 500 + 200
+
+
+def test_the_same_event_applied_twice_has_one_effect(member):
+    event = _pay(member.customer, "100.00", "D1")
+    apply_event(event.pk)
+    apply_event(event.pk)
+    member.refresh_from_db()
+    assert member.balance == 600
+    assert AppliedEvent.objects.filter(event=event).count() == 1
+
+
+def test_the_same_order_under_another_key_earns_once(member):
+    _pay(member.customer, "100.00", "D2")
+    record_event(customer=member.customer, type="order.paid", payload={"amount": "100.00", "order_no": "D2"},
+                 idempotency_key="other-key")
+    member.refresh_from_db()
+    assert member.balance == 600
+    assert Purchase.objects.filter(member=member).count() == 1
+
+
+def test_partial_refund_claws_back_in_proportion_and_spent_points_are_not_recovered(member, manager):
+    from fidelis.loyalty.services import points_pay
+
+    _pay(member.customer, "1000.00", "F1")
+    member.refresh_from_db()
+    assert member.balance == 1500
+    record_event(customer=member.customer, type="order.refunded", payload={"amount": "400.00", "order_no": "F1"})
+    member.refresh_from_db()
+    assert member.balance == 1100
+    points_pay(actor=manager, member=member, points=1000, order_ref="F9")
+    member.refresh_from_db()
+    assert member.balance == 100
+    record_event(customer=member.customer, type="order.refunded", payload={"amount": "600.00", "order_no": "F1"})
+    member.refresh_from_db()
+    purchase = Purchase.objects.get(member=member, order_ref="F1")
+    assert member.balance == 0
+    assert (purchase.points_clawed, purchase.points_unrecovered) == (500, 500)
+    clawback = PointsEntry.objects.filter(member=member, kind=EntryKind.CLAWBACK).order_by("id").last()
+    assert (clawback.points, clawback.shortfall) == (-100, 500)
+    assert ledger_check(member) == {"balance": 0, "entries": 0, "lots": 0}
+
+
+@pytest.mark.parametrize("amount", ["-5", "abc", "", "NaN"])
+def test_order_with_a_bad_amount_is_refused_and_nothing_is_written(member, amount):
+    before = Event.objects.count()
+    with pytest.raises(DomainError) as raised:
+        record_event(customer=member.customer, type="order.paid", payload={"amount": amount, "order_no": "X"})
+    assert raised.value.field == "payload.amount"
+    assert Event.objects.count() == before
+    member.refresh_from_db()
+    assert member.balance == 500
+
+
+def test_points_expire_first_in_first_out(member, manager):
+    from fidelis.loyalty import ledger
+    from fidelis.loyalty.services import points_pay
+    from fidelis.loyalty.tasks import expire_points
+
+    old = timezone.now() - timedelta(days=800)
+    _pay(member.customer, "300.00", "E1", when=old)  # expires after 24 months
+    member.refresh_from_db()
+    assert member.balance == 800
+    points_pay(actor=manager, member=member, points=100, order_ref="E2")  # takes from the oldest lot first
+    assert expire_points() == 200
+    member.refresh_from_db()
+    assert member.balance == 500
+    expired = PointsEntry.objects.get(member=member, kind=EntryKind.EXPIRE)
+    assert expired.points == -200
+    assert ledger.ledger_check(member) == {"balance": 500, "entries": 500, "lots": 500}
+    assert Decimal(Purchase.objects.get(order_ref="E1").amount) == Decimal("300.00")
