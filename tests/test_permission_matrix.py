@@ -55,6 +55,19 @@ API = {
     "PUT /customers/{public_id}/consent/{channel}": ("customers:write", "customer.consent"),
     "GET /customers/{public_id}/events": ("customers:read", "customer.view"),
     "POST /events": ("events:write", "event.add"),
+    "GET /loyalty/members": ("loyalty:read", "loyalty.view"),
+    "POST /loyalty/members": ("loyalty:write", "loyalty.operate"),
+    "GET /loyalty/members/{number}": ("loyalty:read", "loyalty.view"),
+    "GET /loyalty/members/{number}/entries": ("loyalty:read", "loyalty.view"),
+    "POST /loyalty/members/{number}/adjust": ("loyalty:write", "loyalty.adjust"),
+    "POST /loyalty/members/{number}/pay": ("loyalty:write", "loyalty.operate"),
+    "POST /loyalty/members/{number}/redeem": ("loyalty:write", "loyalty.operate"),
+    "GET /loyalty/rewards": ("loyalty:read", "loyalty.view"),
+    "POST /loyalty/orders": ("events:write", "loyalty.operate"),
+    "POST /loyalty/refunds": ("events:write", "loyalty.operate"),
+    "POST /loyalty/coupons/check": ("loyalty:read", "loyalty.view"),
+    "POST /loyalty/coupons/redeem": ("loyalty:write", "loyalty.operate"),
+    "POST /loyalty/coupons/{code}/reverse": ("loyalty:write", "loyalty.operate"),
 }
 API_DOCS = {"api:openapi-json", "api:openapi-view"}
 
@@ -143,14 +156,24 @@ def test_web_routes_answer_each_role_as_the_matrix_says(client, users, manager, 
 @pytest.mark.parametrize("role", Role.values)
 def test_api_routes_answer_each_role_as_the_matrix_says(client, users, open_customer, role):
     _token, raw = api_token_create(actor=users[Role.MANAGER], user=users[role], name="matrix",
-                                   scopes=["customers:read", "customers:write", "events:write"])
+                                   scopes=["customers:read", "customers:write", "events:write", "loyalty:read",
+                                           "loyalty:write"])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     bodies = {"POST /customers": {"name": "矩阵"}, "POST /customers/{public_id}/tags": {"tag": "x"},
               "PUT /customers/{public_id}/consent/{channel}": {"granted": True, "source": "门店"},
-              "POST /events": {"customer": open_customer.public_id, "type": "note.added"}}
+              "POST /events": {"customer": open_customer.public_id, "type": "note.added"},
+              "POST /loyalty/members": {"phone": "13700137000"},
+              "POST /loyalty/members/{number}/adjust": {"points": 10, "reason": "矩阵"},
+              "POST /loyalty/members/{number}/pay": {"points": 1, "order_no": "O1"},
+              "POST /loyalty/members/{number}/redeem": {"reward": "x"},
+              "POST /loyalty/orders": {"member": "M00000001", "order_no": "O1", "amount": "10"},
+              "POST /loyalty/refunds": {"member": "M00000001", "order_no": "O1", "amount": "10"},
+              "POST /loyalty/coupons/check": {"code": "ABCDEFGH"},
+              "POST /loyalty/coupons/redeem": {"code": "ABCDEFGH", "order_no": "O1"}}
     for key, rule in API.items():
         method, path = key.split(" ", 1)
-        url = "/api" + path.format(public_id=open_customer.public_id, tag_name="x", channel="sms")
+        url = "/api" + path.format(public_id=open_customer.public_id, tag_name="x", channel="sms", number="M00000001",
+                                  code="ABCDEFGH")
         response = client.generic(method, url, data=json.dumps(bodies.get(key, {})),
                                   content_type="application/json", **auth)
         if rule is None or role in CAPABILITIES[rule[1]]:

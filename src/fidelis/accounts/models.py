@@ -42,6 +42,8 @@ class ApiScope(models.TextChoices):
     CUSTOMERS_READ = "customers:read", _("Read customers")
     CUSTOMERS_WRITE = "customers:write", _("Create and change customers")
     EVENTS_WRITE = "events:write", _("Send events")
+    LOYALTY_READ = "loyalty:read", _("Read members, points and coupons")
+    LOYALTY_WRITE = "loyalty:write", _("Enrol members, redeem points and coupons")
 
 
 def hash_token(raw: str) -> str:

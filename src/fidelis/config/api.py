@@ -97,3 +97,4 @@ def me(request):
 
 api.add_router("/customers", "fidelis.customers.api.router")
 api.add_router("/events", "fidelis.events.api.router")
+api.add_router("/loyalty", "fidelis.loyalty.api.router")

@@ -1,0 +1,162 @@
+"""API shapes of the member club (POS, e-shop, WeChat official account)."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+
+class _Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TierOut(Schema):
+    id: int
+    name: str
+    rank: int
+    earn_multiplier: Decimal
+
+
+class ProgressOut(Schema):
+    next_tier: str | None
+    basis: str | None
+    value: Decimal
+    needed: Decimal
+    percent: int
+    grace_until: str | None
+
+
+class CouponOut(Schema):
+    code: str
+    name: str
+    kind: str
+    value: Decimal
+    min_spend: Decimal | None
+    status: str
+    valid_from: datetime
+    valid_until: datetime | None
+    order_ref: str = ""
+    discount: Decimal | None = None
+
+
+class MemberOut(Schema):
+    number: str
+    card_code: str
+    program: str
+    customer: str
+    customer_number: str
+    name: str
+    status: str
+    joined_at: datetime
+    balance: int
+    points_value_cny: Decimal
+    tier: TierOut | None
+    progress: ProgressOut | None = None
+    coupons: list[CouponOut] | None = None
+    created: bool | None = None
+
+
+class EnrolIn(_Strict):
+    customer: str | None = Field(None, description="Customer public id")
+    customer_number: str | None = None
+    phone: str | None = None
+    program: str | None = Field(None, description="Program public id; default: the first active program")
+    channel: str = Field("api", max_length=16)
+    referrer: str | None = Field(None, description="Member number or card code of the member who referred them")
+
+
+class EntryOut(Schema):
+    id: int
+    kind: str
+    points: int
+    balance_after: int
+    occurred_at: datetime
+    reason: str
+    order_ref: str
+    rule: str | None
+    expires_at: datetime | None
+
+
+class AdjustIn(_Strict):
+    points: int = Field(..., description="Positive to add, negative to take away")
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class PayIn(_Strict):
+    points: int = Field(..., gt=0)
+    order_no: str = Field(..., min_length=1, max_length=64)
+
+
+class PayOut(Schema):
+    points: int
+    value_cny: Decimal
+    balance: int
+    entry: int
+
+
+class RedeemIn(_Strict):
+    reward: str = Field(..., description="Reward public id")
+
+
+class RedemptionOut(Schema):
+    reward: str
+    points: int
+    balance: int
+    coupon: CouponOut | None
+
+
+class RewardOut(Schema):
+    id: str
+    name: str
+    kind: str
+    description: str
+    points_cost: int
+    min_tier: str | None
+    stock: int | None
+
+
+class OrderIn(_Strict):
+    member: str | None = Field(None, description="Member number")
+    card: str | None = Field(None, description="Card / QR code")
+    phone: str | None = None
+    order_no: str = Field(..., min_length=1, max_length=64)
+    amount: Decimal = Field(..., description="Paid amount in CNY (or refunded amount for a refund)")
+    channel: str = Field("store", max_length=16)
+    store: str = Field("", max_length=80)
+    categories: list[str] = Field(default_factory=list)
+    occurred_at: datetime | None = None
+
+
+class OrderOut(Schema):
+    event: str
+    created: bool
+    points: int
+    balance: int
+    tier: str | None
+
+
+class CouponCheckIn(_Strict):
+    code: str = Field(..., min_length=4, max_length=24)
+    order_amount: Decimal | None = None
+    member: str | None = Field(None, description="Member number: the coupon must be theirs")
+
+
+class CouponCheckOut(Schema):
+    code: str
+    name: str
+    valid: bool
+    discount: Decimal | None
+    code_error: str | None = None
+    message: str | None = None
+
+
+class CouponRedeemIn(_Strict):
+    code: str = Field(..., min_length=4, max_length=24)
+    order_no: str = Field(..., min_length=1, max_length=64)
+    order_amount: Decimal | None = None
+    member: str | None = None
+
+
+class CouponReverseIn(_Strict):
+    reason: str = Field("", max_length=200)
