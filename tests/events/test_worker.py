@@ -27,9 +27,12 @@ def _redis_up() -> bool:
 
 def _drop_connection_pools() -> None:
     # The app caches its broker connection pools on first use; a changed broker_url needs fresh ones.
+    from kombu import pools
+
     app.pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+    pools.reset()  # kombu's process-wide producer pools, keyed by connection, were closed above too
 
 
 @pytest.fixture

@@ -159,6 +159,8 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-expiry-notices": {"task": "loyalty.expiry_notices", "schedule": 24 * 3600.0},
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": 3600.0},
     "loyalty-tier-reviews": {"task": "loyalty.tier_reviews", "schedule": 24 * 3600.0},
+    "loyalty-apply-missed": {"task": "loyalty.apply_missed", "schedule": 300.0},
+    "events-webhook-retry-due": {"task": "events.webhook_retry_due", "schedule": 60.0},
 }
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

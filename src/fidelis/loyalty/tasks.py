@@ -60,3 +60,31 @@ def tier_reviews() -> dict[str, int]:
             outcome = tier_review(ledger.lock_member(member_id))
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+@shared_task(name="loyalty.apply_missed")
+def apply_missed(days: int = 7, older_than_s: int = 60) -> int:
+    """Apply events that no worker applied (a worker killed before it acknowledged them); return how many.
+
+    Safe to run at any time: `apply_event` writes an AppliedEvent per (program, event) in the transaction of its
+    effects, so an event already applied, or being applied right now, is not applied again.
+    """
+    from fidelis.events.models import Event
+    from fidelis.loyalty.models import AppliedEvent, Rule, RuleStatus
+    from fidelis.loyalty.rules import BUILT_IN, apply_event
+
+    now = timezone.now()
+    done = 0
+    for program in Program.objects.filter(is_active=True):
+        types = set(BUILT_IN) | set(Rule.objects.filter(program=program, status=RuleStatus.ACTIVE)
+                                   .values_list("trigger", flat=True))
+        # Only what was recorded while the program ran: a new program does not rewrite last week.
+        since = max(now - timedelta(days=days), program.created_at)
+        missed = (Event.objects.filter(type__in=types, created_at__gte=since,
+                                       created_at__lte=now - timedelta(seconds=older_than_s))
+                  .exclude(pk__in=AppliedEvent.objects.filter(program=program).values("event_id"))
+                  .order_by("occurred_at", "pk").values_list("pk", flat=True))
+        for event_id in missed.iterator(chunk_size=500):
+            apply_event(event_id)
+            done += 1
+    return done
