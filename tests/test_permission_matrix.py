@@ -42,7 +42,42 @@ WEB = {
     "customers:timeline": "customer.view",
     "customers:person_export": "customer.privacy",
     "customers:person_erase": "customer.privacy",
+    "events:webhooks": "webhook.manage",
+    "events:webhook_edit": "webhook.manage",
+    "events:webhook_deactivate": "webhook.manage",
+    "events:webhook_test": "webhook.manage",
+    "events:webhook_delivery_retry": "webhook.manage",
+    "loyalty:program": "loyalty.view",
+    "loyalty:members": "loyalty.view",
+    "loyalty:member_enrol": "loyalty.operate",
+    "loyalty:customer_panel": "loyalty.view",
+    "loyalty:member_detail": "loyalty.view",
+    "loyalty:member_entries": "loyalty.view",
+    "loyalty:member_adjust": "loyalty.adjust",
+    "loyalty:member_redeem": "loyalty.operate",
+    "loyalty:member_coupon_issue": "loyalty.design",
+    "loyalty:design_program_create": "loyalty.design",
+    "loyalty:design_program_edit": "loyalty.design",
+    "loyalty:design_tiers": "loyalty.design",
+    "loyalty:design_tier_create": "loyalty.design",
+    "loyalty:design_tier_edit": "loyalty.design",
+    "loyalty:design_rules": "loyalty.design",
+    "loyalty:design_rule_create": "loyalty.design",
+    "loyalty:design_rule_from_template": "loyalty.design",
+    "loyalty:design_rule_row": "loyalty.design",
+    "loyalty:design_rule_preview": "loyalty.design",
+    "loyalty:design_rule_edit": "loyalty.design",
+    "loyalty:design_rule_status": "loyalty.design",
+    "loyalty:design_coupons": "loyalty.design",
+    "loyalty:design_coupon_create": "loyalty.design",
+    "loyalty:design_coupon_edit": "loyalty.design",
+    "loyalty:design_rewards": "loyalty.design",
+    "loyalty:design_reward_create": "loyalty.design",
+    "loyalty:design_reward_edit": "loyalty.design",
 }
+# Loyalty routes answered with POST in the role walk below.
+LOYALTY_POSTS = {"loyalty:member_enrol", "loyalty:member_adjust", "loyalty:member_redeem",
+                 "loyalty:member_coupon_issue"}
 # API operations: "METHOD /path" → (scope, capability); None: any signed-in caller.
 API = {
     "GET /me": None,
@@ -129,6 +164,14 @@ def _sample_url(name, customer, manager):
         kwargs = {"pk": manager.pk}
     if name == "customers:tag_remove":
         kwargs["tag_id"] = 1
+    if name.startswith("events:webhook_"):
+        kwargs = {"public_id": "0" * 16}
+    if name.startswith(("loyalty:member_", "loyalty:customer_panel")):
+        kwargs = {"public_id": customer.public_id}  # a customer id: the member routes answer 404, not 403
+    if name.startswith("loyalty:design_") and name != "loyalty:design_program_create":
+        # No such program, rule, coupon or reward: the design routes answer 404 (405 for POST-only ones), not 403.
+        kwargs = {"public_id": "0" * 16} if name.endswith(("rule_edit", "rule_status", "coupon_edit", "reward_edit")) \
+            else {"program": "0" * 16, **({"pk": 1} if name == "loyalty:design_tier_edit" else {})}
     return reverse(name, kwargs=kwargs)
 
 
@@ -142,7 +185,7 @@ def test_web_routes_answer_each_role_as_the_matrix_says(client, users, manager, 
             continue
         url = _sample_url(name, open_customer, manager)
         response = client.post(url) if name in ("customers:tag_add", "customers:tag_remove", "customers:consent",
-                                                "customers:contact_add", "accounts:token_revoke") \
+                                                "customers:contact_add", "accounts:token_revoke", *LOYALTY_POSTS) \
             else client.get(url)
         if role == "anonymous":
             assert response.status_code == 302 and "/accounts/login/" in response["Location"], (name, url)

@@ -27,6 +27,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "audit.view": frozenset({MG}),
     "user.manage": frozenset({MG}),
     "token.manage": frozenset({MG}),
+    "webhook.manage": frozenset({MG}),
 }
 
 

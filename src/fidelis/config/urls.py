@@ -6,6 +6,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("fidelis.accounts.urls")),
     path("customers/", include("fidelis.customers.urls")),
+    path("events/", include("fidelis.events.urls")),
+    path("loyalty/", include("fidelis.loyalty.urls")),
     path("api/", api.urls),
     path("", include("fidelis.web.urls")),
 ]

@@ -6,3 +6,6 @@ class EventsConfig(AppConfig):
     name = "fidelis.events"
     label = "events"
     verbose_name = _("Customer events")
+
+    def ready(self) -> None:
+        from fidelis.events import webhooks  # noqa: F401 - registers the webhook outbox handler

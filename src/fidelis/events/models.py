@@ -1,11 +1,16 @@
 """The customer event stream: every interaction, written once, read as the timeline."""
 
+import re
+import secrets
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fidelis.core.models import new_public_id
+from fidelis.core.models import PublicIdModel, new_public_id
 
 
 class EventType(models.TextChoices):
@@ -86,3 +91,91 @@ class Event(models.Model):
             return EventType(self.type).label
         except ValueError:
             return self.type
+
+
+# What a webhook subscription may name: a dotted event type, as `record_event` accepts them.
+EVENT_TYPE_PATTERN = re.compile(r"[\w-]+(\.[\w-]+)+")
+
+
+def new_webhook_secret() -> str:
+    """Return a fresh signing secret for a webhook endpoint (256 random bits)."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(PublicIdModel):
+    """An outside system that receives events as signed HTTP POSTs."""
+
+    name = models.CharField(_("name"), max_length=80)
+    url = models.URLField(_("URL"), max_length=500, validators=[URLValidator(schemes=["http", "https"])],
+                          help_text=_("Fidelis POSTs each event here as JSON."))
+    secret = models.CharField(_("signing secret"), max_length=64, default=new_webhook_secret, editable=False)
+    event_types = models.JSONField(_("event types"), default=list,
+                                   help_text=_("The event types sent to this endpoint; \"*\" sends all of them."))
+    is_active = models.BooleanField(_("active"), default=True,
+                                    help_text=_("An inactive endpoint receives nothing; its deliveries wait."))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        types = self.event_types
+        if not isinstance(types, list) or not types:
+            raise ValidationError({"event_types": _("Choose at least one event type.")}, code="required")
+        for value in types:
+            if not isinstance(value, str) or not (value == "*" or EVENT_TYPE_PATTERN.fullmatch(value)):
+                raise ValidationError({"event_types": _("“%(value)s” is not an event type.") % {"value": value}},
+                                      code="invalid")
+
+    def subscribes_to(self, event_type: str) -> bool:
+        """Return whether events of this type go to this endpoint."""
+        return "*" in self.event_types or event_type in self.event_types
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDelivery(PublicIdModel):
+    """One event for one endpoint: the outbox row that is sent, and retried until delivered or given up."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries",
+                                 verbose_name=_("endpoint"))
+    # Empty for the test events a manager sends by hand.
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                              verbose_name=_("event"))
+    event_type = models.CharField(_("event type"), max_length=40)
+    body = models.JSONField(_("body"), default=dict)
+    status = models.CharField(_("status"), max_length=10, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True, default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once_per_event"),
+            models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values),
+                                   name="webhook_delivery_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status=DeliveryStatus.PENDING),
+                         name="webhook_delivery_due_idx"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint_id} ({self.status})"

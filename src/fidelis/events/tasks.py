@@ -16,3 +16,20 @@ def dispatch_event(event_id: int) -> int:
     for handler in handlers:
         handler(event_id)
     return len(handlers)
+
+
+@shared_task(name="events.webhook_deliver", acks_late=True)
+def webhook_deliver(delivery_id: int) -> str | None:
+    """Send one webhook delivery if it is still due; return its status afterwards (None: not sent)."""
+    from fidelis.events.webhooks import webhook_delivery_send
+
+    delivery = webhook_delivery_send(delivery_id=delivery_id)
+    return delivery.status if delivery is not None else None
+
+
+@shared_task(name="events.webhook_retry_due")
+def webhook_retry_due() -> int:
+    """Send the webhook deliveries whose next attempt is due; return how many were sent."""
+    from fidelis.events.webhooks import webhook_deliveries_send_due
+
+    return webhook_deliveries_send_due()

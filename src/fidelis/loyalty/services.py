@@ -376,6 +376,9 @@ def coupon_issue(*, actor, template: CouponTemplate, customer, source: str = "ma
                                        issue_key=issue_key, issued_at=now)
         CouponTemplate.objects.filter(pk=locked.pk).update(issued_count=F("issued_count") + 1)
         _coupon_event(coupon, "coupon.issued", _("Coupon %(name)s issued") % {"name": locked.name}, actor)
+        if getattr(actor, "is_authenticated", False):
+            audit_record(actor=actor, action="loyalty.coupon_issue", obj=coupon, via=source,
+                         changes={"template": [None, locked.name], "customer": [None, customer.number]})
     return coupon
 
 

@@ -10,11 +10,15 @@ NAV = [
     ("web:home", _("Home"), "customer.view", "home", ()),
     ("customers:list", _("Customers"), "customer.view", "customers",
      ("customers:create", "customers:detail", "customers:edit", "customers:search")),
+    ("loyalty:program", _("Member club"), "loyalty.view", "star",
+     ("loyalty:members", "loyalty:member_detail", "loyalty:design_program_edit", "loyalty:design_rule_create",
+      "loyalty:design_rule_edit", "loyalty:design_tiers", "loyalty:design_coupons", "loyalty:design_rewards")),
     ("customers:import_start", _("Import"), "customer.import", "import", ("customers:import_detail",)),
     ("customers:duplicates", _("Duplicates"), "customer.merge", "duplicates",
      ("customers:duplicate_review", "customers:merge_detail")),
     ("accounts:users", _("Users"), "user.manage", "users", ("accounts:user_edit",)),
     ("accounts:tokens", _("API tokens"), "token.manage", "key", ()),
+    ("events:webhooks", _("Webhooks"), "webhook.manage", "globe", ("events:webhook_edit",)),
     ("accounts:audit", _("Audit log"), "audit.view", "audit", ()),
 ]
 

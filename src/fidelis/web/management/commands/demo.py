@@ -26,6 +26,7 @@ from fidelis.customers.models import Customer
 
 LOADERS = [
     "fidelis.customers.demo",
+    "fidelis.loyalty.demo",
 ]
 MAX_CUSTOMERS = 1_000_000
 PASSWORD = "fidelis-demo"

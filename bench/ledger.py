@@ -1,0 +1,508 @@
+#!/usr/bin/env python
+"""Ledger benchmark: live order.paid events per second against pgbench, bulk back-fill, rule preview (PostgreSQL).
+
+    python bench/ledger.py [--quick] [--members N] [--orders N] [--duration S] [--clients 1,4] [--profile N]
+
+It makes a fresh database `fidelis_bench_ledger` on the local PostgreSQL (dropped afterwards), migrates it, creates
+the starter program with 17 more earn rules so that 20 are live for order.paid (conditions on store, amount,
+date window, tier, channel, category, tags, n-th purchase, referrer: most of them do not match), and N members.
+Then it measures:
+(c) the bulk back-fill (`fidelis.loyalty.backfill.orders_backfill`) of historical order.paid events, imported
+    straight into the event stream first, in orders per second; the ledger invariants are checked afterwards;
+(d) the preview (`fidelis.loyalty.preview.preview_rule`) of a draft "weekend double points for silver and above"
+    rule over those past events, in seconds;
+(a) live events: each client process records order.paid events of random members with `record_event` for a
+    fixed time; with no CELERY_BROKER_URL they are dispatched and applied in-process (points, purchase, tier), so
+    an event counts when its effects are committed; 1 and 4 clients, each with its own connection;
+(b) pgbench `tpcb-like` with as many clients, for as long, against the same server, right after each live
+    phase, on the scratch database `fidelis_bench_pgbench`; ratio = events per second / pgbench tps.
+Progress goes to the screen; the last line is one JSON object with the figures.
+Targets: ratio >= 0.5; back-fill >= 20,000 orders/s for 1,000,000 orders; preview of 1,000,000 events < 10 s.
+`--profile N` records N more events in this process under cProfile and prints where the time goes.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from random import Random
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+PG_DATABASE = "fidelis_bench_ledger"
+PGBENCH_DATABASE = "fidelis_bench_pgbench"
+PGBENCH = "/usr/bin/pgbench"
+TARGETS = {"ratio": 0.5, "backfill_orders_per_s": 20_000, "preview_1m_s": 10}
+STORES = [f"S{i:02d}" for i in range(1, 21)]
+CHANNELS = ["store"] * 6 + ["online"] * 3 + ["wechat"]
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 orders, 20,000 members, 5 s phases")
+    parser.add_argument("--members", type=int, help="members (default 100,000; --quick 20,000)")
+    parser.add_argument("--orders", type=int,
+                        help="historical orders to back-fill and preview (default 1,000,000; --quick 100,000)")
+    parser.add_argument("--duration", type=float, help="seconds of each live and pgbench phase (default 20; "
+                                                       "--quick 5)")
+    parser.add_argument("--clients", default="1,4", help="client counts of the live phases (default 1,4)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="afterwards, record N events under cProfile and print the top functions")
+    parser.add_argument("--pg-server", default=os.environ.get("FIDELIS_BENCH_PG", PG_SERVER),
+                        help=f"PostgreSQL server URL without database (default {PG_SERVER})")
+    parser.add_argument("--pgbench", default=os.environ.get("PGBENCH", PGBENCH), help="the pgbench program")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.members = args.members if args.members is not None else 20_000 if args.quick else 100_000
+    args.orders = args.orders if args.orders is not None else 100_000 if args.quick else 1_000_000
+    args.duration = args.duration if args.duration is not None else 5.0 if args.quick else 20.0
+    args.clients = [int(c) for c in str(args.clients).split(",") if c.strip()]
+    return args
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The parent: a fresh database, one child process that measures (Django reads its database once), clean-up.
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        result = run_benchmark(args)
+        Path(args.result_file).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    workdir = Path(tempfile.mkdtemp(prefix="fidelis-bench-ledger-"))
+    env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
+           "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_URL": f"{args.pg_server.rstrip('/')}/{PG_DATABASE}"}
+    env.pop("CELERY_BROKER_URL", None)  # tasks run in-process: an event is applied before record_event returns
+    result_file = workdir / "result.json"
+    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--result-file", str(result_file),
+            "--members", str(args.members), "--orders", str(args.orders), "--duration", str(args.duration),
+            "--clients", ",".join(map(str, args.clients)), "--profile", str(args.profile), "--pg-server",
+            args.pg_server, "--pgbench", args.pgbench, "--seed", str(args.seed)]
+    say(f"== postgres: {args.members:,} members, {args.orders:,} historical orders, {args.duration:g} s phases, "
+        f"clients {args.clients}")
+    started = time.monotonic()
+    try:
+        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
+                  f'CREATE DATABASE "{PG_DATABASE}"')
+        completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
+        if completed.returncode != 0 or not result_file.exists():
+            result = {"orders": args.orders, "error": f"benchmark exited with {completed.returncode}"}
+        else:
+            result = json.loads(result_file.read_text(encoding="utf-8"))
+            result["total_s"] = round(time.monotonic() - started, 1)
+            say(f"== done in {result['total_s']} s")
+    finally:
+        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
+                  f'DROP DATABASE IF EXISTS "{PGBENCH_DATABASE}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    return 0 if "error" not in result else 1
+
+
+def _pg_admin(server: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The child: set up, back-fill, preview, live events against pgbench.
+
+
+def run_benchmark(args: argparse.Namespace) -> dict:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    result: dict = {"orders": args.orders, "members": args.members, "duration_s": args.duration}
+    started = time.monotonic()
+    say("migrating …")
+    call_command("migrate", verbosity=0)
+    say(f"  {time.monotonic() - started:.1f} s")
+    setup = _setup(args)
+    result["rules_active"] = setup["rules_active"]
+    result.update(_backfill(args, setup))
+    result.update(_preview(args, setup))
+    result.update(_live_against_pgbench(args, setup))
+    if args.profile:
+        _profile(args, setup)
+    result["targets_met"] = {
+        "ratio": all(v is not None and v >= TARGETS["ratio"] for v in result["ratio"].values()),
+        "backfill": result["backfill_orders_per_s"] >= TARGETS["backfill_orders_per_s"],
+        "preview": result["preview_1m_s"] < TARGETS["preview_1m_s"],
+        "invariants": result["invariants_ok"] and all(result["live_applied_ok"].values()),
+    }
+    return result
+
+
+# --- set-up -----------------------------------------------------------------------------------------------------
+
+def _copy(model, columns: list[str], rows) -> int:
+    """COPY rows (tuples in the order of `columns`, field names) into a model's table; return how many.
+
+    The other required columns get their field's default (or "" for text), the same for every row.
+    """
+    from django.db import connection
+
+    fields = [model._meta.get_field(name) for name in columns]
+    rest = [f for f in model._meta.concrete_fields if f.name not in columns and not f.primary_key and not f.null]
+    fill = tuple(f.get_default() if f.has_default() else "" for f in rest)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in [*fields, *rest])
+    count = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row + fill)
+            count += 1
+    return count
+
+
+def _setup(args: argparse.Namespace) -> dict:
+    """Return the program, the rules, the members; everything written in bulk (set-up is not measured)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from fidelis.accounts.models import Role, User
+    from fidelis.customers.models import Customer
+    from fidelis.loyalty.models import Member, Program, Rule, RuleStatus, Tier
+    from fidelis.loyalty.services import rule_save
+    from fidelis.loyalty.templates import starter_program
+
+    rng = Random(args.seed)
+    started = time.monotonic()
+    actor = User.objects.create(username="bench", role=Role.MANAGER)
+    program = starter_program(actor=actor, name="基准会员俱乐部")
+    tiers = {t.name: t for t in Tier.objects.filter(program=program)}
+    template = program.coupon_templates.order_by("pk").first()
+    extra = [
+        ("S98 门店开业", [{"kind": "store_in", "values": ["S98"]}], [{"kind": "award_points", "points": 50}]),
+        ("S01 旗舰店 +20", [{"kind": "store_in", "values": ["S01"]}], [{"kind": "award_points", "points": 20}]),
+        ("超大单", [{"kind": "amount_min", "value": "5000"}], [{"kind": "award_points", "points": 500}]),
+        ("千元单", [{"kind": "amount_min", "value": "1000"}, {"kind": "amount_max", "value": "2000"}],
+         [{"kind": "award_points", "points": 100}]),
+        ("国庆双倍", [{"kind": "date_window", "start": "2024-10-01", "end": "2024-10-07"}],
+         [{"kind": "multiply", "factor": "2"}]),
+        ("周末 S99", [{"kind": "date_window", "weekdays": [6, 7]}, {"kind": "store_in", "values": ["S99"]}],
+         [{"kind": "award_points", "points": 30}]),
+        ("钻石专享", [{"kind": "tier_in", "values": ["钻石卡"]}], [{"kind": "award_points", "points": 300}]),
+        ("微信下单", [{"kind": "channel_in", "values": ["wechat"]}], [{"kind": "award_points", "points": 10}]),
+        ("奢侈品", [{"kind": "category_in", "values": ["奢侈品"]}], [{"kind": "award_points", "points": 200}]),
+        ("VIP 标签", [{"kind": "tag_in", "values": ["VIP"]}], [{"kind": "award_points", "points": 100}]),
+        ("第十单", [{"kind": "nth_purchase", "n": 10}], [{"kind": "award_points", "points": 1000}]),
+        ("推荐大单", [{"kind": "has_referrer"}, {"kind": "amount_min", "value": "3000"}],
+         [{"kind": "award_points", "points": 150}]),
+        ("小程序", [{"kind": "channel_in", "values": ["miniapp"]}], [{"kind": "award_points", "points": 5}]),
+        ("春节", [{"kind": "date_window", "start": "2025-01-28", "end": "2025-02-04"}],
+         [{"kind": "award_points", "points": 88}]),
+        ("金卡满额", [{"kind": "tier_in", "values": ["金卡"]}, {"kind": "amount_min", "value": "800"}],
+         [{"kind": "award_points", "points": 80}]),
+        ("S20 满 2000 送券", [{"kind": "store_in", "values": ["S20"]}, {"kind": "amount_min", "value": "2000"}],
+         [{"kind": "issue_coupon", "template": template.public_id}]),
+        ("第一百单", [{"kind": "nth_purchase", "n": 100}], [{"kind": "award_points", "points": 5000}]),
+    ]
+    for index, (name, conditions, actions) in enumerate(extra):
+        rule_save(actor=actor, program=program, data={
+            "name": name, "trigger": "order.paid", "conditions": conditions, "actions": actions,
+            "priority": 110 - index, "status": RuleStatus.ACTIVE})
+    active = Rule.objects.filter(program=program, status=RuleStatus.ACTIVE, trigger="order.paid").count()
+
+    # Customers and members, written with COPY.
+    now = timezone.now()
+    joined = now - timedelta(days=1000)
+    entry = tiers["普通会员"]
+    with transaction.atomic():
+        first_customer = (Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('customers_customer', 'id'), %s)",
+                           [first_customer + args.members])
+            cursor.execute("SELECT setval(pg_get_serial_sequence('loyalty_member', 'id'), %s)", [args.members])
+        customer_ids = list(range(first_customer, first_customer + args.members))
+        _copy(Customer, ["id", "public_id", "created_at", "updated_at", "number", "name", "birthday", "phone",
+                         "lifecycle_stage", "source", "phone_digits", "phone_reversed"],
+              ((pk, f"{pk:016x}", now, now, f"B{pk:09d}", f"会员{pk}", _birthday(rng), f"+86139{pk:08d}", "member",
+                "bench", f"139{pk:08d}", f"139{pk:08d}"[::-1]) for pk in customer_ids))
+        members = list(range(1, args.members + 1))
+        _copy(Member, ["id", "public_id", "created_at", "updated_at", "program", "customer", "number", "card_code",
+                       "status", "joined_at", "channel", "referred_by", "tier", "tier_since", "balance",
+                       "earned_total", "purchases"],
+              ((pk, f"m{pk:015x}", joined, joined, program.pk, customer_ids[pk - 1], f"M{pk:08d}", f"BENCH{pk:010d}",
+                "active", joined, "store", rng.randint(1, pk - 1) if pk > 10 and rng.random() < 0.1 else None,
+                entry.pk, joined, 0, 0, 0) for pk in members))
+        Program.objects.filter(pk=program.pk).update(last_member_number=args.members)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    say(f"set-up: starter program + {len(extra)} rules ({active} live for order.paid), {args.members:,} members "
+        f"in {time.monotonic() - started:.1f} s")
+    return {"program_id": program.pk, "actor_id": actor.pk, "customer_ids": customer_ids, "rules_active": active,
+            "member_ids": members}
+
+
+def _birthday(rng: Random):
+    from datetime import date
+
+    return date(rng.randint(1960, 2004), rng.randint(1, 12), rng.randint(1, 28)) if rng.random() < 0.7 else None
+
+
+# --- (c) back-fill ----------------------------------------------------------------------------------------------
+
+def _import_history(args: argparse.Namespace, setup: dict) -> None:
+    """Write the historical orders into the event stream as an import does (not dispatched)."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from fidelis.events.models import Event
+
+    rng = Random(args.seed + 3)
+    now = timezone.now()
+    customers = setup["customer_ids"]
+    started = time.monotonic()
+    with transaction.atomic():
+        count = _copy(Event, ["public_id", "customer", "type", "occurred_at", "channel", "touchpoint", "summary",
+                              "payload", "created_at"],
+                      ((f"h{i:015x}", rng.choice(customers), "order.paid",
+                        now - timedelta(seconds=rng.randint(3600, 700 * 86400)), rng.choice(CHANNELS), "POS",
+                        "", json.dumps({"amount": f"{rng.lognormvariate(5, 1):.2f}", "order_no": f"H{i:09d}",
+                                        "store": rng.choice(STORES)}), now)
+                       for i in range(args.orders)))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE events_event")
+    say(f"imported {count:,} historical order.paid events in {time.monotonic() - started:.1f} s")
+
+
+def _invariants(program_id: int) -> tuple[bool, dict]:
+    """Check balance == sum(entries) == sum(lots.remaining) for every member, and that nothing is applied twice."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*) FILTER (WHERE m.balance <> COALESCE(e.s, 0) OR m.balance <> COALESCE(l.s, 0)),
+                   sum(m.balance), sum(COALESCE(e.s, 0)), sum(COALESCE(l.s, 0))
+            FROM loyalty_member m
+            LEFT JOIN (SELECT member_id, sum(points) s FROM loyalty_pointsentry GROUP BY member_id) e
+                   ON e.member_id = m.id
+            LEFT JOIN (SELECT member_id, sum(remaining) s FROM loyalty_pointslot GROUP BY member_id) l
+                   ON l.member_id = m.id
+            WHERE m.program_id = %s""", [program_id])
+        bad, balance, entries, lots = cursor.fetchone()
+        cursor.execute("""SELECT count(*) FROM (SELECT member_id FROM loyalty_pointsentry
+                          GROUP BY member_id, rule_id, event_id HAVING count(*) > 1) d""")
+        twice = cursor.fetchone()[0]
+        cursor.execute("""SELECT count(*) FROM loyalty_pointsentry e JOIN (
+                            SELECT id, balance_after - sum(points) OVER (PARTITION BY member_id ORDER BY id) d
+                            FROM loyalty_pointsentry) r ON r.id = e.id WHERE r.d <> 0""")
+        running = cursor.fetchone()[0]
+    sums = {"members_off": bad, "balance": int(balance or 0), "entries": int(entries or 0), "lots": int(lots or 0),
+            "entries_twice": twice, "balance_after_off": running}
+    return bad == 0 and twice == 0 and running == 0 and sums["balance"] == sums["entries"] == sums["lots"], sums
+
+
+def _backfill(args: argparse.Namespace, setup: dict) -> dict:
+    from fidelis.accounts.models import User
+    from fidelis.loyalty.backfill import orders_backfill
+    from fidelis.loyalty.models import Program
+
+    _import_history(args, setup)
+    program = Program.objects.get(pk=setup["program_id"])
+    actor = User.objects.get(pk=setup["actor_id"])
+    say(f"back-filling {args.orders:,} orders …")
+    last = [time.monotonic()]
+
+    def progress(done) -> None:
+        if time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            say(f"  {done.applied:,} orders, {done.applied / max(done.seconds, 0.001):,.0f}/s")
+
+    result = orders_backfill(actor=actor, program=program, progress=progress)
+    per_s = round(result.applied / max(result.seconds, 0.001))
+    say(f"  {result.applied:,} orders in {result.seconds:.1f} s: {per_s:,} orders/s; {result.entries:,} entries, "
+        f"{result.points:,} points, {result.tier_upgrades:,} tier upgrades, {result.members:,} members")
+    started = time.monotonic()
+    ok, sums = _invariants(program.pk)
+    say(f"  invariants {'hold' if ok else 'BROKEN'} ({time.monotonic() - started:.1f} s): {sums}")
+    return {"backfill_orders_per_s": per_s, "backfill_s": result.seconds, "backfill": result.as_dict(),
+            "invariants_ok": ok, "invariants": sums}
+
+
+# --- (d) preview ------------------------------------------------------------------------------------------------
+
+def _preview(args: argparse.Namespace, setup: dict) -> dict:
+    from django.utils import timezone
+
+    from fidelis.loyalty.engine import RuleView
+    from fidelis.loyalty.models import Program
+    from fidelis.loyalty.preview import preview_rule
+
+    program = Program.objects.get(pk=setup["program_id"])
+    draft = RuleView(id=0, trigger="order.paid", priority=140,
+                     conditions=[{"kind": "date_window", "weekdays": [6, 7]},
+                                 {"kind": "tier_in", "values": ["银卡", "金卡", "钻石卡"]}],
+                     actions=[{"kind": "multiply", "factor": "2"}])
+    now = timezone.now()
+    say(f"previewing a draft rule (weekend double points, silver and above) over {args.orders:,} past events …")
+    times = []
+    for _round in range(2):
+        preview = preview_rule(program, draft, now - timedelta(days=800), now)
+        times.append(preview.seconds)
+        say(f"  {preview.events_scanned:,} events in {preview.seconds:.2f} s: {preview.events_matched:,} matched, "
+            f"{preview.members_reached:,} members, {preview.points:,} points, ¥{preview.cost}")
+    seconds = min(times)
+    estimated = preview.events_scanned < 1_000_000
+    per_million = seconds * 1_000_000 / max(preview.events_scanned, 1) if estimated else seconds
+    if estimated:
+        say(f"  → {per_million:.2f} s for 1,000,000 events (linear estimate from {preview.events_scanned:,})")
+    return {"preview_1m_s": round(per_million, 2), "preview_1m_s_estimated": estimated,
+            "preview_s": round(seconds, 2), "preview_events": preview.events_scanned,
+            "preview_matched": preview.events_matched, "preview_points": preview.points}
+
+
+# --- (a) live events, (b) pgbench ----------------------------------------------------------------------------------
+
+def _client(index: int, phase: str, customer_ids: list[int], seconds: float, seed: int, barrier, queue) -> None:
+    """One client process: record order.paid events of random members until the time is up."""
+    from django.db import connection
+
+    from fidelis.customers.models import Customer
+    from fidelis.events.services import record_event
+
+    rng = Random(seed * 1000 + index)
+    customers = [Customer(pk=pk) for pk in customer_ids]
+
+    def one(i: int) -> None:
+        record_event(customer=rng.choice(customers), type="order.paid", channel=rng.choice(CHANNELS),
+                     touchpoint="POS", payload={"amount": f"{rng.lognormvariate(5, 1):.2f}",
+                                                "order_no": f"{phase}-{index}-{i}", "store": rng.choice(STORES)},
+                     idempotency_key=f"bench:{phase}:{index}:{i}")
+
+    try:
+        for i in range(5):
+            one(-i - 1)  # warm up: connection, caches
+        barrier.wait(timeout=120)
+        started = time.monotonic()
+        deadline = started + seconds
+        done = 0
+        while time.monotonic() < deadline:
+            one(done)
+            done += 1
+        queue.put((index, done, time.monotonic() - started, None))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        queue.put((index, 0, 0.0, repr(exc)))
+    finally:
+        connection.close()
+
+
+def _live(args: argparse.Namespace, setup: dict, clients: int) -> tuple[float, bool]:
+    from django.db import connections
+
+    from fidelis.events.models import Event
+    from fidelis.loyalty.models import AppliedEvent
+
+    phase = f"c{clients}"
+    connections.close_all()  # the children must not share this process's connection
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(clients), context.Queue()
+    processes = [context.Process(target=_client, args=(i, phase, setup["customer_ids"], args.duration, args.seed,
+                                                       barrier, queue)) for i in range(clients)]
+    for process in processes:
+        process.start()
+    reports = [queue.get(timeout=args.duration + 300) for _process in processes]
+    for process in processes:
+        process.join(timeout=60)
+    errors = [r[3] for r in reports if r[3]]
+    if errors:
+        raise SystemExit(f"a client failed: {errors[0]}")
+    events = sum(r[1] for r in reports)
+    seconds = max(r[2] for r in reports)
+    recorded = Event.objects.filter(idempotency_key__startswith=f"bench:{phase}:")
+    applied = AppliedEvent.objects.filter(program_id=setup["program_id"], event__in=recorded).count()
+    ok = applied == recorded.count()
+    return events / seconds, ok
+
+
+def _pgbench(args: argparse.Namespace, clients: int) -> float | None:
+    url = f"{args.pg_server.rstrip('/')}/{PGBENCH_DATABASE}"
+    done = subprocess.run([args.pgbench, "-b", "tpcb-like", "-c", str(clients), "-j", str(clients), "-T",
+                           str(max(1, round(args.duration))), url], capture_output=True, text=True, check=False)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
+    if done.returncode != 0 or not match:
+        say(f"  pgbench failed: {done.stderr.strip()[-500:]}")
+        return None
+    return float(match.group(1))
+
+
+def _live_against_pgbench(args: argparse.Namespace, setup: dict) -> dict:
+    _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PGBENCH_DATABASE}" WITH (FORCE)',
+              f'CREATE DATABASE "{PGBENCH_DATABASE}"')
+    init = subprocess.run([args.pgbench, "-i", "-q", f"{args.pg_server.rstrip('/')}/{PGBENCH_DATABASE}"],
+                          capture_output=True, text=True, check=False)
+    if init.returncode != 0:
+        raise SystemExit(f"pgbench -i failed: {init.stderr.strip()[-500:]}")
+    out: dict = {"events_per_s": {}, "pgbench_tps": {}, "ratio": {}, "live_applied_ok": {}}
+    for clients in args.clients:
+        say(f"live: {clients} client(s) recording order.paid events for {args.duration:g} s …")
+        per_s, ok = _live(args, setup, clients)
+        tps = _pgbench(args, clients)
+        ratio = round(per_s / tps, 2) if tps else None
+        key = str(clients)
+        out["events_per_s"][key], out["pgbench_tps"][key] = round(per_s, 1), tps and round(tps, 1)
+        out["ratio"][key], out["live_applied_ok"][key] = ratio, ok
+        say(f"  {per_s:,.1f} events/s (all applied: {ok}); pgbench tpcb-like {tps or 0:,.1f} tps; ratio {ratio}")
+    return out
+
+
+def _profile(args: argparse.Namespace, setup: dict) -> None:
+    import cProfile
+    import pstats
+
+    from django.db import connection, reset_queries
+
+    from fidelis.customers.models import Customer
+    from fidelis.events.services import record_event
+
+    rng = Random(args.seed + 99)
+    customers = [Customer(pk=pk) for pk in setup["customer_ids"]]
+
+    def run(count: int, phase: str) -> None:
+        for i in range(count):
+            record_event(customer=rng.choice(customers), type="order.paid", channel="store", touchpoint="POS",
+                         payload={"amount": f"{rng.lognormvariate(5, 1):.2f}", "order_no": f"{phase}-{i}",
+                                  "store": rng.choice(STORES)}, idempotency_key=f"bench:{phase}:{i}")
+
+    run(5, "pw")
+    connection.force_debug_cursor = True
+    reset_queries()
+    run(1, "pq")
+    queries = list(connection.queries)
+    connection.force_debug_cursor = False
+    say(f"one live event: {len(queries)} SQL statements")
+    for query in queries:
+        say(f"  {float(query['time']) * 1000:6.2f} ms  {query['sql'][:150]}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run(args.profile, "pp")
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("cumulative").print_stats(35)
+    stats.sort_stats("tottime").print_stats(20)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

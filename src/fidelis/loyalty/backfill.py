@@ -1,0 +1,595 @@
+"""Bulk back-fill of historical orders into the points ledger: what the live rules would have given, set-based.
+
+A shop that starts the program with years of order history (imported `order.paid` events) wants its members to
+have the points, purchases and tiers that history earns. `orders_backfill` computes them with the live engine
+(`engine.evaluate`, through `preview.BulkEvaluator`) and writes them in bulk, members in customer order, one
+transaction per chunk of events (COPY on PostgreSQL, executemany on SQLite):
+- a `Purchase` per order (the same order number twice earns once, as live), `PointsEntry` rows with the running
+  `balance_after` of each member, a `PointsLot` per earning, an `AppliedEvent` per event, and the members' final
+  `balance`, `earned_total`, `purchases` and tier;
+- the members' rows are locked (in pk order, referrers included) for the chunk, so that live events of the same
+  members wait, and an event that has an `AppliedEvent` for the program already is skipped: nothing is applied
+  twice. Afterwards, for every member: balance == sum(entries) == sum(lots.remaining).
+
+It replays each member's events in time order as live processing would have applied them: the purchase number
+counts on from the member's purchases so far, the tier multiplier is the tier of the moment, and the tier rises
+after each purchase when the spend (or points) in the tier's window qualifies, as `rules.tier_upgrade` does.
+What it does not do, on purpose:
+- no `points.changed` or `tier.changed` events on the timeline: a million history lines would drown the timeline,
+  and the history is visible in the points ledger itself;
+- no coupons and no tags: a coupon "for" a purchase of two years ago would be issued today; they are counted in
+  the result (`coupons_not_issued`, `tags_not_added`) instead;
+- no expiry: points earned long ago get their lots with the expiry date live processing would give them, and the
+  nightly `loyalty.expire_points` task expires them as it does any lot;
+- events of customers who are not (active) members are left alone, so that a later back-fill can still count them.
+Tiers on points earned count the member's own earnings; points given to a referrer during the same back-fill do
+not move the referrer's tier.
+"""
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from fidelis.accounts.services import audit_record
+from fidelis.customers.models import Customer, CustomerTag
+from fidelis.events.models import Event
+from fidelis.loyalty.engine import EventFacts
+from fidelis.loyalty.ledger import expiry_for
+from fidelis.loyalty.models import (
+    AppliedEvent,
+    EntryKind,
+    Member,
+    MemberStatus,
+    PointsEntry,
+    PointsLot,
+    Program,
+    Purchase,
+    Rule,
+    Tier,
+)
+from fidelis.loyalty.preview import (
+    BulkEvaluator,
+    condition_kinds,
+    event_columns,
+    live_rules,
+    payload_amount,
+    payload_categories,
+    rule_view,
+    store_of,
+    tier_names_for,
+)
+
+TRIGGER = "order.paid"
+ATTEMPTS = 3  # a chunk that loses a race (deadlock, an event applied meanwhile) is tried again
+
+
+@dataclass
+class BackfillResult:
+    """What a back-fill did (cumulative while it runs)."""
+
+    events: int = 0  # events read
+    applied: int = 0  # events applied now (one AppliedEvent each)
+    not_members: int = 0  # the customer is no longer an active member: left alone
+    purchases: int = 0
+    duplicate_orders: int = 0  # the member's order number was counted before: applied, earned nothing
+    entries: int = 0
+    points: int = 0
+    referrer_points: int = 0
+    members: int = 0  # members whose ledger changed
+    tier_upgrades: int = 0
+    coupons_not_issued: int = 0
+    tags_not_added: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Window:
+    """The values that count for one kind of tier (basis, window) in a sliding window of time."""
+
+    days: int
+    items: deque = field(default_factory=deque)
+    total: Decimal = Decimal("0")
+
+    def add(self, when: datetime, value: Decimal) -> None:
+        self.items.append((when, value))
+        self.total += value
+
+    def value_at(self, when: datetime) -> Decimal:
+        horizon = when - timedelta(days=self.days)
+        items = self.items
+        while items and items[0][0] <= horizon:
+            self.total -= items.popleft()[1]
+        return self.total
+
+
+class _Account:
+    """A locked member as the back-fill moves it."""
+
+    __slots__ = ("pk", "customer_id", "number", "balance", "earned", "purchases", "tier_id", "tier_since",
+                 "grace_until", "referrer_id", "active", "refs", "history", "windows", "changed")
+
+    def __init__(self, row: tuple) -> None:
+        (self.pk, self.customer_id, self.number, self.balance, self.earned, self.purchases, self.tier_id,
+         self.tier_since, self.grace_until, self.referrer_id, status) = row
+        self.active = status == MemberStatus.ACTIVE
+        self.refs: set[str] = set()
+        self.history: dict[tuple[str, int], deque] = {}  # values from before the back-fill, oldest first
+        self.windows: dict[tuple[str, int], _Window] = {}
+        self.changed = False
+
+    def advance(self, when: datetime) -> None:
+        """Move the values from before the back-fill up to `when` into the tier windows."""
+        for key, history in self.history.items():
+            window = self.windows[key]
+            while history and history[0][0] <= when:
+                window.add(*history.popleft())
+
+
+def orders_backfill(*, actor, program: Program, events: QuerySet[Event] | None = None, chunk_size: int = 20_000,
+                    workers: int | None = None,
+                    progress: Callable[[BackfillResult], None] | None = None) -> BackfillResult:
+    """Apply historical order.paid events of the program's members to the ledger in bulk; return what it did.
+
+    `events` narrows the events considered (e.g. one import); by default every order.paid event of an active
+    member that the program has not applied yet. Each chunk of about `chunk_size` events (whole members) is one
+    transaction, so an interrupted back-fill keeps what it finished and a second run carries on. On PostgreSQL
+    two chunks are worked on at once by default (`workers`), each on its own connection, so that the database
+    writes one while Python computes the other; their locks are taken in pk order, so they only ever wait for
+    each other on a shared referrer.
+    """
+    started = time.monotonic()
+    result = BackfillResult()
+    job = _Job(program, actor, events)
+    ranges = list(_chunks(_pending(program, job.events), chunk_size))
+    if workers is None:
+        workers = 2 if connection.vendor == "postgresql" else 1
+    if connection.in_atomic_block:
+        workers = 1  # other connections would not see the caller's uncommitted rows
+
+    def add(done: BackfillResult) -> None:
+        for name, value in done.as_dict().items():
+            if name not in ("seconds", "chunks"):
+                setattr(result, name, getattr(result, name) + value)
+        result.chunks += 1
+        result.seconds = round(time.monotonic() - started, 3)
+        if progress is not None:
+            progress(result)
+
+    if workers <= 1 or len(ranges) <= 1:
+        for bounds in ranges:
+            add(job.run(bounds))
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(job.run_in_thread, bounds) for bounds in ranges]):
+                add(future.result())
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _pending(program: Program, events: QuerySet[Event] | None) -> QuerySet[Event]:
+    members = Member.objects.filter(program=program, status=MemberStatus.ACTIVE).values("customer_id")
+    applied = AppliedEvent.objects.filter(program=program, event_id=OuterRef("pk"))
+    return (events if events is not None else Event.objects.all()).filter(
+        type=TRIGGER, customer_id__in=members).exclude(Exists(applied))
+
+
+def _chunks(pending: QuerySet[Event], size: int) -> Iterator[tuple[int, int]]:
+    """Yield ranges of customer ids holding about `size` pending events each (a customer is never split)."""
+    first = None
+    count = 0
+    counts = pending.order_by().values("customer_id").annotate(n=Count("id")).order_by("customer_id")
+    for customer_id, n in counts.values_list("customer_id", "n"):
+        if first is None:
+            first = customer_id
+        count += n
+        if count >= size:
+            yield first, customer_id
+            first, count = None, 0
+    if first is not None:
+        yield first, customer_id
+
+
+class _Job:
+    """What stays the same for every chunk: the rules, the tiers, the columns to read."""
+
+    def __init__(self, program: Program, actor, events: QuerySet[Event] | None) -> None:
+        self.program = program
+        self.actor = actor
+        self.events = (events if events is not None else Event.objects.all()).filter(type=TRIGGER)
+        self.rules = {r.pk: r for r in live_rules(program, TRIGGER)}
+        views = [rule_view(r) for r in self.rules.values()]
+        self.kinds = condition_kinds(views)
+        self.bulk = BulkEvaluator(views, tier_names_for(program, views), TRIGGER)
+        self.tiers = {t.pk: t for t in Tier.objects.filter(program=program).order_by("rank")}
+        self.tier_keys = sorted({(t.basis, t.window_days) for t in self.tiers.values()})
+        self.columns = {**event_columns(self.kinds, TRIGGER), **_order_columns()}
+        self.names = ["id", "public_id", "customer_id", "occurred_at", "channel", "touchpoint", *self.columns]
+        self.at = {name: i for i, name in enumerate(self.names)}
+        self.expiry: dict[tuple[int, int], datetime | None] = {}
+        self.day_capped = [pk for pk, r in self.rules.items() if r.cap_member_day is not None]
+        self.total_capped = [pk for pk, r in self.rules.items() if r.cap_total is not None]
+        # Worker threads start in the default language and time zone: use the caller's.
+        self.language = translation.get_language()
+        self.referral_reason = _("%(rule)s: %(member)s")
+
+    def expires(self, when: datetime, day) -> datetime | None:
+        key = (day.year, day.month)  # expiry_for depends only on the local month of the earning
+        if key not in self.expiry:
+            self.expiry[key] = expiry_for(self.program, when)
+        return self.expiry[key]
+
+    def run_in_thread(self, bounds: tuple[int, int]) -> BackfillResult:
+        try:
+            with translation.override(self.language), timezone.override(self.bulk.tz):
+                return self.run(bounds)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def run(self, bounds: tuple[int, int]) -> BackfillResult:
+        for attempt in range(ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    return self.run_chunk(*bounds)
+            except (IntegrityError, OperationalError):
+                # Live processing applied one of these events meanwhile, or a deadlock with it: nothing of the
+                # chunk was written; read again under the locks.
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    # --- one chunk, inside its transaction -----------------------------------------------------------------
+
+    def run_chunk(self, first: int, last: int) -> BackfillResult:
+        """Apply the pending events of the customers first..last; the members' rows are locked first."""
+        now = timezone.now()
+        accounts = self._lock(first, last)
+        by_customer = {a.customer_id: a for a in accounts.values() if first <= a.customer_id <= last and a.active}
+        # Read after the locks: an event that live processing applied before we got them is not pending any more.
+        members = self._members(first, last).filter(status=MemberStatus.ACTIVE).values("customer_id")
+        rows = list(self.events.filter(customer_id__gte=first, customer_id__lte=last, customer_id__in=members)
+                    .annotate(**self.columns).order_by("customer_id", "occurred_at", "id").values_list(*self.names))
+        applied_before = set(_where_in(AppliedEvent.objects.filter(program=self.program).values_list(
+            "event_id", flat=True), "event_id", [row[0] for row in rows]))
+        if applied_before:
+            rows = [row for row in rows if row[0] not in applied_before]
+        result = BackfillResult(events=len(rows))
+        member_ids = [a.pk for a in by_customer.values()]
+        self._load_history(by_customer, member_ids)
+        day_used = self._day_used(member_ids)
+        totals = dict(Rule.objects.select_for_update().filter(pk__in=self.total_capped).order_by("pk")
+                      .values_list("pk", "points_awarded")) if self.total_capped else {}
+        birthdays = self._birthdays(first, last)
+        tags = self._tags(first, last)
+
+        entries: list[list] = []  # without their ids yet
+        purchases: list[tuple] = []
+        applied: list[tuple] = []
+        program_id = self.program.pk
+        at = self.at
+        amount_at, order_no_at, order_at = at["amount"], at["order_no"], at["order"]
+        store_at, shop_at = at.get("store"), at.get("shop")
+        categories_at, lines_at = at.get("categories"), at.get("lines")
+        tiers, rules, bulk, zero, one = self.tiers, self.rules, self.bulk, Decimal("0"), Decimal("1")
+        no_tags: frozenset[str] = frozenset()
+        post, tier_upgrade = self._post, self._tier_upgrade
+        for row in rows:
+            event_id, public_id, customer_id, occurred_at, channel, touchpoint = row[:6]
+            account = by_customer.get(customer_id)
+            if account is None:
+                result.not_members += 1
+                continue
+            result.applied += 1
+            amount = payload_amount(row[amount_at])
+            ref = str(row[order_no_at] or row[order_at] or "").strip()[:64] or f"event:{public_id}"
+            if ref in account.refs:
+                result.duplicate_orders += 1
+                applied.append((program_id, event_id, now, 0))
+                continue
+            account.refs.add(ref)
+            account.purchases += 1
+            account.changed = True
+            tier = tiers.get(account.tier_id)
+            facts = EventFacts(
+                type=TRIGGER, occurred_at=occurred_at, channel=channel, amount=amount,
+                store=store_of(row[store_at], row[shop_at], touchpoint) if store_at is not None else "",
+                categories=payload_categories(row[categories_at], row[lines_at]) if categories_at is not None
+                else no_tags,
+                is_member=True, tier_id=tier.pk if tier else None, tier_rank=tier.rank if tier else 0,
+                tier_multiplier=tier.earn_multiplier if tier else one,
+                tags=tags.get(customer_id, no_tags), birthday=birthdays.get(customer_id),
+                purchase_number=account.purchases, has_referrer=account.referrer_id is not None)
+            day = bulk.local_day(occurred_at)
+            if account.history:
+                account.advance(occurred_at)
+            _found, outcomes = bulk.evaluate(facts, day)
+            earned = 0
+            for outcome in outcomes:
+                rule = rules[outcome.rule_id]
+                points = outcome.points
+                if points > 0 and rule.cap_member_day is not None:
+                    key = (rule.pk, account.pk, day)
+                    points = max(0, min(points, rule.cap_member_day - day_used[key]))
+                    day_used[key] += points
+                if points > 0 and rule.cap_total is not None:
+                    points = max(0, min(points, rule.cap_total - totals[rule.pk]))
+                    totals[rule.pk] += points
+                if points > 0:
+                    post(entries, account, points, occurred_at, day, now, rule, event_id, ref,
+                         amount if amount is not None else zero, rule.name[:200],
+                         f"rule:{rule.pk}:event:{event_id}", True)
+                    earned += points
+                if outcome.coupons:
+                    result.coupons_not_issued += len(outcome.coupons)
+                if outcome.tags:
+                    result.tags_not_added += len(outcome.tags)
+                if outcome.tier:
+                    raised = tiers.get(int(outcome.tier))
+                    current = tiers.get(account.tier_id)
+                    if raised is not None and (current is None or raised.rank > current.rank):
+                        account.tier_id, account.tier_since, account.grace_until = raised.pk, occurred_at, None
+                        result.tier_upgrades += 1
+                if outcome.referrer_points and account.referrer_id is not None:
+                    referrer = accounts.get(account.referrer_id)
+                    if referrer is not None and referrer.active:
+                        referrer.changed = True
+                        reason = self.referral_reason % {"rule": rule.name, "member": account.number}
+                        post(entries, referrer, outcome.referrer_points, occurred_at, day, now, rule, event_id, "",
+                             None, reason[:200], f"rule:{rule.pk}:event:{event_id}:referrer", False)
+                        result.referrer_points += outcome.referrer_points
+            purchases.append((account.pk, event_id, ref, amount if amount is not None else zero, zero, earned, 0, 0,
+                              occurred_at))
+            applied.append((program_id, event_id, now, earned))
+            result.points += earned
+            if account.windows:
+                result.tier_upgrades += tier_upgrade(account, occurred_at, amount or zero)
+
+        changed = [a for a in accounts.values() if a.changed]
+        _Writer(self.program).write(entries, purchases, applied, changed, totals, now)
+        result.purchases = len(purchases)
+        result.entries = len(entries)
+        result.points += result.referrer_points
+        result.members = len(changed)
+        if applied:
+            audit_record(actor=self.actor, action="loyalty.points_backfill", obj=self.program, via="backfill",
+                         changes={"events": [None, len(applied)], "points": [None, result.points],
+                                  "members": [None, len(changed)]})
+        return result
+
+    def _post(self, entries: list, account: _Account, points: int, occurred_at: datetime, day, now: datetime,
+              rule: Rule, event_id: int, ref: str, amount: Decimal | None, reason: str, key: str, own: bool) -> None:
+        """Append one earning to a member's ledger (as ledger.post does, with the lot made at write time)."""
+        account.balance += points
+        account.earned += points
+        entries.append([account.pk, "earn", points, account.balance, occurred_at, now, rule.pk, event_id, ref,
+                        amount, reason, 0, self.expires(occurred_at, day), None, key])
+        if own:  # a referrer's tier windows are not kept in time order: see the module's docstring
+            for basis_key, window in account.windows.items():
+                if basis_key[0] == Tier.Basis.POINTS:
+                    window.add(occurred_at, Decimal(points))
+
+    def _tier_upgrade(self, account: _Account, when: datetime, amount: Decimal) -> int:
+        """Move the member up when they qualify after this purchase, as rules.tier_upgrade does; return 1 if so."""
+        values = {}
+        for key, window in account.windows.items():
+            if key[0] == Tier.Basis.SPEND:
+                window.add(when, amount)
+            values[key] = window.value_at(when)
+        best = None
+        for tier in self.tiers.values():
+            if values[(tier.basis, tier.window_days)] >= tier.threshold and (best is None or tier.rank > best.rank):
+                best = tier
+        current = self.tiers.get(account.tier_id)
+        if best is not None and (current is None or best.rank > current.rank):
+            account.tier_id, account.tier_since, account.grace_until = best.pk, when, None
+            return 1
+        if best is not None and account.grace_until is not None and current and best.rank >= current.rank:
+            account.grace_until = None
+        return 0
+
+    # --- reads under the locks -----------------------------------------------------------------------------
+
+    def _members(self, first: int, last: int) -> QuerySet[Member]:
+        return Member.objects.filter(program=self.program, customer_id__gte=first, customer_id__lte=last)
+
+    def _lock(self, first: int, last: int) -> dict[int, _Account]:
+        """Lock the chunk's members and their referrers, in pk order (the order every ledger lock takes)."""
+        ids: set[int] = set()
+        for pk, referrer_id in self._members(first, last).values_list("pk", "referred_by_id"):
+            ids.add(pk)
+            if referrer_id is not None:
+                ids.add(referrer_id)
+        locked = _where_in(Member.objects.select_for_update().order_by("pk").values_list(
+            "pk", "customer_id", "number", "balance", "earned_total", "purchases", "tier_id", "tier_since",
+            "tier_grace_until", "referred_by_id", "status"), "pk", sorted(ids))
+        return {row[0]: _Account(row) for row in locked}
+
+    def _load_history(self, by_customer: dict[int, _Account], member_ids: list[int]) -> None:
+        """Load each member's order numbers, and the purchases (and earnings) that count for tiers."""
+        accounts = {a.pk: a for a in by_customer.values()}
+        spend_keys = [k for k in self.tier_keys if k[0] == Tier.Basis.SPEND]
+        points_keys = [k for k in self.tier_keys if k[0] == Tier.Basis.POINTS]
+        spend: dict[int, list] = defaultdict(list)
+        for member_id, ref, occurred_at, amount, refunded in _where_in(Purchase.objects.values_list(
+                "member_id", "order_ref", "occurred_at", "amount", "refunded"), "member_id", member_ids):
+            accounts[member_id].refs.add(ref)
+            if spend_keys:
+                spend[member_id].append((occurred_at, amount - refunded))
+        earned: dict[int, list] = defaultdict(list)
+        if points_keys:
+            for member_id, occurred_at, points in _where_in(PointsEntry.objects.filter(kind=EntryKind.EARN).values_list(
+                    "member_id", "occurred_at", "points"), "member_id", member_ids):
+                earned[member_id].append((occurred_at, Decimal(points)))
+        for member_id, account in accounts.items():
+            for key in self.tier_keys:
+                values = spend.get(member_id, ()) if key[0] == Tier.Basis.SPEND else earned.get(member_id, ())
+                if values:
+                    account.history[key] = deque(sorted(values, key=lambda item: item[0]))
+                account.windows[key] = _Window(days=key[1])
+
+    def _day_used(self, member_ids: list[int]) -> dict[tuple, int]:
+        """Return the points capped rules already gave, per (rule, member, local day)."""
+        used: dict[tuple, int] = defaultdict(int)
+        if not self.day_capped:
+            return used
+        for rule_id, member_id, occurred_at, points in _where_in(PointsEntry.objects.filter(
+                rule_id__in=self.day_capped).values_list("rule_id", "member_id", "occurred_at", "points"),
+                "member_id", member_ids):
+            used[(rule_id, member_id, self.bulk.local_day(occurred_at))] += points
+        return used
+
+    def _birthdays(self, first: int, last: int) -> dict[int, Any]:
+        if "birthday_month" not in self.kinds:
+            return {}
+        return dict(Customer.objects.filter(pk__gte=first, pk__lte=last, birthday__isnull=False)
+                    .values_list("pk", "birthday"))
+
+    def _tags(self, first: int, last: int) -> dict[int, frozenset[str]]:
+        if "tag_in" not in self.kinds:
+            return {}
+        names: dict[int, set[str]] = defaultdict(set)
+        for customer_id, name in CustomerTag.objects.filter(customer_id__gte=first, customer_id__lte=last).values_list(
+                "customer_id", "tag__name"):
+            names[customer_id].add(name)
+        return {pk: frozenset(found) for pk, found in names.items()}
+
+
+def _where_in(rows: QuerySet, field: str, ids: list[int]) -> Iterator:
+    """Yield the rows whose `field` is one of `ids`: one array parameter on PostgreSQL (the planner probes the
+    index for each), batches of an IN list elsewhere (SQLite limits the parameters of a statement)."""
+    if not ids:
+        return
+    if connection.vendor == "postgresql":
+        yield from rows.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (ids,))})
+        return
+    for start in range(0, len(ids), 500):
+        yield from rows.filter(**{f"{field}__in": ids[start:start + 500]})
+
+
+def _order_columns() -> dict[str, Any]:
+    return {"amount": KT("payload__amount"), "order_no": KT("payload__order_no"), "order": KT("payload__order")}
+
+
+# --- writing --------------------------------------------------------------------------------------------------
+
+ENTRY_FIELDS = ("id", "member", "kind", "points", "balance_after", "occurred_at", "created_at", "rule", "event",
+                "order_ref", "amount", "reason", "shortfall", "expires_at", "actor", "idempotency_key")
+LOT_FIELDS = ("member", "entry", "points", "remaining", "expires_at", "notified")
+PURCHASE_FIELDS = ("member", "event", "order_ref", "amount", "refunded", "points", "points_clawed",
+                   "points_unrecovered", "occurred_at")
+APPLIED_FIELDS = ("program", "event", "applied_at", "points")
+
+
+PG_TYPES = {"bigint": "int8", "integer": "int4", "smallint": "int2", "boolean": "bool", "date": "date",
+            "timestamp with time zone": "timestamptz", "text": "text", "jsonb": "jsonb"}
+
+
+def _pg_type(field) -> str:
+    """Return the PostgreSQL type name of a field's column (of the target's key for a foreign key)."""
+    db_type = field.db_type(connection).split("(")[0].strip()
+    return PG_TYPES.get(db_type, db_type)
+
+
+class _Writer:
+    """Set-based writes of one chunk: COPY on PostgreSQL, executemany on SQLite (and other databases)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.postgres = connection.vendor == "postgresql"
+
+    def write(self, entries: list[list], purchases: list[tuple], applied: list[tuple], accounts: list[_Account],
+              totals: dict[int, int], now: datetime) -> None:
+        ids = self._entry_ids(len(entries))
+        lots = []
+        for entry_id, entry in zip(ids, entries, strict=True):
+            entry.insert(0, entry_id)
+            lots.append((entry[1], entry_id, entry[3], entry[3], entry[13], False))
+        self._insert(PointsEntry, ENTRY_FIELDS, entries)
+        self._insert(PointsLot, LOT_FIELDS, lots)
+        self._insert(Purchase, PURCHASE_FIELDS, purchases)
+        self._insert(AppliedEvent, APPLIED_FIELDS, applied)
+        self._update_members(accounts, now)
+        for rule_id, given in totals.items():
+            Rule.objects.filter(pk=rule_id).update(points_awarded=given)
+
+    def _entry_ids(self, count: int) -> list[int]:
+        """Reserve ids for new entries (their lots point at them)."""
+        if not count:
+            return []
+        table = PointsEntry._meta.db_table
+        with connection.cursor() as cursor:
+            if self.postgres:
+                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                               [table, count])
+                return [row[0] for row in cursor.fetchall()]
+            # SQLite: the transaction holds the database's write lock, so nobody else takes ids meanwhile.
+            cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608 - our own table name
+            top = cursor.fetchone()[0]
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            row = cursor.fetchone()
+            start = max(top, row[0] if row else 0) + 1
+            return list(range(start, start + count))
+
+    def _insert(self, model, names: tuple[str, ...], rows: list) -> None:
+        if not rows:
+            return
+        fields = [model._meta.get_field(name) for name in names]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            if self.postgres:
+                # Binary COPY: psycopg turns each value into its column's type in C, several times faster than text.
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types([_pg_type(f) for f in fields])
+                    for row in rows:
+                        copy.write_row(row)
+                return
+            prepare = [(i, f) for i, f in enumerate(fields) if f.get_internal_type() in ("DateTimeField",
+                                                                                        "DecimalField")]
+            if prepare:
+                rows = [list(row) for row in rows]
+                for row in rows:
+                    for i, f in prepare:
+                        row[i] = f.get_db_prep_save(row[i], connection)
+            marks = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
+
+    def _update_members(self, accounts: list[_Account], now: datetime) -> None:
+        if not accounts:
+            return
+        table = connection.ops.quote_name(Member._meta.db_table)
+        with connection.cursor() as cursor:
+            if self.postgres:
+                cursor.execute(
+                    f"UPDATE {table} AS m SET balance = v.balance, earned_total = v.earned, purchases = v.purchases, "
+                    "tier_id = v.tier_id, tier_since = v.tier_since, tier_grace_until = v.grace, updated_at = %s "
+                    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::integer[], %s::integer[], "
+                    "%s::timestamptz[], %s::date[]) AS v(id, balance, earned, purchases, tier_id, tier_since, grace) "
+                    "WHERE m.id = v.id",
+                    [now, [a.pk for a in accounts], [a.balance for a in accounts], [a.earned for a in accounts],
+                     [a.purchases for a in accounts], [a.tier_id for a in accounts],
+                     [a.tier_since for a in accounts], [a.grace_until for a in accounts]])
+                return
+            since = Member._meta.get_field("tier_since")
+            grace = Member._meta.get_field("tier_grace_until")
+            stamp = Member._meta.get_field("updated_at").get_db_prep_save(now, connection)
+            cursor.executemany(
+                f"UPDATE {table} SET balance = %s, earned_total = %s, purchases = %s, tier_id = %s, tier_since = %s, "
+                "tier_grace_until = %s, updated_at = %s WHERE id = %s",
+                [(a.balance, a.earned, a.purchases, a.tier_id, since.get_db_prep_save(a.tier_since, connection),
+                  grace.get_db_prep_save(a.grace_until, connection), stamp, a.pk) for a in accounts])

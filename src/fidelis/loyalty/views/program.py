@@ -1,0 +1,43 @@
+"""The member club's overview: the program, whether it reaches its objective, and what it is made of."""
+
+from django.db.models import Count, Q, Sum
+from django.shortcuts import redirect, render
+from django.urls import path
+
+from fidelis.accounts.permissions import has_capability
+from fidelis.loyalty.models import Coupon, CouponStatus, Program, Rule
+from fidelis.loyalty.selectors import program_default, program_kpis
+from fidelis.web.access import require_capability
+
+
+@require_capability("loyalty.view")
+def program_overview(request):
+    program = None
+    if request.GET.get("program"):
+        program = Program.objects.filter(public_id=request.GET["program"]).first()
+    program = program or program_default() or Program.objects.order_by("pk").first()
+    can_design = has_capability(request.user, "loyalty.design")
+    if program is None:
+        if can_design:
+            return redirect("loyalty:design_program_create")
+        return render(request, "loyalty/program_empty.html")
+    kpis = program_kpis(program)
+    rules = list(program.rules.annotate(given=Sum("entries__points")).order_by("-status", "-priority", "id"))
+    templates = list(program.coupon_templates.annotate(
+        used=Count("coupons", filter=Q(coupons__status=CouponStatus.REDEEMED))).order_by("name"))
+    rewards = list(program.rewards.select_related("min_tier", "coupon_template").annotate(
+        redeemed=Count("redemptions")))
+    tier_max = max([n for _t, n in kpis.tiers] + [1])
+    return render(request, "loyalty/program.html", {
+        "program": program, "programs": Program.objects.order_by("name"), "kpis": kpis, "rules": rules,
+        "coupon_templates": templates, "rewards": rewards, "can_design": can_design,
+        "tiers": [(t, n, round(n * 100 / tier_max)) for t, n in kpis.tiers],
+        "live_rules": sum(1 for r in rules if r.status == "active"),
+        "coupons_active": Coupon.objects.filter(template__program=program, status=CouponStatus.ACTIVE).count(),
+        "rule_model": Rule,
+    })
+
+
+urlpatterns = [
+    path("", program_overview, name="program"),
+]
