@@ -10,9 +10,7 @@ NAV = [
     ("web:home", _("Home"), "customer.view", "home", ()),
     ("customers:list", _("Customers"), "customer.view", "customers",
      ("customers:create", "customers:detail", "customers:edit", "customers:search")),
-    ("loyalty:program", _("Member club"), "loyalty.view", "star",
-     ("loyalty:members", "loyalty:member_detail", "loyalty:design_program_edit", "loyalty:design_rule_create",
-      "loyalty:design_rule_edit", "loyalty:design_tiers", "loyalty:design_coupons", "loyalty:design_rewards")),
+    ("loyalty:program", _("Member club"), "loyalty.view", "star", ("loyalty:*",)),
     ("customers:import_start", _("Import"), "customer.import", "import", ("customers:import_detail",)),
     ("customers:duplicates", _("Duplicates"), "customer.merge", "duplicates",
      ("customers:duplicate_review", "customers:merge_detail")),
@@ -39,5 +37,6 @@ def navigation(request):
         except NoReverseMatch:
             continue
         items.append({"url": url, "label": label, "name": url_name, "icon": icon,
-                      "active": current == url_name or current in also})
+                      "active": current == url_name or current in also
+                      or any(a.endswith(":*") and current.startswith(a[:-1]) for a in also)})
     return {"nav_items": items}
