@@ -150,4 +150,5 @@ def demo_reset(ctx) -> None:
         Member.objects.all().delete()
         Coupon.objects.all().delete()
         AppliedEvent.objects.all().delete()
+        Reward.objects.all().delete()  # rewards protect the tiers and coupons they name
         Program.objects.all().delete()
