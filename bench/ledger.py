@@ -10,12 +10,13 @@ Then it measures:
 (c) the bulk back-fill (`fidelis.loyalty.backfill.orders_backfill`) of historical order.paid events, imported
     straight into the event stream first, in orders per second; the ledger invariants are checked afterwards;
 (d) the preview (`fidelis.loyalty.preview.preview_rule`) of a draft "weekend double points for silver and above"
-    rule over those past events, in seconds;
+    rule over those past events, in seconds (and, for comparison, of a rule without conditions, which has to read
+    every event: `preview_full_scan_s`);
 (a) live events: each client process records order.paid events of random members with `record_event` for a
     fixed time; with no CELERY_BROKER_URL they are dispatched and applied in-process (points, purchase, tier), so
     an event counts when its effects are committed; 1 and 4 clients, each with its own connection;
 (b) pgbench `tpcb-like` with as many clients, for as long, against the same server, right after each live
-    phase, on the scratch database `fidelis_bench_pgbench`; ratio = events per second / pgbench tps.
+    phase, on the scratch database `fidelis_bench_ledger_pgbench`; ratio = events per second / pgbench tps.
 Progress goes to the screen; the last line is one JSON object with the figures.
 Targets: ratio >= 0.5; back-fill >= 20,000 orders/s for 1,000,000 orders; preview of 1,000,000 events < 10 s.
 `--profile N` records N more events in this process under cProfile and prints where the time goes.
@@ -32,14 +33,12 @@ import sys
 import tempfile
 import time
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from random import Random
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
-PG_DATABASE = "fidelis_bench_ledger"
-PGBENCH_DATABASE = "fidelis_bench_pgbench"
+PG_DATABASE = "fidelis_bench_ledger"  # and "<name>_pgbench" for pgbench's tables
 PGBENCH = "/usr/bin/pgbench"
 TARGETS = {"ratio": 0.5, "backfill_orders_per_s": 20_000, "preview_1m_s": 10}
 STORES = [f"S{i:02d}" for i in range(1, 21)]
@@ -52,25 +51,28 @@ def say(text: str) -> None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 orders, 20,000 members, 5 s phases")
+    parser.add_argument("--quick", action="store_true", help="100,000 orders, 20,000 members, 4 s phases")
     parser.add_argument("--members", type=int, help="members (default 100,000; --quick 20,000)")
     parser.add_argument("--orders", type=int,
                         help="historical orders to back-fill and preview (default 1,000,000; --quick 100,000)")
     parser.add_argument("--duration", type=float, help="seconds of each live and pgbench phase (default 20; "
-                                                       "--quick 5)")
+                                                       "--quick 4)")
     parser.add_argument("--clients", default="1,4", help="client counts of the live phases (default 1,4)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="afterwards, record N events under cProfile and print the top functions")
     parser.add_argument("--pg-server", default=os.environ.get("FIDELIS_BENCH_PG", PG_SERVER),
                         help=f"PostgreSQL server URL without database (default {PG_SERVER})")
     parser.add_argument("--pgbench", default=os.environ.get("PGBENCH", PGBENCH), help="the pgbench program")
+    parser.add_argument("--db-name", default=PG_DATABASE,
+                        help=f"the database to create and drop (default {PG_DATABASE}; pgbench uses <name>_pgbench)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.members = args.members if args.members is not None else 20_000 if args.quick else 100_000
     args.orders = args.orders if args.orders is not None else 100_000 if args.quick else 1_000_000
-    args.duration = args.duration if args.duration is not None else 5.0 if args.quick else 20.0
+    args.duration = args.duration if args.duration is not None else 4.0 if args.quick else 20.0
+    args.pgbench_db = f"{args.db_name}_pgbench"
     args.clients = [int(c) for c in str(args.clients).split(",") if c.strip()]
     return args
 
@@ -87,19 +89,19 @@ def main(argv=None) -> int:
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="fidelis-bench-ledger-"))
     env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
-           "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_URL": f"{args.pg_server.rstrip('/')}/{PG_DATABASE}"}
+           "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_URL": f"{args.pg_server.rstrip('/')}/{args.db_name}"}
     env.pop("CELERY_BROKER_URL", None)  # tasks run in-process: an event is applied before record_event returns
     result_file = workdir / "result.json"
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--result-file", str(result_file),
             "--members", str(args.members), "--orders", str(args.orders), "--duration", str(args.duration),
             "--clients", ",".join(map(str, args.clients)), "--profile", str(args.profile), "--pg-server",
-            args.pg_server, "--pgbench", args.pgbench, "--seed", str(args.seed)]
+            args.pg_server, "--pgbench", args.pgbench, "--db-name", args.db_name, "--seed", str(args.seed)]
     say(f"== postgres: {args.members:,} members, {args.orders:,} historical orders, {args.duration:g} s phases, "
         f"clients {args.clients}")
     started = time.monotonic()
     try:
-        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
-                  f'CREATE DATABASE "{PG_DATABASE}"')
+        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
+                  f'CREATE DATABASE "{args.db_name}"')
         completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
         if completed.returncode != 0 or not result_file.exists():
             result = {"orders": args.orders, "error": f"benchmark exited with {completed.returncode}"}
@@ -108,8 +110,8 @@ def main(argv=None) -> int:
             result["total_s"] = round(time.monotonic() - started, 1)
             say(f"== done in {result['total_s']} s")
     finally:
-        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
-                  f'DROP DATABASE IF EXISTS "{PGBENCH_DATABASE}" WITH (FORCE)')
+        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
+                  f'DROP DATABASE IF EXISTS "{args.pgbench_db}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0 if "error" not in result else 1
@@ -163,13 +165,16 @@ def _copy(model, columns: list[str], rows) -> int:
     """
     from django.db import connection
 
+    from fidelis.loyalty.backfill import _pg_type
+
     fields = [model._meta.get_field(name) for name in columns]
     rest = [f for f in model._meta.concrete_fields if f.name not in columns and not f.primary_key and not f.null]
     fill = tuple(f.get_default() if f.has_default() else "" for f in rest)
     names = ", ".join(connection.ops.quote_name(f.column) for f in [*fields, *rest])
     count = 0
     with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN") as copy:
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([_pg_type(f) for f in [*fields, *rest]])
         for row in rows:
             copy.write_row(row + fill)
             count += 1
@@ -280,8 +285,8 @@ def _import_history(args: argparse.Namespace, setup: dict) -> None:
                               "payload", "created_at"],
                       ((f"h{i:015x}", rng.choice(customers), "order.paid",
                         now - timedelta(seconds=rng.randint(3600, 700 * 86400)), rng.choice(CHANNELS), "POS",
-                        "", json.dumps({"amount": f"{rng.lognormvariate(5, 1):.2f}", "order_no": f"H{i:09d}",
-                                        "store": rng.choice(STORES)}), now)
+                        "", {"amount": f"{rng.lognormvariate(5, 1):.2f}", "order_no": f"H{i:09d}",
+                             "store": rng.choice(STORES)}, now)
                        for i in range(args.orders)))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE events_event")
@@ -365,13 +370,19 @@ def _preview(args: argparse.Namespace, setup: dict) -> dict:
         say(f"  {preview.events_scanned:,} events in {preview.seconds:.2f} s: {preview.events_matched:,} matched, "
             f"{preview.members_reached:,} members, {preview.points:,} points, ¥{preview.cost}")
     seconds = min(times)
+    full = RuleView(id=0, trigger="order.paid", priority=50, conditions=[],
+                    actions=[{"kind": "points_per_cny", "rate": "0.2", "rounding": "floor"}])
+    scan = preview_rule(program, full, now - timedelta(days=800), now)
+    say(f"  and a rule without conditions (every event read): {scan.events_read:,} events in {scan.seconds:.2f} s, "
+        f"{scan.points:,} points")
     estimated = preview.events_scanned < 1_000_000
     per_million = seconds * 1_000_000 / max(preview.events_scanned, 1) if estimated else seconds
     if estimated:
         say(f"  → {per_million:.2f} s for 1,000,000 events (linear estimate from {preview.events_scanned:,})")
     return {"preview_1m_s": round(per_million, 2), "preview_1m_s_estimated": estimated,
             "preview_s": round(seconds, 2), "preview_events": preview.events_scanned,
-            "preview_matched": preview.events_matched, "preview_points": preview.points}
+            "preview_matched": preview.events_matched, "preview_points": preview.points,
+            "preview_events_read": preview.events_read, "preview_full_scan_s": scan.seconds}
 
 
 # --- (a) live events, (b) pgbench ----------------------------------------------------------------------------------
@@ -438,7 +449,7 @@ def _live(args: argparse.Namespace, setup: dict, clients: int) -> tuple[float, b
 
 
 def _pgbench(args: argparse.Namespace, clients: int) -> float | None:
-    url = f"{args.pg_server.rstrip('/')}/{PGBENCH_DATABASE}"
+    url = f"{args.pg_server.rstrip('/')}/{args.pgbench_db}"
     done = subprocess.run([args.pgbench, "-b", "tpcb-like", "-c", str(clients), "-j", str(clients), "-T",
                            str(max(1, round(args.duration))), url], capture_output=True, text=True, check=False)
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
@@ -449,9 +460,9 @@ def _pgbench(args: argparse.Namespace, clients: int) -> float | None:
 
 
 def _live_against_pgbench(args: argparse.Namespace, setup: dict) -> dict:
-    _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PGBENCH_DATABASE}" WITH (FORCE)',
-              f'CREATE DATABASE "{PGBENCH_DATABASE}"')
-    init = subprocess.run([args.pgbench, "-i", "-q", f"{args.pg_server.rstrip('/')}/{PGBENCH_DATABASE}"],
+    _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.pgbench_db}" WITH (FORCE)',
+              f'CREATE DATABASE "{args.pgbench_db}"')
+    init = subprocess.run([args.pgbench, "-i", "-q", f"{args.pg_server.rstrip('/')}/{args.pgbench_db}"],
                           capture_output=True, text=True, check=False)
     if init.returncode != 0:
         raise SystemExit(f"pgbench -i failed: {init.stderr.strip()[-500:]}")

@@ -1,9 +1,13 @@
-"""The search benchmark runs end to end on a tiny database (the figures themselves are not checked here)."""
+"""The benchmarks run end to end on tiny databases (the figures themselves are not checked here)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "customer_search.py"
 
@@ -22,3 +26,34 @@ def test_customer_search_bench_runs_on_a_tiny_sqlite_database_and_ends_with_json
     assert all(status == {"200": 5} for status in result["http_status"].values()), result["http_status"]
     assert result["trivial_p95_ms"] > 0 and result["page360_ratio"] > 0
     assert result["import_rows"] == 300 and result["import_created"] > 250 and result["import_rows_per_s"] > 0
+
+
+LEDGER = Path(__file__).resolve().parent.parent / "bench" / "ledger.py"
+
+
+@pytest.mark.postgres_only
+def test_ledger_bench_runs_tiny_on_postgres_and_ends_with_json(tmp_path):
+    # given: the PostgreSQL server the suite runs on, pgbench, and databases of this run's own
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        pytest.skip("the ledger benchmark needs PostgreSQL (run the suite with DATABASE_URL=postgres://…)")
+    if not Path("/usr/bin/pgbench").exists() and not os.environ.get("PGBENCH"):
+        pytest.skip("pgbench is not installed")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    server = f"postgres://{quote(db['USER'] or 'postgres')}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    argv = [sys.executable, str(LEDGER), "--members", "200", "--orders", "1500", "--duration", "1", "--clients",
+            "1,2", "--pg-server", server, "--db-name", f"fidelis_bench_smoke_{os.getpid()}"]
+    # when
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    # then
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["orders"] == 1500 and result["rules_active"] == 20
+    assert set(result["events_per_s"]) == set(result["pgbench_tps"]) == set(result["ratio"]) == {"1", "2"}
+    assert all(v > 0 for v in result["events_per_s"].values()) and all(v > 0 for v in result["pgbench_tps"].values())
+    assert result["invariants_ok"] and all(result["live_applied_ok"].values())
+    assert result["backfill"]["applied"] == 1500 and result["backfill_orders_per_s"] > 0
+    assert result["preview_1m_s"] > 0 and result["preview_events"] == 1500
+    assert set(result["targets_met"]) == {"ratio", "backfill", "preview", "invariants"}

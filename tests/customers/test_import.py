@@ -3,6 +3,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.utils import translation
 from openpyxl import Workbook
 
 from fidelis.accounts.models import AuditEntry
@@ -137,3 +138,71 @@ def test_import_job_run_flags_duplicates_in_file_and_against_database(manager):
 def test_import_job_create_needs_the_import_capability(sales):
     with pytest.raises(PermissionDenied):
         import_job_create(actor=sales, uploaded_file=upload("姓名\n张三\n"))
+
+
+def _checked_file(job) -> str:
+    return f"{job.file.name}.checked"
+
+
+def test_import_job_run_takes_the_rows_stored_by_the_check_and_removes_them(
+        manager, django_capture_on_commit_callbacks):
+    # given: a checked file
+    job = import_job_create(actor=manager, uploaded_file=upload(HEADER + "张三,13800138000,,,vip,,\n李四,,,,,,\n"))
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    assert job.file.storage.exists(_checked_file(job))
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_job_run(actor=manager, job=job)
+    # then
+    assert job.status == ImportStatus.IMPORTED and job.created_count == 2
+    assert Customer.objects.get(name="张三").phone_digits == "13800138000"
+    assert list(CustomerTag.objects.values_list("customer__name", flat=True)) == ["张三"]
+    assert not job.file.storage.exists(_checked_file(job))
+
+
+def test_import_job_run_reads_the_file_again_when_the_stored_rows_are_of_another_file(manager):
+    # given: a checked file whose stored rows were replaced by those of another checked file, or by garbage
+    other = import_job_create(actor=manager, uploaded_file=upload("姓名,手机\n王五,13800138005\n"))
+    import_job_validate(actor=manager, job=other, mapping=other.mapping, mode="all")
+    with other.file.storage.open(_checked_file(other), "rb") as stored:
+        others_rows = stored.read()
+    jobs = []
+    for replacement in (others_rows, b"\x00garbage"):
+        job = import_job_create(actor=manager, uploaded_file=upload("姓名,手机\n张三,13800138000\n"))
+        job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+        with job.file.storage.open(_checked_file(job), "wb") as stored:
+            stored.write(replacement)
+        jobs.append(job)
+    # when
+    for job in jobs:
+        import_job_run(actor=manager, job=job)
+    # then: the file's own rows are imported
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["张三", "张三"]
+
+
+def test_import_job_run_refuses_numbers_taken_since_the_check(manager):
+    # given: a checked file, then one of its numbers is given to a new customer
+    job = import_job_create(actor=manager, uploaded_file=upload(HEADER + "张三,,,,,,A1\n李四,,,,,,B2\n"))
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="skip")
+    assert job.report["errors"] == []
+    CustomerFactory(number="A1", name="赵六")
+    # when
+    job = import_job_run(actor=manager, job=job)
+    # then
+    assert [(e["row"], e["column"]) for e in job.report["errors"]] == [(2, "客户编号")]
+    assert job.created_count == 1 and Customer.objects.get(number="A1").name == "赵六"
+    assert Customer.objects.get(number="B2").name == "李四"
+
+
+def test_import_job_run_reports_in_the_language_of_the_run(manager):
+    # given: a file checked in English
+    job = import_job_create(actor=manager, uploaded_file=upload(HEADER + "张三,,,,,,\n,13800138001,,,,,\n"))
+    with translation.override("en"):
+        job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="skip")
+    assert job.report["errors"][0]["message"] == "A customer needs a name."
+    # when
+    with translation.override("zh-hans"):
+        job = import_job_run(actor=manager, job=job)
+    # then
+    assert job.report["errors"][0]["message"] == "客户必须有名称。"
+    assert job.created_count == 1

@@ -1,34 +1,42 @@
 """Customer imports from CSV or XLSX: upload, column mapping, dry run, then one fast transaction."""
 
 import csv
+import hashlib
 import io
+import json
+import marshal
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from functools import cache, partial
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 import charset_normalizer
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, PermissionDenied
-from fidelis.customers.dedupe import _pairs, _row, _rows_matching, duplicate_candidates_store
+from fidelis.customers.dedupe import _ROW_FIELDS, _candidates_base, _pairs, _Row, _row
 from fidelis.customers.models import (
     Category,
     CompanySize,
     Customer,
     CustomerKind,
     CustomerTag,
+    DuplicateCandidate,
     Gender,
     ImportJob,
     ImportMode,
@@ -37,7 +45,7 @@ from fidelis.customers.models import (
     Tag,
     ValueTier,
 )
-from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
+from fidelis.customers.normalize import phone_search_digits
 from fidelis.customers.services import EDITABLE_FIELDS, customer_number_next, customer_prepare
 from fidelis.events.models import Channel, Event
 
@@ -112,26 +120,26 @@ def _public_ids(count: int) -> list[str]:
     return [text[i * 16:(i + 1) * 16] for i in range(count)]
 
 
-class _MobileCache(dict):
-    """Whether a mainland mobile number is valid depends on its first five digits only (the metadata's mobile
-    pattern); ask phonenumbers once per prefix. Only "valid" is trusted; other numbers take the full parse."""
+@cache
+def _mobile_prefix_valid(prefix: str) -> bool:
+    """Return whether mainland mobile numbers starting with these five digits are valid.
 
-    def __missing__(self, prefix: str) -> bool:
-        try:
-            valid = bool(normalize_phone(prefix + "000000"))
-        except InvalidPhone:
-            valid = False
-        self[prefix] = valid
-        return valid
+    That depends on the first five digits only (the metadata's mobile pattern), so phonenumbers is asked once per
+    prefix (at most 10,000 of them), with the number built directly: parsing the text is the slow part. Only
+    "valid" is trusted; the other numbers take the full parse.
+    """
+    number = phonenumbers.PhoneNumber(country_code=86, national_number=int(prefix + "000000"))
+    return phonenumbers.is_valid_number(number)
 
 
-def _fast_mobile(raw: str, cache: _MobileCache) -> str:
-    """Return the E.164 form of a plain mainland mobile number (same as normalize_phone), or "" to leave it."""
+def _fast_mobile(raw: str) -> str:
+    """Return the E.164 form of a plain mainland mobile number (what normalize_phone gives in the region CN), or ""
+    to leave it to normalize_phone."""
     match = _MOBILE.fullmatch(_PHONE_PUNCT.sub("", raw))
     if match is None:
         return ""
     digits = match.group(1)
-    return "+86" + digits if cache[digits[:5]] else ""
+    return "+86" + digits if _mobile_prefix_valid(digits[:5]) else ""
 
 
 def _field_label(field: str) -> str:
@@ -256,12 +264,15 @@ def _read_rows(kind: str, data: bytes) -> tuple[list[list[str]], str]:
     return rows, encoding
 
 
-def _job_rows(job: ImportJob) -> list[list[str]]:
+def _job_data(job: ImportJob) -> bytes:
     job.file.open("rb")
     try:
-        data = job.file.read()
+        return job.file.read()
     finally:
         job.file.close()
+
+
+def _job_rows(job: ImportJob, data: bytes) -> list[list[str]]:
     kind = "xlsx" if Path(job.file_name).suffix.lower() in XLSX_SUFFIXES else "csv"
     rows, _encoding = _read_rows(kind, data)
     return rows
@@ -335,15 +346,26 @@ def _clean_mapping(job: ImportJob, mapping: dict[str, str]) -> dict[int, str]:
     return result
 
 
+# The values of a checked row, in this order: the editable fields, then the search keys customer_prepare derives.
+ROW_FIELDS = (*EDITABLE_FIELDS, "name_pinyin", "name_initials", "phone_digits", "phone_reversed",
+              "phone_alt_digits", "email_normalized", "company_key")
+_AT = {field: index for index, field in enumerate(ROW_FIELDS)}
+# Bump when checking gives other values: rows stored by the check step of an older version are then read again.
+CHECKED_FORMAT = 1
+
+
 class _Parsed:
-    """The outcome of checking every row: customers ready to write, their tags, and the errors."""
+    """The outcome of checking every row: the values of the good rows, their tags, and the errors."""
 
     def __init__(self) -> None:
-        self.customers: list[Customer] = []
+        self.values: list[list[Any]] = []  # one list of ROW_FIELDS per good row
         self.tags: list[list[tuple[str, str]]] = []
         self.rows: list[int] = []
         self.errors: list[dict[str, Any]] = []
         self.bad_rows: set[int] = set()
+        self.numbers: dict[str, int] = {}  # customer number → the first row that gives it
+        self.number_column = ""
+        self.total = 0
 
     def error(self, row: int, column: str, message: str) -> None:
         self.bad_rows.add(row)
@@ -370,14 +392,26 @@ def _parse_date(text: str) -> date | None:
 
 
 def _parse_rows(headers: list[str], rows: list[tuple[int, list[str]]], mapping: dict[int, str]) -> _Parsed:
+    """Check every row of the file on its own (the database is not asked); return the values of the good rows."""
     parsed = _Parsed()
+    parsed.total = len(rows)
     lookups = _choice_lookup()
     max_lengths = {f: Customer._meta.get_field(f).max_length for f in EDITABLE_FIELDS}
     column_of = {field: headers[index] for index, field in mapping.items()}
     name_column = column_of["name"]
-    numbers_in_file: dict[str, int] = {}
+    parsed.number_column = column_of.get("number", "")
+    numbers_in_file = parsed.numbers
     items = list(mapping.items())
-    mobiles = _MobileCache()
+    fast_phones = settings.FIDELIS_DEFAULT_REGION == "CN"
+    # One Customer is the scratch pad of every row: customer_prepare stays the one normalisation, and no model
+    # instance is built per row.
+    scratch = Customer(public_id="")
+    state = vars(scratch)
+    blank: dict[str, Any] = {}
+    for field in ROW_FIELDS:
+        value = getattr(scratch, field)
+        blank[field] = str(value) if isinstance(value, str) else value  # choices' defaults as plain strings
+    values_of = attrgetter(*ROW_FIELDS)
     for row_number, row in rows:
         data: dict[str, Any] = {}
         tags: list[tuple[str, str]] = []
@@ -440,61 +474,151 @@ def _parse_rows(headers: list[str], rows: list[tuple[int, list[str]]], mapping: 
         # Plain mobile numbers skip the slow full parse; the result is what normalize_phone gives.
         fast = {}
         for field in ("phone", "phone_alt"):
-            e164 = _fast_mobile(data[field], mobiles) if data.get(field) else ""
+            e164 = _fast_mobile(data[field]) if fast_phones and data.get(field) else ""
             if e164:
                 fast[field] = e164
                 data[field] = ""
-        customer = Customer(public_id="", **data)
+        state.update(blank)
+        state.update(data)
         try:
-            customer_prepare(customer)
+            customer_prepare(scratch)
         except DomainError as exc:
             parsed.error(row_number, column_of.get(exc.field or "", exc.field or ""), exc.message)
             ok = False
         if "phone" in fast:
-            customer.phone = fast["phone"]
-            customer.phone_digits = phone_search_digits(customer.phone)
-            customer.phone_reversed = customer.phone_digits[::-1]
+            scratch.phone = fast["phone"]
+            scratch.phone_digits = phone_search_digits(scratch.phone)
+            scratch.phone_reversed = scratch.phone_digits[::-1]
         if "phone_alt" in fast:
-            customer.phone_alt = fast["phone_alt"]
-            customer.phone_alt_digits = phone_search_digits(customer.phone_alt)
-        if customer.number:
-            first = numbers_in_file.get(customer.number)
+            scratch.phone_alt = fast["phone_alt"]
+            scratch.phone_alt_digits = phone_search_digits(scratch.phone_alt)
+        number = scratch.number
+        if number:
+            first = numbers_in_file.get(number)
             if first is not None:
                 parsed.error(row_number, column_of["number"],
                              _("Customer number %(number)s appears twice in the file (row %(row)s).")
-                             % {"number": customer.number, "row": first})
+                             % {"number": number, "row": first})
                 ok = False
             else:
-                numbers_in_file[customer.number] = row_number
+                numbers_in_file[number] = row_number
         if ok:
-            if not customer.source:
-                customer.source = "import"
-            parsed.customers.append(customer)
+            if not scratch.source:
+                scratch.source = "import"
+            parsed.values.append(list(values_of(scratch)))
             parsed.tags.append(tags)
             parsed.rows.append(row_number)
-    if numbers_in_file:
-        taken: set[str] = set()
-        for chunk in _chunks(list(numbers_in_file)):
-            taken.update(Customer.objects.filter(number__in=chunk).order_by().values_list("number", flat=True))
-        if taken:
-            for number in sorted(taken, key=numbers_in_file.get):
-                parsed.error(numbers_in_file[number], column_of["number"],
-                             _("Customer number %(number)s is already taken.") % {"number": number})
-            keep = [i for i, c in enumerate(parsed.customers) if c.number not in taken]
-            parsed.customers = [parsed.customers[i] for i in keep]
-            parsed.tags = [parsed.tags[i] for i in keep]
-            parsed.rows = [parsed.rows[i] for i in keep]
-    parsed.errors.sort(key=lambda e: e["row"])
     return parsed
 
 
-def _report(job: ImportJob, parsed: _Parsed, total: int) -> None:
-    job.total_rows = total
+def _parse_file(job: ImportJob, data: bytes, mapping: dict[int, str]) -> _Parsed:
+    headers, rows = _split_header(_job_rows(job, data))
+    return _parse_rows(headers, rows, mapping)
+
+
+def _in_values(column: str, values: Iterable[str]) -> RawSQL:
+    """Return the condition "column IN values" with all the values in one parameter.
+
+    Django's __in writes one placeholder per value: for the 20,000 keys of an import, writing and parsing such
+    queries (500 values at a time) takes longer than the index lookups themselves.
+    """
+    name = connection.ops.quote_name(column)
+    if connection.vendor == "postgresql":
+        return RawSQL(f"{name} = ANY(%s)", (list(values),), output_field=models.BooleanField())
+    return RawSQL(f"{name} IN (SELECT value FROM json_each(%s))", (json.dumps(list(values)),),
+                  output_field=models.BooleanField())
+
+
+def _drop_taken_numbers(parsed: _Parsed) -> None:
+    """Report the rows whose customer number is already stored and leave them out; sort the errors by row."""
+    numbers_in_file = parsed.numbers
+    if numbers_in_file:
+        taken = set(Customer.objects.filter(_in_values("number", numbers_in_file)).order_by()
+                    .values_list("number", flat=True))
+        if taken:
+            for number in sorted(taken, key=numbers_in_file.get):
+                parsed.error(numbers_in_file[number], parsed.number_column,
+                             _("Customer number %(number)s is already taken.") % {"number": number})
+            at = _AT["number"]
+            keep = [i for i, values in enumerate(parsed.values) if values[at] not in taken]
+            parsed.values = [parsed.values[i] for i in keep]
+            parsed.tags = [parsed.tags[i] for i in keep]
+            parsed.rows = [parsed.rows[i] for i in keep]
+    parsed.errors.sort(key=lambda e: e["row"])
+
+
+def _stored_matching(phones: set[str], emails: set[str], companies: set[str]) -> list[_Row]:
+    """Return the stored customers that share a phone, an e-mail or a company key: one query per key column."""
+    found: dict[int, _Row] = {}
+    for column, values in (("phone_digits", phones), ("phone_alt_digits", phones), ("email_normalized", emails),
+                           ("company_key", companies)):
+        if not values:
+            continue
+        for fields in _candidates_base().filter(_in_values(column, sorted(values))).values_list(*_ROW_FIELDS):
+            if fields[0] not in found:
+                found[fields[0]] = _row(*fields)
+    return list(found.values())
+
+
+# The check step stores the rows it checked next to the upload, so that the import step need not read and check
+# the file again. The key names the file's content, the mapping and what else the check depends on: anything
+# else found there is ignored and the file is read again.
+
+
+def _checked_key(data: bytes, mapping: dict[int, str]) -> str:
+    digest = hashlib.sha256(data)
+    digest.update(json.dumps([CHECKED_FORMAT, translation.get_language(), settings.FIDELIS_DEFAULT_REGION,
+                              sorted(mapping.items())]).encode())
+    return digest.hexdigest()
+
+
+def _checked_name(job: ImportJob) -> str:
+    return f"{job.file.name}.checked"
+
+
+def _checked_save(job: ImportJob, key: str, parsed: _Parsed) -> None:
+    """Store the rows checked from the job's file: marshal is fast and, unlike pickle, runs no code to load."""
+    birthday = _AT["birthday"]
+    values = []
+    for row in parsed.values:
+        if row[birthday] is not None:
+            row = row.copy()
+            row[birthday] = row[birthday].isoformat()
+        values.append(row)
+    content = marshal.dumps((CHECKED_FORMAT, key, values, parsed.tags, parsed.rows, parsed.errors,
+                             parsed.bad_rows, parsed.numbers, parsed.number_column, parsed.total))
+    storage = job.file.storage
+    name = _checked_name(job)
+    storage.delete(name)
+    storage.save(name, ContentFile(content))
+
+
+def _checked_load(job: ImportJob, key: str) -> _Parsed | None:
+    """Return the rows stored by the check step under this key, or None."""
+    try:
+        with job.file.storage.open(_checked_name(job), "rb") as stored:
+            content = marshal.loads(stored.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(content, tuple) or content[:2] != (CHECKED_FORMAT, key):
+        return None
+    parsed = _Parsed()
+    (_format, _key, parsed.values, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows, parsed.numbers,
+     parsed.number_column, parsed.total) = content
+    birthday = _AT["birthday"]
+    for row in parsed.values:
+        if row[birthday] is not None:
+            row[birthday] = date.fromisoformat(row[birthday])
+    return parsed
+
+
+def _report(job: ImportJob, parsed: _Parsed) -> None:
+    job.total_rows = parsed.total
     job.error_rows = len(parsed.bad_rows)
     job.report = {
         "errors": parsed.errors[:MAX_REPORTED_ERRORS],
         "error_count": len(parsed.errors),
-        "good_rows": len(parsed.customers),
+        "good_rows": len(parsed.values),
         "checked_at": timezone.now().isoformat(),
     }
 
@@ -508,68 +632,82 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     if mode not in ImportMode.values:
         raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
     columns = _clean_mapping(job, mapping)
-    headers, rows = _split_header(_job_rows(job))
-    parsed = _parse_rows(headers, rows, columns)
+    data = _job_data(job)
+    parsed = _parse_file(job, data, columns)
+    _checked_save(job, _checked_key(data, columns), parsed)
+    _drop_taken_numbers(parsed)
     job.mapping = {str(i): columns.get(i, IGNORE) for i in range(len(job.headers))}
     job.mode = mode
     job.status = ImportStatus.VALIDATED
-    _report(job, parsed, len(rows))
+    _report(job, parsed)
     job.save()
     return job
 
 
-def _insert_rows(model: type[models.Model], objects: list[models.Model] | list[dict[str, Any]]) -> None:
-    """Insert model instances (or dicts of column values): COPY on PostgreSQL, executemany by batch elsewhere.
-
-    bulk_create spends most of its time compiling SQL value by value (and SQLite's 999-parameter limit makes
-    its batches tiny); an import of 100,000 rows needs the plain parameterised INSERT.
-    """
-    if not objects:
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    now = timezone.now()
+def _db_converter(field: models.Field) -> Any:
+    """Return the function that turns a Python value of the field into what the cursor takes, or None."""
     ops = connection.ops
-    converters = []
-    as_dicts = [obj if isinstance(obj, dict) else obj.__dict__ for obj in objects]
-    for field in fields:
+    if isinstance(field, models.DateTimeField):
+        return ops.adapt_datetimefield_value
+    if isinstance(field, models.DateField):
+        return ops.adapt_datefield_value
+    if isinstance(field, models.JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    return None
+
+
+def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence[Any]],
+                 fixed: dict[str, Any] | None = None) -> None:
+    """Insert rows of values for the columns `names` (attnames): COPY on PostgreSQL, executemany by batch elsewhere.
+
+    The other columns take the `fixed` value, the same in every row, or their default; auto_now fields take the
+    current time. bulk_create spends most of its time compiling SQL value by value (and SQLite's 999-parameter
+    limit makes its batches tiny); an import of 100,000 rows needs the plain parameterised INSERT.
+    """
+    fixed = fixed or {}
+    now = timezone.now()
+    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
+    shared: dict[str, Any] = {}
+    for attname, field in fields.items():
+        if attname in names:
+            continue
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            for values in as_dicts:
-                values[field.attname] = now
-        elif field.attname not in as_dicts[0]:
-            default = field.get_default()
-            for values in as_dicts:
-                values.setdefault(field.attname, default)
-        if isinstance(field, models.DateTimeField):
-            converters.append(ops.adapt_datetimefield_value)
-        elif isinstance(field, models.DateField):
-            converters.append(ops.adapt_datefield_value)
-        elif isinstance(field, models.JSONField):
-            converters.append(lambda v, f=field: f.get_db_prep_save(v, connection))
+            value = now
         else:
-            converters.append(None)
-    attnames = [f.attname for f in fields]
-    columns = ", ".join(ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
-    plan = list(zip(attnames, converters, strict=True))
+            value = fixed[attname] if attname in fixed else field.get_default()
+        convert = _db_converter(field)
+        shared[attname] = convert(value) if convert is not None and value is not None else value
+    tail = tuple(shared.values())
+    converters = [(i, convert) for i, name in enumerate(names) if (convert := _db_converter(fields[name]))]
+
+    def db_row(row: Sequence[Any]) -> tuple:
+        if converters:
+            row = list(row)
+            for i, convert in converters:
+                if row[i] is not None:
+                    row[i] = convert(row[i])
+        return (*row, *tail)
+
+    ops = connection.ops
+    table = ops.quote_name(model._meta.db_table)
+    columns = ", ".join(ops.quote_name(fields[attname].column) for attname in (*names, *shared))
     if connection.vendor == "postgresql":
         # COPY streams the rows in one statement: executemany pays a server round trip per row.
-        with connection.cursor() as cursor, cursor.cursor.copy(
-                f"COPY {ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
-            for values in as_dicts:
-                copy.write_row(tuple(values[a] if conv is None or values[a] is None else conv(values[a])
-                                     for a, conv in plan))
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(db_row(row))
         return
+    prepared = [db_row(row) for row in rows]
+    if not prepared:
+        return
+    placeholders = ", ".join(["%s"] * (len(names) + len(shared)))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite" and len(as_dicts) > BATCH:
+        if connection.vendor == "sqlite" and len(prepared) > BATCH:
             # Random public ids land all over the unique indexes; a larger page cache keeps them in memory.
             cursor.execute("PRAGMA cache_size = -131072")
-        for start in range(0, len(as_dicts), BATCH):
-            rows = []
-            for values in as_dicts[start:start + BATCH]:
-                rows.append(tuple(values[a] if conv is None or values[a] is None else conv(values[a])
-                                  for a, conv in plan))
-            cursor.executemany(sql, rows)
+        for start in range(0, len(prepared), BATCH):
+            cursor.executemany(sql, prepared[start:start + BATCH])
 
 
 def _tags_ensure(all_tags: Iterable[tuple[str, str]]) -> dict[str, Tag]:
@@ -600,53 +738,54 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     if job.status == ImportStatus.IMPORTED:
         raise DomainError(_("This file was already imported."), code="already_imported")
     columns = _clean_mapping(job, job.mapping)
-    headers, rows = _split_header(_job_rows(job))
-    parsed = _parse_rows(headers, rows, columns)
-    _report(job, parsed, len(rows))
+    data = _job_data(job)
+    parsed = _checked_load(job, _checked_key(data, columns)) or _parse_file(job, data, columns)
+    # Either way the job must be checked again before another run, which stores the rows anew.
+    transaction.on_commit(partial(job.file.storage.delete, _checked_name(job)), robust=True)
+    _drop_taken_numbers(parsed)
+    _report(job, parsed)
     if parsed.errors and job.mode == ImportMode.ALL_OR_NOTHING:
         job.status = ImportStatus.FAILED
         job.created_count = job.duplicate_count = 0
         job.report["result"] = "nothing_imported"
         job.save()
         return job
-    customers = parsed.customers
-    without_number = [c for c in customers if not c.number]
+    values = parsed.values
+    at = _AT
+    without_number = [row for row in values if not row[at["number"]]]
     if without_number:
-        for customer, number in zip(without_number, customer_number_next(count=len(without_number)), strict=True):
-            customer.number = number
+        for row, number in zip(without_number, customer_number_next(count=len(without_number)), strict=True):
+            row[at["number"]] = number
     # Stored records sharing a key are read before the insert, so the lookups never fetch the new rows.
-    stored = _rows_matching({c.phone_digits for c in customers if c.phone_digits} |
-                            {c.phone_alt_digits for c in customers if c.phone_alt_digits},
-                            {c.email_normalized for c in customers if c.email_normalized},
-                            {c.company_key for c in customers if c.company_key}, set())
-    for customer, public_id in zip(customers, _public_ids(len(customers)), strict=True):
-        customer.public_id = public_id
-    _insert_rows(Customer, customers)
-    by_number: dict[str, int] = {}
-    for chunk in _chunks([c.number for c in customers]):
-        by_number.update(Customer.objects.filter(number__in=chunk).order_by().values_list("number", "pk"))
-    for customer in customers:
-        customer.pk = by_number[customer.number]
-    new_pks = {c.pk for c in customers}
+    phones = {row[at["phone_digits"]] for row in values} | {row[at["phone_alt_digits"]] for row in values}
+    emails = {row[at["email_normalized"]] for row in values}
+    companies = {row[at["company_key"]] for row in values}
+    stored = _stored_matching(phones - {""}, emails - {""}, companies - {""})
+    _insert_rows(Customer, (*ROW_FIELDS, "public_id"),
+                 [(*row, public_id) for row, public_id in zip(values, _public_ids(len(values)), strict=True)])
+    numbers = [row[at["number"]] for row in values]
+    by_number = dict(Customer.objects.filter(_in_values("number", numbers)).order_by().values_list("number", "pk"))
+    pks = [by_number[number] for number in numbers]
+    new_pks = set(pks)
     tag_objects = _tags_ensure(t for tags in parsed.tags for t in tags)
-    links = {(c.pk, tag_objects[name].pk) for c, tags in zip(customers, parsed.tags, strict=True)
-             for _group, name in tags}
-    _insert_rows(CustomerTag, [{"customer_id": c, "tag_id": t} for c, t in links])
-    rows = [_row(c.pk, c.phone_digits, c.phone_alt_digits, c.email_normalized, c.company_key, c.name_pinyin,
-                 c.name) for c in customers]
+    links = {(pk, tag_objects[name].pk) for pk, tags in zip(pks, parsed.tags, strict=True) for _group, name in tags}
+    _insert_rows(CustomerTag, ("customer_id", "tag_id"), links)
+    rows = [_row(pk, row[at["phone_digits"]], row[at["phone_alt_digits"]], row[at["email_normalized"]],
+                 row[at["company_key"]], row[at["name_pinyin"]], row[at["name"]])
+            for pk, row in zip(pks, values, strict=True)]
     pairs = [(a, b, reason, score) for (a, b), (reason, score) in _pairs([*rows, *stored], new_pks).items()]
-    duplicate_candidates_store(pairs)
+    # Each pair has a customer created just now, so none is stored yet: no need for duplicate_candidates_store's
+    # conflict handling and counts.
+    _insert_rows(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
     flagged = {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in new_pks}
-    now = timezone.now()
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     summary = _("Customer record imported from %(file)s") % {"file": job.file_name}
-    _insert_rows(Event, [
-        {"public_id": public_id, "customer_id": c.pk, "type": "customer.created", "occurred_at": now,
-         "channel": Channel.IMPORT, "touchpoint": "", "summary": summary[:200], "payload": {"import": job.public_id},
-         "idempotency_key": None, "actor_id": event_actor.pk if event_actor else None, "created_at": now}
-        for c, public_id in zip(customers, _public_ids(len(customers)), strict=True)])
+    _insert_rows(Event, ("public_id", "customer_id"), zip(_public_ids(len(pks)), pks, strict=True), fixed={
+        "type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
+        "summary": summary[:200], "payload": {"import": job.public_id}, "idempotency_key": None,
+        "actor_id": event_actor.pk if event_actor else None})
     job.status = ImportStatus.IMPORTED
-    job.created_count = len(customers)
+    job.created_count = len(values)
     job.duplicate_count = len(flagged)
     job.report["result"] = "imported"
     job.save()

@@ -37,7 +37,6 @@ from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
-from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -60,6 +59,7 @@ from fidelis.loyalty.models import (
     Tier,
 )
 from fidelis.loyalty.preview import (
+    EPOCH,
     BulkEvaluator,
     condition_kinds,
     event_columns,
@@ -69,6 +69,8 @@ from fidelis.loyalty.preview import (
     rule_view,
     store_of,
     tier_names_for,
+    time_column,
+    where_in,
 )
 
 TRIGGER = "order.paid"
@@ -218,8 +220,11 @@ class _Job:
         self.bulk = BulkEvaluator(views, tier_names_for(program, views), TRIGGER)
         self.tiers = {t.pk: t for t in Tier.objects.filter(program=program).order_by("rank")}
         self.tier_keys = sorted({(t.basis, t.window_days) for t in self.tiers.values()})
-        self.columns = {**event_columns(self.kinds, TRIGGER), **_order_columns()}
-        self.names = ["id", "public_id", "customer_id", "occurred_at", "channel", "touchpoint", *self.columns]
+        self.tier_list = [(t.pk, t.rank, (t.basis, t.window_days), t.threshold) for t in self.tiers.values()]
+        self.tier_ranks = {t.pk: t.rank for t in self.tiers.values()}
+        extra = {**event_columns(self.kinds, TRIGGER), **_order_columns()}
+        self.columns = {"occurred_us": time_column(), **extra}
+        self.names = ["id", "public_id", "customer_id", "occurred_us", "channel", "touchpoint", *extra]
         self.at = {name: i for i, name in enumerate(self.names)}
         self.expiry: dict[tuple[int, int], datetime | None] = {}
         self.day_capped = [pk for pk, r in self.rules.items() if r.cap_member_day is not None]
@@ -264,7 +269,7 @@ class _Job:
         members = self._members(first, last).filter(status=MemberStatus.ACTIVE).values("customer_id")
         rows = list(self.events.filter(customer_id__gte=first, customer_id__lte=last, customer_id__in=members)
                     .annotate(**self.columns).order_by("customer_id", "occurred_at", "id").values_list(*self.names))
-        applied_before = set(_where_in(AppliedEvent.objects.filter(program=self.program).values_list(
+        applied_before = set(where_in(AppliedEvent.objects.filter(program=self.program).values_list(
             "event_id", flat=True), "event_id", [row[0] for row in rows]))
         if applied_before:
             rows = [row for row in rows if row[0] not in applied_before]
@@ -285,11 +290,16 @@ class _Job:
         amount_at, order_no_at, order_at = at["amount"], at["order_no"], at["order"]
         store_at, shop_at = at.get("store"), at.get("shop")
         categories_at, lines_at = at.get("categories"), at.get("lines")
-        tiers, rules, bulk, zero, one = self.tiers, self.rules, self.bulk, Decimal("0"), Decimal("1")
+        tiers, bulk, zero, one = self.tiers, self.bulk, Decimal("0"), Decimal("1")
+        # Plain tuples, not model attributes, in the loop: (cap per member per day, cap in total, name).
+        rules = {pk: (r.cap_member_day, r.cap_total, r.name) for pk, r in self.rules.items()}
+        tier_facts = {pk: (t.rank, t.earn_multiplier) for pk, t in tiers.items()}
         no_tags: frozenset[str] = frozenset()
         post, tier_upgrade = self._post, self._tier_upgrade
         for row in rows:
             event_id, public_id, customer_id, occurred_at, channel, touchpoint = row[:6]
+            if occurred_at.__class__ is int:
+                occurred_at = EPOCH + timedelta(microseconds=occurred_at)
             account = by_customer.get(customer_id)
             if account is None:
                 result.not_members += 1
@@ -304,14 +314,13 @@ class _Job:
             account.refs.add(ref)
             account.purchases += 1
             account.changed = True
-            tier = tiers.get(account.tier_id)
+            rank, multiplier = tier_facts.get(account.tier_id, (0, one))
             facts = EventFacts(
                 type=TRIGGER, occurred_at=occurred_at, channel=channel, amount=amount,
                 store=store_of(row[store_at], row[shop_at], touchpoint) if store_at is not None else "",
                 categories=payload_categories(row[categories_at], row[lines_at]) if categories_at is not None
                 else no_tags,
-                is_member=True, tier_id=tier.pk if tier else None, tier_rank=tier.rank if tier else 0,
-                tier_multiplier=tier.earn_multiplier if tier else one,
+                is_member=True, tier_id=account.tier_id, tier_rank=rank, tier_multiplier=multiplier,
                 tags=tags.get(customer_id, no_tags), birthday=birthdays.get(customer_id),
                 purchase_number=account.purchases, has_referrer=account.referrer_id is not None)
             day = bulk.local_day(occurred_at)
@@ -320,19 +329,20 @@ class _Job:
             _found, outcomes = bulk.evaluate(facts, day)
             earned = 0
             for outcome in outcomes:
-                rule = rules[outcome.rule_id]
+                rule_id = outcome.rule_id
+                cap_day, cap_total, rule_name = rules[rule_id]
                 points = outcome.points
-                if points > 0 and rule.cap_member_day is not None:
-                    key = (rule.pk, account.pk, day)
-                    points = max(0, min(points, rule.cap_member_day - day_used[key]))
+                if points > 0 and cap_day is not None:
+                    key = (rule_id, account.pk, day)
+                    points = max(0, min(points, cap_day - day_used[key]))
                     day_used[key] += points
-                if points > 0 and rule.cap_total is not None:
-                    points = max(0, min(points, rule.cap_total - totals[rule.pk]))
-                    totals[rule.pk] += points
+                if points > 0 and cap_total is not None:
+                    points = max(0, min(points, cap_total - totals[rule_id]))
+                    totals[rule_id] += points
                 if points > 0:
-                    post(entries, account, points, occurred_at, day, now, rule, event_id, ref,
-                         amount if amount is not None else zero, rule.name[:200],
-                         f"rule:{rule.pk}:event:{event_id}", True)
+                    post(entries, account, points, occurred_at, day, now, rule_id, event_id, ref,
+                         amount if amount is not None else zero, rule_name[:200],
+                         f"rule:{rule_id}:event:{event_id}", True)
                     earned += points
                 if outcome.coupons:
                     result.coupons_not_issued += len(outcome.coupons)
@@ -348,9 +358,9 @@ class _Job:
                     referrer = accounts.get(account.referrer_id)
                     if referrer is not None and referrer.active:
                         referrer.changed = True
-                        reason = self.referral_reason % {"rule": rule.name, "member": account.number}
-                        post(entries, referrer, outcome.referrer_points, occurred_at, day, now, rule, event_id, "",
-                             None, reason[:200], f"rule:{rule.pk}:event:{event_id}:referrer", False)
+                        reason = self.referral_reason % {"rule": rule_name, "member": account.number}
+                        post(entries, referrer, outcome.referrer_points, occurred_at, day, now, rule_id, event_id, "",
+                             None, reason[:200], f"rule:{rule_id}:event:{event_id}:referrer", False)
                         result.referrer_points += outcome.referrer_points
             purchases.append((account.pk, event_id, ref, amount if amount is not None else zero, zero, earned, 0, 0,
                               occurred_at))
@@ -372,11 +382,11 @@ class _Job:
         return result
 
     def _post(self, entries: list, account: _Account, points: int, occurred_at: datetime, day, now: datetime,
-              rule: Rule, event_id: int, ref: str, amount: Decimal | None, reason: str, key: str, own: bool) -> None:
+              rule_id: int, event_id: int, ref: str, amount: Decimal | None, reason: str, key: str, own: bool) -> None:
         """Append one earning to a member's ledger (as ledger.post does, with the lot made at write time)."""
         account.balance += points
         account.earned += points
-        entries.append([account.pk, "earn", points, account.balance, occurred_at, now, rule.pk, event_id, ref,
+        entries.append([account.pk, "earn", points, account.balance, occurred_at, now, rule_id, event_id, ref,
                         amount, reason, 0, self.expires(occurred_at, day), None, key])
         if own:  # a referrer's tier windows are not kept in time order: see the module's docstring
             for basis_key, window in account.windows.items():
@@ -390,15 +400,15 @@ class _Job:
             if key[0] == Tier.Basis.SPEND:
                 window.add(when, amount)
             values[key] = window.value_at(when)
-        best = None
-        for tier in self.tiers.values():
-            if values[(tier.basis, tier.window_days)] >= tier.threshold and (best is None or tier.rank > best.rank):
-                best = tier
-        current = self.tiers.get(account.tier_id)
-        if best is not None and (current is None or best.rank > current.rank):
-            account.tier_id, account.tier_since, account.grace_until = best.pk, when, None
+        best = None  # (rank, pk)
+        for pk, rank, key, threshold in self.tier_list:
+            if values[key] >= threshold and (best is None or rank > best[0]):
+                best = (rank, pk)
+        current = self.tier_ranks.get(account.tier_id)
+        if best is not None and (current is None or best[0] > current):
+            account.tier_id, account.tier_since, account.grace_until = best[1], when, None
             return 1
-        if best is not None and account.grace_until is not None and current and best.rank >= current.rank:
+        if best is not None and account.grace_until is not None and current is not None and best[0] >= current:
             account.grace_until = None
         return 0
 
@@ -414,7 +424,7 @@ class _Job:
             ids.add(pk)
             if referrer_id is not None:
                 ids.add(referrer_id)
-        locked = _where_in(Member.objects.select_for_update().order_by("pk").values_list(
+        locked = where_in(Member.objects.select_for_update().order_by("pk").values_list(
             "pk", "customer_id", "number", "balance", "earned_total", "purchases", "tier_id", "tier_since",
             "tier_grace_until", "referred_by_id", "status"), "pk", sorted(ids))
         return {row[0]: _Account(row) for row in locked}
@@ -425,14 +435,14 @@ class _Job:
         spend_keys = [k for k in self.tier_keys if k[0] == Tier.Basis.SPEND]
         points_keys = [k for k in self.tier_keys if k[0] == Tier.Basis.POINTS]
         spend: dict[int, list] = defaultdict(list)
-        for member_id, ref, occurred_at, amount, refunded in _where_in(Purchase.objects.values_list(
+        for member_id, ref, occurred_at, amount, refunded in where_in(Purchase.objects.values_list(
                 "member_id", "order_ref", "occurred_at", "amount", "refunded"), "member_id", member_ids):
             accounts[member_id].refs.add(ref)
             if spend_keys:
                 spend[member_id].append((occurred_at, amount - refunded))
         earned: dict[int, list] = defaultdict(list)
         if points_keys:
-            for member_id, occurred_at, points in _where_in(PointsEntry.objects.filter(kind=EntryKind.EARN).values_list(
+            for member_id, occurred_at, points in where_in(PointsEntry.objects.filter(kind=EntryKind.EARN).values_list(
                     "member_id", "occurred_at", "points"), "member_id", member_ids):
                 earned[member_id].append((occurred_at, Decimal(points)))
         for member_id, account in accounts.items():
@@ -447,7 +457,7 @@ class _Job:
         used: dict[tuple, int] = defaultdict(int)
         if not self.day_capped:
             return used
-        for rule_id, member_id, occurred_at, points in _where_in(PointsEntry.objects.filter(
+        for rule_id, member_id, occurred_at, points in where_in(PointsEntry.objects.filter(
                 rule_id__in=self.day_capped).values_list("rule_id", "member_id", "occurred_at", "points"),
                 "member_id", member_ids):
             used[(rule_id, member_id, self.bulk.local_day(occurred_at))] += points
@@ -467,18 +477,6 @@ class _Job:
                 "customer_id", "tag__name"):
             names[customer_id].add(name)
         return {pk: frozenset(found) for pk, found in names.items()}
-
-
-def _where_in(rows: QuerySet, field: str, ids: list[int]) -> Iterator:
-    """Yield the rows whose `field` is one of `ids`: one array parameter on PostgreSQL (the planner probes the
-    index for each), batches of an IN list elsewhere (SQLite limits the parameters of a statement)."""
-    if not ids:
-        return
-    if connection.vendor == "postgresql":
-        yield from rows.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (ids,))})
-        return
-    for start in range(0, len(ids), 500):
-        yield from rows.filter(**{f"{field}__in": ids[start:start + 500]})
 
 
 def _order_columns() -> dict[str, Any]:

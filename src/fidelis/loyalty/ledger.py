@@ -28,15 +28,23 @@ class InsufficientPoints(DomainError):
     status = 409
 
 
+def _locked_members():
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("members are locked inside a transaction")
+    return Member.objects.select_for_update(of=("self",)).select_related("program", "customer", "tier")
+
+
 def lock_member(member_id: int) -> Member:
     """Return the member with its row locked until the end of the transaction (call inside atomic())."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("lock_member must be called inside a transaction")
-    member = (Member.objects.select_for_update(of=("self",)).select_related("program", "customer", "tier")
-              .filter(pk=member_id).first())
+    member = _locked_members().filter(pk=member_id).first()
     if member is None:
         raise NotFound(_("No such member."), code="not_found", field="member")
     return member
+
+
+def lock_member_of(program_id: int, customer_id: int) -> Member | None:
+    """Return the program's member for the customer with its row locked, or None (one query, for hot paths)."""
+    return _locked_members().filter(program_id=program_id, customer_id=customer_id).first()
 
 
 def expiry_for(program: Program, earned_at: datetime) -> datetime | None:

@@ -118,20 +118,18 @@ def _apply(program: Program, rules: list[Rule], event: Event) -> int:
                 applied = AppliedEvent.objects.create(program=program, event=event)
         except IntegrityError:
             return 0  # applied before (a redelivered task, a second worker)
-        member_id = (Member.objects.filter(program=program, customer_id=event.customer_id)
-                     .values_list("pk", flat=True).first())
-        if member_id is None and event.type == "member.joined" and program.enrol_on_join_event:
+        member = ledger.lock_member_of(program.pk, event.customer_id)
+        if member is None and event.type == "member.joined" and program.enrol_on_join_event:
             from fidelis.loyalty.services import member_enrol
 
             referrer = _referrer(program, event.payload)
             try:
-                member, _new = member_enrol(actor=None, program=program, customer=event.customer,
-                                            channel=event.channel, referrer=referrer, joined_at=event.occurred_at,
-                                            event=event, via="rule")
-                member_id = member.pk
+                enrolled, _new = member_enrol(actor=None, program=program, customer=event.customer,
+                                              channel=event.channel, referrer=referrer, joined_at=event.occurred_at,
+                                              event=event, via="rule")
+                member = ledger.lock_member(enrolled.pk)
             except DomainError as exc:
                 log.info("event %s: not enrolled: %s", event.pk, exc.message)
-        member = ledger.lock_member(member_id) if member_id else None
         if member is not None and member.status != MemberStatus.ACTIVE:
             member = None
         purchase = None
@@ -142,7 +140,12 @@ def _apply(program: Program, rules: list[Rule], event: Event) -> int:
         if member is not None and event.type == "order.refunded":
             _refund(member, event)
         facts = _facts(program, event, member, purchase, rules)
-        outcomes = evaluate([_view(r) for r in rules], facts, _tier_names(program, rules))
+        # The program's tiers, read once for the tier_in conditions and the tier upgrade after a purchase.
+        uses_tier_in = any(c["kind"] == "tier_in" for r in rules for c in r.conditions)
+        tiers = (list(Tier.objects.filter(program=program).order_by("rank"))
+                 if uses_tier_in or (member is not None and purchase is not None) else None)
+        outcomes = evaluate([_view(r) for r in rules], facts,
+                            {t.pk: t.name for t in tiers} if uses_tier_in and tiers else {})
         by_id = {r.pk: r for r in rules}
         earned = 0
         for outcome in outcomes:
@@ -151,7 +154,7 @@ def _apply(program: Program, rules: list[Rule], event: Event) -> int:
         if purchase is not None and earned:
             Purchase.objects.filter(pk=purchase.pk).update(points=earned)
         if member is not None and (earned or purchase is not None):
-            tier_upgrade(member, now=event.occurred_at)
+            tier_upgrade(member, now=event.occurred_at, tiers=tiers)
         if earned:
             AppliedEvent.objects.filter(pk=applied.pk).update(points=earned)
         return earned
@@ -161,12 +164,6 @@ def _view(rule: Rule) -> RuleView:
     return RuleView(id=rule.pk, trigger=rule.trigger, conditions=rule.conditions, actions=rule.actions,
                     priority=rule.priority, starts_at=rule.starts_at, ends_at=rule.ends_at,
                     stop_further=rule.stop_further)
-
-
-def _tier_names(program: Program, rules: list[Rule]) -> dict[int, str]:
-    if not any(c["kind"] == "tier_in" for r in rules for c in r.conditions):
-        return {}
-    return dict(Tier.objects.filter(program=program).values_list("pk", "name"))
 
 
 def _referrer(program: Program, payload: dict) -> Member | None:
@@ -344,10 +341,10 @@ def tier_change(member: Member, tier: Tier, *, reason: str, when: datetime | Non
                           "direction": "up" if up else "down", "reason": reason})
 
 
-def tier_upgrade(member: Member, *, now: datetime | None = None) -> bool:
+def tier_upgrade(member: Member, *, now: datetime | None = None, tiers: list[Tier] | None = None) -> bool:
     """Upgrade a locked member at once when they qualify for a better tier; return whether it happened."""
     now = now or timezone.now()
-    best = tier_qualified(member, now)
+    best = tier_qualified(member, now, tiers)
     if best is not None and (member.tier is None or best.rank > member.tier.rank):
         tier_change(member, best, reason=_("Qualified"), when=now)
         return True

@@ -118,15 +118,24 @@ def customer_edit(request, public_id: str):
 
 def _detail_context(request, customer) -> dict:
     consents = {c.channel: c for c in customer.consents.select_related("recorded_by")}
+    can_change = may_change_customer(request.user, customer) and not customer.erased_at
+    can_consent = can_change and has_capability(request.user, "customer.consent")
     return {
         "customer": customer,
         "tags": list(customer.tags.all()),
         "consent_rows": [(value, label, consents.get(value)) for value, label in ConsentChannel.choices],
-        "can_change": may_change_customer(request.user, customer) and not customer.erased_at,
-        "can_consent": (has_capability(request.user, "customer.consent")
-                        and may_change_customer(request.user, customer) and not customer.erased_at),
-        "tag_form": TagForm(), "consent_form": ConsentForm(),
+        "can_change": can_change,
+        "can_consent": can_consent,
+        # Only the panels' forms that are shown: a form deep-copies its fields.
+        "tag_form": TagForm() if can_change else None,
+        "consent_form": ConsentForm() if can_consent else None,
     }
+
+
+def _funnel(stage_index: int) -> list[tuple[str, str]]:
+    """Return each lifecycle stage's label with its place in the funnel: done, current or still ahead ("")."""
+    return [(str(label), "done" if i < stage_index else "current" if i == stage_index else "")
+            for i, label in enumerate(LifecycleStage.labels)]
 
 
 @require_capability("customer.view")
@@ -134,12 +143,13 @@ def customer_detail(request, public_id: str):
     """Show the 360° page: profile, classification, tags, consent, contacts and the timeline."""
     customer = selectors.customer_get_for_user(request.user, public_id)
     events = selectors.customer_timeline(customer, limit=TIMELINE_PAGE)
-    context = _detail_context(request, customer) | {
+    stage_index = LifecycleStage.values.index(customer.lifecycle_stage)
+    context = _detail_context(request, customer)
+    context |= {
         "events": events, "has_more": len(events) == TIMELINE_PAGE,
         "contacts": list(customer.contacts.all()) if customer.is_company else [],
-        "contact_form": ContactForm(),
-        "stages": LifecycleStage.choices,
-        "stage_index": LifecycleStage.values.index(customer.lifecycle_stage),
+        "contact_form": ContactForm() if customer.is_company and context["can_change"] else None,
+        "funnel": _funnel(stage_index), "stage_index": stage_index,
         "can_privacy": has_capability(request.user, "customer.privacy"),
         "mask": _masks_contact_data(request.user),
     }

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 # Words OpenCC (s2twp) renders wrongly for this product, corrected after conversion.
-HANT_FIXES = {"微訊號": "微信號", "許可權": "權限", "型別": "類型", "稽核": "審核", "營銷": "行銷", "退出登入": "登出"}
+HANT_FIXES = {"微訊號": "微信號", "許可權": "權限", "型別": "類型", "稽核": "審核", "營銷": "行銷", "退出登入": "登出",
+              "計劃": "計畫", "模板": "範本", "實時": "即時", "響應": "回應", "復購": "回購", "二維碼": "QR Code"}
 
 
 def _fix_hant(text: str) -> str:
