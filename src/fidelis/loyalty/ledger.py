@@ -129,7 +129,9 @@ def _timeline(member: Member, entry: PointsEntry) -> None:
     from fidelis.events.services import record_event
 
     label = EntryKind(entry.kind).label
-    summary = f"{label} {entry.points:+d} {member.program.currency_name} · {_('balance')} {entry.balance_after}"
+    summary = _("%(kind)s %(points)s %(name)s · balance %(balance)s") % {
+        "kind": label, "points": f"{entry.points:+d}", "name": member.program.currency_name,
+        "balance": entry.balance_after}
     record_event(customer=member.customer, type="points.changed", occurred_at=entry.occurred_at,
                  channel="system", touchpoint=member.program.name, summary=summary,
                  payload={"member": member.number, "kind": entry.kind, "points": entry.points,
