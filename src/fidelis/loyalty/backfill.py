@@ -21,9 +21,16 @@ What it does not do, on purpose:
   the result (`coupons_not_issued`, `tags_not_added`) instead;
 - no expiry: points earned long ago get their lots with the expiry date live processing would give them, and the
   nightly `loyalty.expire_points` task expires them as it does any lot;
-- events of customers who are not (active) members are left alone, so that a later back-fill can still count them.
-Tiers on points earned count the member's own earnings; points given to a referrer during the same back-fill do
-not move the referrer's tier.
+- events of customers who are not (active) members are left alone, so that a later back-fill can still count them;
+- only order.paid: historical refunds go through live processing afterwards (`rules.apply_event`), which finds
+  the back-filled purchases and takes their points back.
+Tier upgrades set the member's tier and `tier_since` (the time of the purchase) without a timeline event. Tiers on
+points earned count the member's own earnings; points given to a referrer during the same back-fill do not move
+the referrer's tier. Capped rules are capped as live (their `points_awarded` moves for a total cap).
+
+On PostgreSQL two chunks are worked on at once (`workers`), each on its own connection: while the database checks
+and writes one chunk, Python computes the next. Most of the time goes to the database: per order about nine
+foreign-key checks at commit and some thirty index entries over the four tables.
 """
 
 import time
@@ -89,7 +96,7 @@ class BackfillResult:
     entries: int = 0
     points: int = 0
     referrer_points: int = 0
-    members: int = 0  # members whose ledger changed
+    members: int = 0  # members whose ledger changed (summed over chunks: a referrer may count in several)
     tier_upgrades: int = 0
     coupons_not_issued: int = 0
     tags_not_added: int = 0
