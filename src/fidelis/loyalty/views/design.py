@@ -126,26 +126,33 @@ def tier_list(request, program: str):
     return _page(request, "loyalty/design_tiers.html", program, "tiers", {"tiers": tiers})
 
 
+def _object_form(request, program: Program, obj, form, *, tab: str, form_id: str, new_title: str, saved: str,
+                 save, extra: dict | None = None):
+    """The create / edit page of a tier, coupon template or reward: save through the service, or show its error."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = save(form.service_data())
+        except DomainError as exc:
+            if obj is not None:
+                obj.refresh_from_db()
+            form.add_domain_error(exc)
+        else:
+            messages.success(request, saved % {"name": result.name})
+            return redirect(f"loyalty:design_{tab}", program=program.public_id)
+    return _page(request, "loyalty/design_form.html", program, tab, {
+        "form": form, "object": obj, "title": obj.name if obj else new_title, "form_id": form_id,
+        "cancel": reverse(f"loyalty:design_{tab}", args=[program.public_id]), **(extra or {})})
+
+
 def _tier_form(request, program: Program, tier: Tier | None):
     initial = {}
     if tier is None:
         top = program.tiers.order_by("-rank").values_list("rank", flat=True).first()
         initial = {"rank": 0 if top is None else top + 1}
     form = TierForm(request.POST or None, instance=tier, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = tier_save(actor=request.user, program=program, tier=tier, data=form.service_data())
-        except DomainError as exc:
-            if tier is not None:
-                tier.refresh_from_db()
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, _("Tier %(name)s saved.") % {"name": saved.name})
-            return redirect("loyalty:design_tiers", program=program.public_id)
-    return _page(request, "loyalty/design_form.html", program, "tiers", {
-        "form": form, "object": tier, "kind_label": _("tier"),
-        "title": tier.name if tier else _("New tier"), "cancel": reverse("loyalty:design_tiers", args=[program.public_id]),
-        "form_id": "tier-form"})
+    return _object_form(request, program, tier, form, tab="tiers", form_id="tier-form", new_title=_("New tier"),
+                        saved=_("Tier %(name)s saved."), extra={"kind_label": _("tier")},
+                        save=lambda data: tier_save(actor=request.user, program=program, tier=tier, data=data))
 
 
 @require_capability(CAPABILITY)
@@ -171,20 +178,10 @@ def coupon_list(request, program: str):
 
 def _coupon_form(request, program: Program, template: CouponTemplate | None):
     form = CouponTemplateForm(request.POST or None, instance=template)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = coupon_template_save(actor=request.user, program=program, template=template,
-                                         data=form.service_data())
-        except DomainError as exc:
-            if template is not None:
-                template.refresh_from_db()
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, _("Coupon %(name)s saved.") % {"name": saved.name})
-            return redirect("loyalty:design_coupons", program=program.public_id)
-    return _page(request, "loyalty/design_form.html", program, "coupons", {
-        "form": form, "object": template, "title": template.name if template else _("New coupon"),
-        "cancel": reverse("loyalty:design_coupons", args=[program.public_id]), "form_id": "coupon-form"})
+    return _object_form(request, program, template, form, tab="coupons", form_id="coupon-form",
+                        new_title=_("New coupon"), saved=_("Coupon %(name)s saved."),
+                        save=lambda data: coupon_template_save(actor=request.user, program=program,
+                                                               template=template, data=data))
 
 
 @require_capability(CAPABILITY)
@@ -210,19 +207,9 @@ def reward_list(request, program: str):
 
 def _reward_form(request, program: Program, reward: Reward | None):
     form = RewardForm(request.POST or None, instance=reward, program=program)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = reward_save(actor=request.user, program=program, reward=reward, data=form.service_data())
-        except DomainError as exc:
-            if reward is not None:
-                reward.refresh_from_db()
-            form.add_domain_error(exc)
-        else:
-            messages.success(request, _("Reward %(name)s saved.") % {"name": saved.name})
-            return redirect("loyalty:design_rewards", program=program.public_id)
-    return _page(request, "loyalty/design_form.html", program, "rewards", {
-        "form": form, "object": reward, "title": reward.name if reward else _("New reward"),
-        "cancel": reverse("loyalty:design_rewards", args=[program.public_id]), "form_id": "reward-form"})
+    return _object_form(request, program, reward, form, tab="rewards", form_id="reward-form",
+                        new_title=_("New reward"), saved=_("Reward %(name)s saved."),
+                        save=lambda data: reward_save(actor=request.user, program=program, reward=reward, data=data))
 
 
 @require_capability(CAPABILITY)
