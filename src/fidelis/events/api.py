@@ -14,6 +14,15 @@ from fidelis.events.schemas import EventIn, EventOut
 from fidelis.events.services import record_event
 
 router = Router(tags=["events"])
+MAX_KEY = 120
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Refuse an idempotency key longer than the stream stores; return it."""
+    if key and len(key) > MAX_KEY:
+        raise DomainError(_("An idempotency key has at most 120 characters."), code="invalid",
+                          field="idempotency_key")
+    return key
 
 
 def _by_phone(user, raw: str, field: str) -> Customer | None:
@@ -72,9 +81,7 @@ def event_post(request, payload: EventIn, idempotency_key: str | None = Header(N
     if payload.idempotency_key and idempotency_key and idempotency_key.strip() != payload.idempotency_key:
         raise DomainError(_("The Idempotency-Key header and the body disagree."), code="invalid",
                           field="idempotency_key")
-    if key and len(key) > 120:
-        raise DomainError(_("An idempotency key has at most 120 characters."), code="invalid",
-                          field="idempotency_key")
+    check_idempotency_key(key)
     customer = event_customer(request.auth, payload)
     occurred_at = payload.occurred_at
     if occurred_at is not None and timezone.is_naive(occurred_at):

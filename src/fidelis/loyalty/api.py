@@ -15,11 +15,11 @@ from ninja import Header, Query, Router, Schema, Status
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
 from fidelis.customers.selectors import customer_visible_qs
-from fidelis.events.api import event_customer
+from fidelis.events.api import check_idempotency_key, event_customer
 from fidelis.events.services import record_event
 from fidelis.loyalty import services
 from fidelis.loyalty.models import AppliedEvent, Coupon, Member, Program, Reward
-from fidelis.loyalty.rules import apply_event
+from fidelis.loyalty.rules import apply_event, member_by_reference
 from fidelis.loyalty.schemas import (
     AdjustIn,
     CouponCheckIn,
@@ -52,11 +52,7 @@ KEY_HEADER = Header(None, alias="Idempotency-Key")
 
 
 def _key(raw: str | None) -> str | None:
-    key = (raw or "").strip() or None
-    if key and len(key) > 120:
-        raise DomainError(_("An idempotency key has at most 120 characters."), code="invalid",
-                          field="idempotency_key")
-    return key
+    return check_idempotency_key((raw or "").strip() or None)
 
 
 def _program(public_id: str | None) -> Program:
@@ -140,9 +136,7 @@ def member_enrol(request, payload: EnrolIn):
     customer = event_customer(request.auth, _Who)
     referrer = None
     if payload.referrer:
-        ref = payload.referrer.strip().upper()
-        referrer = (Member.objects.filter(program=program, number=ref).first()
-                    or Member.objects.filter(program=program, card_code=ref).first())
+        referrer = member_by_reference(program, payload.referrer)
         if referrer is None:
             raise NotFound(_("No such referring member."), code="not_found", field="referrer")
     member, created = services.member_enrol(actor=request.auth, program=program, customer=customer,

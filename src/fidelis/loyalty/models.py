@@ -26,6 +26,11 @@ def new_code(length: int = 12) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _i in range(length))
 
 
+def normalize_code(raw: str) -> str:
+    """Return a card or coupon code as stored: upper case, without the spaces and dashes people type."""
+    return (raw or "").strip().upper().replace("-", "").replace(" ", "")
+
+
 class Objective(models.TextChoices):
     """What the program is for (seed 004: 忠诚计划的目标)."""
 

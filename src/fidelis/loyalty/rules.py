@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +39,7 @@ from fidelis.loyalty.models import (
     Rule,
     RuleStatus,
     Tier,
+    normalize_code,
 )
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _apply(program: Program, rules: list[Rule], event: Event) -> int:
         if member is None and event.type == "member.joined" and program.enrol_on_join_event:
             from fidelis.loyalty.services import member_enrol
 
-            referrer = _referrer(program, event.payload)
+            referrer = member_by_reference(program, event.payload.get("referrer"))
             try:
                 enrolled, _new = member_enrol(actor=None, program=program, customer=event.customer,
                                               channel=event.channel, referrer=referrer, joined_at=event.occurred_at,
@@ -166,12 +167,12 @@ def _view(rule: Rule) -> RuleView:
                     stop_further=rule.stop_further)
 
 
-def _referrer(program: Program, payload: dict) -> Member | None:
-    ref = str(payload.get("referrer") or "").strip().upper()
+def member_by_reference(program: Program, ref: str) -> Member | None:
+    """Return the program's member with this member number or card code (how a referrer is named)."""
+    ref = normalize_code(str(ref or ""))
     if not ref:
         return None
-    return Member.objects.filter(program=program, number=ref).first() or Member.objects.filter(
-        program=program, card_code=ref).first()
+    return Member.objects.filter(program=program).filter(Q(number=ref) | Q(card_code=ref)).order_by("pk").first()
 
 
 def _record_purchase(member: Member, event: Event) -> Purchase | None:

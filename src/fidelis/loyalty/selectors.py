@@ -161,13 +161,12 @@ def program_kpis(program: Program, now=None) -> ProgramKpis:
 def _repeat_rates(program: Program, now) -> tuple[float | None, float | None, int, int]:
     """Share of buyers of the last year who bought twice or more: members vs everyone else."""
     since = now - timedelta(days=REPEAT_DAYS)
-    per_customer = (Event.objects.filter(type="order.paid", occurred_at__gte=since, occurred_at__lte=now)
-                    .values("customer_id").annotate(n=Count("pk")).values_list("customer_id", "n"))
-    member_ids = set(Member.objects.filter(program=program).values_list("customer_id", flat=True))
-    counts = {True: [0, 0], False: [0, 0]}  # is member -> [buyers, repeat buyers]
-    for customer_id, n in per_customer.iterator(chunk_size=5000):
-        bucket = counts[customer_id in member_ids]
-        bucket[0] += 1
-        bucket[1] += n >= 2
-    rate = {k: (v[1] / v[0] if v[0] else None) for k, v in counts.items()}
+    members = Member.objects.filter(program=program).values("customer_id")
+    orders = Event.objects.filter(type="order.paid", occurred_at__gte=since, occurred_at__lte=now)
+    counts = {}
+    for is_member, events in ((True, orders.filter(customer_id__in=members)),
+                              (False, orders.exclude(customer_id__in=members))):
+        per_buyer = events.values("customer_id").annotate(n=Count("pk"))
+        counts[is_member] = (per_buyer.count(), per_buyer.filter(n__gte=2).count())
+    rate = {k: (repeat / buyers if buyers else None) for k, (buyers, repeat) in counts.items()}
     return rate[True], rate[False], counts[True][0], counts[False][0]

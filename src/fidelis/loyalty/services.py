@@ -29,6 +29,7 @@ from fidelis.loyalty.models import (
     Rule,
     RuleStatus,
     Tier,
+    normalize_code,
 )
 
 PROGRAM_FIELDS = ("name", "objective", "target_customers", "lock_in", "kpi_notes", "currency_name", "point_value",
@@ -410,7 +411,7 @@ def coupon_discount(coupon: Coupon, order_amount: Decimal | None) -> Decimal:
 
 def coupon_find(code: str, *, customer=None) -> Coupon:
     """Return the coupon with this code (of this customer when given) or raise NotFound."""
-    code = (code or "").strip().upper().replace("-", "").replace(" ", "")
+    code = normalize_code(code)
     coupon = Coupon.objects.select_related("template", "customer").filter(code=code).first() if code else None
     if coupon is None or (customer is not None and coupon.customer_id != customer.pk):
         raise NotFound(_("No such coupon."), code="not_found", field="code")
@@ -443,7 +444,7 @@ def coupon_redeem(*, actor, code: str, order_ref: str, order_amount: Decimal | N
     if idempotency_key:
         done = Coupon.objects.select_related("template").filter(redeem_key=idempotency_key).first()
         if done is not None:
-            if done.code != code.strip().upper().replace("-", "").replace(" ", ""):
+            if done.code != normalize_code(code):
                 raise Conflict(_("This idempotency key was already used for another operation."),
                                code="idempotency_conflict", field="idempotency_key")
             return done
@@ -510,7 +511,7 @@ def members_lookup(program: Program, *, phone: str = "", card: str = "", number:
     if number:
         return Q(number=number.strip().upper())
     if card:
-        return Q(card_code=card.strip().upper().replace("-", "").replace(" ", ""))
+        return Q(card_code=normalize_code(card))
     if phone:
         try:
             digits = phone_search_digits(normalize_phone(phone))
