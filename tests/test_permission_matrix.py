@@ -10,6 +10,11 @@ from fidelis.accounts.permissions import CAPABILITIES
 from fidelis.accounts.services import api_token_create
 from fidelis.config.api import api
 from fidelis.customers.services import customer_create
+from tests.sales import matrix as sales_matrix
+from tests.work import matrix as work_matrix
+
+# Apps that keep their rows in tests/<app>/matrix.py (WEB, POSTS, API, BODIES, sample_kwargs).
+APP_MATRICES = [sales_matrix, work_matrix]
 
 PUBLIC = "public"
 # Web routes: url name → the capability its view requires (PUBLIC: no login needed).
@@ -75,8 +80,8 @@ WEB = {
     "loyalty:design_reward_create": "loyalty.design",
     "loyalty:design_reward_edit": "loyalty.design",
 }
-# Loyalty routes answered with POST in the role walk below.
-LOYALTY_POSTS = {"loyalty:member_enrol", "loyalty:member_adjust", "loyalty:member_redeem",
+# Routes answered with POST in the role walk below.
+POSTS = {"loyalty:member_enrol", "loyalty:member_adjust", "loyalty:member_redeem",
                  "loyalty:member_coupon_issue"}
 # API operations: "METHOD /path" → (scope, capability); None: any signed-in caller.
 API = {
@@ -104,6 +109,10 @@ API = {
     "POST /loyalty/coupons/redeem": ("loyalty:write", "loyalty.operate"),
     "POST /loyalty/coupons/{code}/reverse": ("loyalty:write", "loyalty.operate"),
 }
+for _matrix in APP_MATRICES:
+    WEB.update(_matrix.WEB)
+    POSTS |= _matrix.POSTS
+    API.update(_matrix.API)
 API_DOCS = {"api:openapi-json", "api:openapi-view"}
 
 
@@ -172,6 +181,10 @@ def _sample_url(name, customer, manager):
         # No such program, rule, coupon or reward: the design routes answer 404 (405 for POST-only ones), not 403.
         kwargs = {"public_id": "0" * 16} if name.endswith(("rule_edit", "rule_status", "coupon_edit", "reward_edit")) \
             else {"program": "0" * 16, **({"pk": 1} if name == "loyalty:design_tier_edit" else {})}
+    for matrix in APP_MATRICES:
+        app_kwargs = matrix.sample_kwargs(name, customer, manager)
+        if app_kwargs is not None:
+            kwargs = app_kwargs
     return reverse(name, kwargs=kwargs)
 
 
@@ -185,7 +198,7 @@ def test_web_routes_answer_each_role_as_the_matrix_says(client, users, manager, 
             continue
         url = _sample_url(name, open_customer, manager)
         response = client.post(url) if name in ("customers:tag_add", "customers:tag_remove", "customers:consent",
-                                                "customers:contact_add", "accounts:token_revoke", *LOYALTY_POSTS) \
+                                                "customers:contact_add", "accounts:token_revoke", *POSTS) \
             else client.get(url)
         if role == "anonymous":
             assert response.status_code == 302 and "/accounts/login/" in response["Location"], (name, url)
@@ -200,7 +213,7 @@ def test_web_routes_answer_each_role_as_the_matrix_says(client, users, manager, 
 def test_api_routes_answer_each_role_as_the_matrix_says(client, users, open_customer, role):
     _token, raw = api_token_create(actor=users[Role.MANAGER], user=users[role], name="matrix",
                                    scopes=["customers:read", "customers:write", "events:write", "loyalty:read",
-                                           "loyalty:write"])
+                                           "loyalty:write", "sales:read", "sales:write", "work:read", "work:write"])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     bodies = {"POST /customers": {"name": "矩阵"}, "POST /customers/{public_id}/tags": {"tag": "x"},
               "PUT /customers/{public_id}/consent/{channel}": {"granted": True, "source": "门店"},
@@ -213,6 +226,8 @@ def test_api_routes_answer_each_role_as_the_matrix_says(client, users, open_cust
               "POST /loyalty/refunds": {"member": "M00000001", "order_no": "O1", "amount": "10"},
               "POST /loyalty/coupons/check": {"code": "ABCDEFGH"},
               "POST /loyalty/coupons/redeem": {"code": "ABCDEFGH", "order_no": "O1"}}
+    for matrix in APP_MATRICES:
+        bodies.update(matrix.BODIES)
     for key, rule in API.items():
         method, path = key.split(" ", 1)
         url = "/api" + path.format(public_id=open_customer.public_id, tag_name="x", channel="sms", number="M00000001",

@@ -44,6 +44,10 @@ class ApiScope(models.TextChoices):
     EVENTS_WRITE = "events:write", _("Send events")
     LOYALTY_READ = "loyalty:read", _("Read members, points and coupons")
     LOYALTY_WRITE = "loyalty:write", _("Enrol members, redeem points and coupons")
+    SALES_READ = "sales:read", _("Read products, orders, opportunities and contracts")
+    SALES_WRITE = "sales:write", _("Post orders and refunds, change opportunities and contracts")
+    WORK_READ = "work:read", _("Read tasks")
+    WORK_WRITE = "work:write", _("Create and complete tasks")
 
 
 def hash_token(raw: str) -> str:

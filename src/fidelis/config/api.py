@@ -98,3 +98,5 @@ def me(request):
 api.add_router("/customers", "fidelis.customers.api.router")
 api.add_router("/events", "fidelis.events.api.router")
 api.add_router("/loyalty", "fidelis.loyalty.api.router")
+api.add_router("/sales", "fidelis.sales.api.router")
+api.add_router("/work", "fidelis.work.api.router")

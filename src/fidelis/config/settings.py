@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "fidelis.events",
     "fidelis.customers",
     "fidelis.loyalty",
+    "fidelis.sales",
+    "fidelis.work",
     "fidelis.web",
 ]
 

@@ -8,6 +8,8 @@ urlpatterns = [
     path("customers/", include("fidelis.customers.urls")),
     path("events/", include("fidelis.events.urls")),
     path("loyalty/", include("fidelis.loyalty.urls")),
+    path("sales/", include("fidelis.sales.urls")),
+    path("work/", include("fidelis.work.urls")),
     path("api/", api.urls),
     path("", include("fidelis.web.urls")),
 ]

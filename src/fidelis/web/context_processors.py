@@ -38,5 +38,5 @@ def navigation(request):
             continue
         items.append({"url": url, "label": label, "name": url_name, "icon": icon,
                       "active": current == url_name or current in also
-                      or any(a.endswith(":*") and current.startswith(a[:-1]) for a in also)})
+                      or any(a.endswith("*") and current.startswith(a[:-1]) for a in also)})
     return {"nav_items": items}
