@@ -29,3 +29,13 @@ def client_for(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _fresh_loyalty_programs_cache():
+    """Each test starts without the programs a previous test's (rolled back) data left in the rules cache."""
+    from fidelis.loyalty.rules import programs_cache_clear
+
+    programs_cache_clear()
+    yield
+    programs_cache_clear()

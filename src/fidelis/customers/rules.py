@@ -18,10 +18,13 @@ STAGE_FOR_EVENT = {
 @on_event(*STAGE_FOR_EVENT)
 def advance_lifecycle_stage(event_id: int) -> None:
     """Move the customer to the stage the event proves, never backwards; safe to run twice."""
-    event = Event.objects.filter(pk=event_id).only("type", "customer_id", "public_id").first()
+    event = (Event.objects.filter(pk=event_id).select_related("customer")
+             .only("type", "customer_id", "public_id", "customer__lifecycle_stage").first())
     if event is None:
         return
     target = STAGE_FOR_EVENT[event.type]
+    if FUNNEL.index(event.customer.lifecycle_stage) >= FUNNEL.index(target):
+        return  # the usual case, without a transaction: the stage never moves back, so this stays true
     with transaction.atomic():
         # Lock the customer row: two events for one customer must not both read the old stage.
         customer = Customer.objects.select_for_update().filter(pk=event.customer_id).first()

@@ -6,16 +6,19 @@ from collections.abc import Callable
 Handler = Callable[[int], None]
 Validator = Callable[[str, dict], None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
+_excluded: dict[Handler, frozenset[str]] = {}
 _validators: dict[str, list[Validator]] = defaultdict(list)
 
 
-def on_event(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register a handler for the given event types ("*" for all); it receives the event id."""
+def on_event(*event_types: str, exclude: frozenset[str] | set[str] = frozenset()) -> Callable[[Handler], Handler]:
+    """Register a handler for the given event types ("*" for all but `exclude`); it receives the event id."""
 
     def decorator(func: Handler) -> Handler:
         for event_type in event_types:
             if func not in _handlers[event_type]:
                 _handlers[event_type].append(func)
+        if exclude:
+            _excluded[func] = frozenset(exclude) | _excluded.get(func, frozenset())
         return func
 
     return decorator
@@ -23,7 +26,8 @@ def on_event(*event_types: str) -> Callable[[Handler], Handler]:
 
 def handlers_for(event_type: str) -> list[Handler]:
     """Return the handlers registered for a type, specific ones first."""
-    return [*_handlers.get(event_type, []), *_handlers.get("*", [])]
+    return [h for h in (*_handlers.get(event_type, []), *_handlers.get("*", []))
+            if event_type not in _excluded.get(h, ())]
 
 
 def validates(*event_types: str) -> Callable[[Validator], Validator]:

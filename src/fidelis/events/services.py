@@ -23,29 +23,29 @@ def record_event(*, customer, type: str, actor=None, occurred_at: datetime | Non
     payload = payload or {}
     if len(str(payload)) > MAX_PAYLOAD_BYTES:
         raise DomainError(_("The event payload is too large."), code="too_large", field="payload")
-    if idempotency_key:
-        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _same_or_conflict(existing, customer, type), False
     for validate in validators_for(type):
         validate(type, payload)
     event = Event(customer=customer, type=type, actor=actor if getattr(actor, "is_authenticated", False) else None,
                   occurred_at=occurred_at or timezone.now(), channel=channel, touchpoint=touchpoint,
                   summary=summary[:200], payload=payload, idempotency_key=idempotency_key or None)
-    try:
-        # A savepoint, so that losing a race on the idempotency key leaves the caller's transaction usable.
-        with transaction.atomic():
-            event.save()
-    except IntegrityError:
-        existing = Event.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return _same_or_conflict(existing, customer, type), False
+    if idempotency_key:
+        # Insert first and look only when the key is taken: the common case costs one statement. A savepoint, so
+        # that a key already used leaves the caller's transaction usable.
+        try:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        except IntegrityError:
+            existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            return _same_or_conflict(existing, customer, type), False
+    else:
+        event.save(force_insert=True)
     if handlers_for(type):
         from fidelis.events.tasks import dispatch_event
 
         event_id = event.pk
-        transaction.on_commit(lambda: dispatch_event.delay(event_id))
+        transaction.on_commit(lambda: dispatch_event.delay(event_id, type))
     return event, True
 
 

@@ -246,11 +246,18 @@ def event_body(event: Event) -> dict:
     }
 
 
-@transaction.atomic
 def webhook_deliveries_enqueue(*, event_id: int) -> list[WebhookDelivery]:
     """Queue the event once for every active endpoint subscribed to its type; return the new deliveries."""
+    # Most events have no receiver: one query outside a transaction tells.
     endpoints = list(WebhookEndpoint.objects.filter(is_active=True).order_by("pk"))
-    event = Event.objects.select_related("customer").filter(pk=event_id).first() if endpoints else None
+    if not endpoints:
+        return []
+    return _enqueue(event_id, endpoints)
+
+
+@transaction.atomic
+def _enqueue(event_id: int, endpoints: list[WebhookEndpoint]) -> list[WebhookDelivery]:
+    event = Event.objects.select_related("customer").filter(pk=event_id).first()
     if event is None:
         return []
     body = event_body(event)

@@ -11,12 +11,15 @@ the purchase, and shown on the program page as a cost. A full refund also gives 
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Q, Sum
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -80,7 +83,7 @@ def validate_order_payload(event_type: str, payload: dict) -> None:
         raise DomainError(_("Name the refunded order: payload.order_no."), code="required", field="payload.order_no")
 
 
-@on_event("*")
+@on_event("*", exclude=OWN_TYPES)
 def loyalty_on_event(event_id: int) -> None:
     apply_event(event_id)
 
@@ -89,15 +92,42 @@ def loyalty_on_event(event_id: int) -> None:
 class _Loaded:
     program: Program
     rules: list[Rule]
+    tiers: list[Tier]
+
+
+# The active programs with their live rules and tiers, per event type, read once and kept for CACHE_SECONDS:
+# every event needs them, and they change a few times a year. A save or delete in this process clears them at
+# once; other processes (the workers) see a change within CACHE_SECONDS.
+CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[float, list[_Loaded]]] = {}
+
+
+def programs_cache_clear() -> None:
+    _cache.clear()
+
+
+@receiver([post_save, post_delete], sender=Program)
+@receiver([post_save, post_delete], sender=Rule)
+@receiver([post_save, post_delete], sender=Tier)
+def _programs_changed(sender, **kwargs) -> None:
+    programs_cache_clear()
 
 
 def _programs_for(event_type: str) -> list[_Loaded]:
-    loaded = []
-    for program in Program.objects.filter(is_active=True):
-        rules = list(Rule.objects.filter(program=program, status=RuleStatus.ACTIVE, trigger=event_type)
-                     .order_by("-priority", "id"))
-        if rules or event_type in BUILT_IN:
-            loaded.append(_Loaded(program, rules))
+    cached = _cache.get(event_type)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    programs = list(Program.objects.filter(is_active=True).order_by("pk"))
+    rules: dict[int, list[Rule]] = {p.pk: [] for p in programs}
+    tiers: dict[int, list[Tier]] = {p.pk: [] for p in programs}
+    for rule in Rule.objects.filter(program__in=programs, status=RuleStatus.ACTIVE, trigger=event_type) \
+            .order_by("-priority", "id"):
+        rules[rule.program_id].append(rule)
+    if event_type in BUILT_IN or any(rules.values()):
+        for tier in Tier.objects.filter(program__in=programs).order_by("rank"):
+            tiers[tier.program_id].append(tier)
+    loaded = [_Loaded(p, rules[p.pk], tiers[p.pk]) for p in programs if rules[p.pk] or event_type in BUILT_IN]
+    _cache[event_type] = (time.monotonic(), loaded)
     return loaded
 
 
@@ -108,16 +138,31 @@ def apply_event(event_id: int) -> int:
         return 0
     total = 0
     for loaded in _programs_for(event.type):
-        total += _apply(loaded.program, loaded.rules, event)
+        total += _apply(loaded.program, loaded.rules, event, loaded.tiers)
     return total
 
 
-def _apply(program: Program, rules: list[Rule], event: Event) -> int:
+def _insert_once(model, **values) -> int | None:
+    """INSERT a row unless it breaks a unique constraint; return its id, or None when the row was there.
+
+    One statement (INSERT … ON CONFLICT DO NOTHING RETURNING, on PostgreSQL and SQLite alike) instead of a
+    savepoint, the INSERT and its release: the hot path of every event writes two such rows.
+    """
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in values]
+    params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+                       f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING id", params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] | None = None) -> int:
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                applied = AppliedEvent.objects.create(program=program, event=event)
-        except IntegrityError:
+        applied_id = _insert_once(AppliedEvent, program=program.pk, event=event.pk, applied_at=timezone.now(),
+                                  points=0)
+        if applied_id is None:
             return 0  # applied before (a redelivered task, a second worker)
         member = ledger.lock_member_of(program.pk, event.customer_id)
         if member is None and event.type == "member.joined" and program.enrol_on_join_event:
@@ -141,10 +186,10 @@ def _apply(program: Program, rules: list[Rule], event: Event) -> int:
         if member is not None and event.type == "order.refunded":
             _refund(member, event)
         facts = _facts(program, event, member, purchase, rules)
-        # The program's tiers, read once for the tier_in conditions and the tier upgrade after a purchase.
+        # The program's tiers, for the tier_in conditions and the tier upgrade after a purchase.
         uses_tier_in = any(c["kind"] == "tier_in" for r in rules for c in r.conditions)
-        tiers = (list(Tier.objects.filter(program=program).order_by("rank"))
-                 if uses_tier_in or (member is not None and purchase is not None) else None)
+        if tiers is None and (uses_tier_in or (member is not None and purchase is not None)):
+            tiers = list(Tier.objects.filter(program=program).order_by("rank"))
         outcomes = evaluate([_view(r) for r in rules], facts,
                             {t.pk: t.name for t in tiers} if uses_tier_in and tiers else {})
         by_id = {r.pk: r for r in rules}
@@ -157,7 +202,7 @@ def _apply(program: Program, rules: list[Rule], event: Event) -> int:
         if member is not None and (earned or purchase is not None):
             tier_upgrade(member, now=event.occurred_at, tiers=tiers)
         if earned:
-            AppliedEvent.objects.filter(pk=applied.pk).update(points=earned)
+            AppliedEvent.objects.filter(pk=applied_id).update(points=earned)
         return earned
 
 
@@ -178,12 +223,13 @@ def member_by_reference(program: Program, ref: str) -> Member | None:
 def _record_purchase(member: Member, event: Event) -> Purchase | None:
     amount = order_amount(event.payload) or Decimal("0")
     ref = order_ref(event.payload) or f"event:{event.public_id}"
-    try:
-        with transaction.atomic():
-            purchase = Purchase.objects.create(member=member, event=event, order_ref=ref, amount=amount,
-                                               occurred_at=event.occurred_at)
-    except IntegrityError:
+    purchase = Purchase(member=member, event=event, order_ref=ref, amount=amount, occurred_at=event.occurred_at)
+    purchase.pk = _insert_once(Purchase, member=member.pk, event=event.pk, order_ref=ref, amount=amount,
+                               refunded=purchase.refunded, points=0, points_clawed=0, points_unrecovered=0,
+                               occurred_at=event.occurred_at)
+    if purchase.pk is None:
         return None
+    purchase._state.adding = False
     Member.objects.filter(pk=member.pk).update(purchases=member.purchases + 1)
     member.purchases += 1
     return purchase
@@ -345,6 +391,9 @@ def tier_change(member: Member, tier: Tier, *, reason: str, when: datetime | Non
 def tier_upgrade(member: Member, *, now: datetime | None = None, tiers: list[Tier] | None = None) -> bool:
     """Upgrade a locked member at once when they qualify for a better tier; return whether it happened."""
     now = now or timezone.now()
+    tiers = tiers if tiers is not None else list(Tier.objects.filter(program_id=member.program_id).order_by("rank"))
+    if member.tier is not None and member.tier_grace_until is None and all(t.rank <= member.tier.rank for t in tiers):
+        return False  # at the top already: nothing to sum
     best = tier_qualified(member, now, tiers)
     if best is not None and (member.tier is None or best.rank > member.tier.rank):
         tier_change(member, best, reason=_("Qualified"), when=now)
