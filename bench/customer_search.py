@@ -17,22 +17,20 @@ Targets: search p95 <= 50 ms at 1,000,000 customers; 360° page <= 5x the trivia
 
 import argparse
 import csv
-import http.client
 import io
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections import Counter
-from http.cookies import SimpleCookie
 from pathlib import Path
 from random import Random
+
+from benchlib import Client, median_of, p95_of, pg_admin, say, serve, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -40,10 +38,6 @@ PG_DATABASE = "fidelis_bench"
 USERNAME, PASSWORD = "manager", "fidelis-demo"
 SEARCH_KINDS = ("phone_last4", "phone_prefix", "hanzi", "initials", "number")
 TARGETS = {"search_p95_ms": 50, "page360_ratio": 5, "import_rows_per_s": 5000}
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -102,7 +96,7 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
     elif db == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     else:
-        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
+        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
                   f'CREATE DATABASE "{PG_DATABASE}"')
         env["DATABASE_URL"] = f"{args.pg_server.rstrip('/')}/{PG_DATABASE}"
     result_file = workdir / "result.json"
@@ -123,16 +117,8 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
         return result
     finally:
         if db == "postgres" and not args.existing:
-            _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+            pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _pg_admin(server: str, *statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -147,7 +133,6 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     from django.db import connection
 
     from fidelis.customers.models import Customer
-    from fidelis.web.management.commands.demo import gunicorn_extra_args
 
     result: dict = {"customers": args.customers, "db": args.db}
     if args.existing:
@@ -170,25 +155,9 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         result["targets_met"] = {"import": result["import_rows_per_s"] >= TARGETS["import_rows_per_s"]}
         return result
 
-    port = _free_port()
-    log = open(Path(os.environ["FIDELIS_DATA_DIR"]) / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "fidelis.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "2", "--worker-class", "gthread", "--keep-alive", "30", *gunicorn_extra_args()],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
-    try:
-        client = Client("127.0.0.1", port)
-        client.wait_ready(server)
-        client.login(USERNAME, PASSWORD)
-        say(f"gunicorn on 127.0.0.1:{port}, signed in as {USERNAME}; {args.requests} requests per kind")
+    with serve(Path(os.environ["FIDELIS_DATA_DIR"]), USERNAME, PASSWORD) as client:
+        say(f"gunicorn on 127.0.0.1:{client.port}, signed in as {USERNAME}; {args.requests} requests per kind")
         result.update(_measure(client, samples, args.requests))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     if args.explain:
         _explain(samples)
     if args.import_rows:
@@ -218,12 +187,6 @@ class _Prefixed(io.TextIOBase):
         return len(text)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _samples(seed: int, count: int) -> dict[str, list[str]]:
     """Return the queries of each kind, and the 360° page paths, taken from random customers."""
     from fidelis.customers.models import Customer, CustomerKind
@@ -247,105 +210,24 @@ def _samples(seed: int, count: int) -> dict[str, list[str]]:
     }
 
 
-class Client:
-    """One keep-alive HTTP connection with the session cookie; reconnects when the server closes it."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.cookies: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection(host, port, timeout=60)
-
-    def request(self, method: str, path: str, body: str | None = None, headers: dict | None = None):
-        headers = {"Host": f"{self.host}:{self.port}", **(headers or {})}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                data = response.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionError, http.client.CannotSendRequest):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-                if attempt == 2:
-                    raise
-        for header in response.headers.get_all("Set-Cookie") or []:
-            for name, morsel in SimpleCookie(header).items():
-                self.cookies[name] = morsel.value
-        return response.status, data
-
-    def wait_ready(self, server: subprocess.Popen, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit("gunicorn stopped; see gunicorn.log in the data directory")
-            try:
-                status, _body = self.request("GET", "/healthz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("gunicorn did not answer /healthz in time")
-
-    def login(self, username: str, password: str) -> None:
-        status, body = self.request("GET", "/accounts/login/")
-        match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
-        if status != 200 or not match:
-            raise SystemExit(f"no login form (HTTP {status})")
-        form = urllib.parse.urlencode({"username": username, "password": password, "next": "/",
-                                       "csrfmiddlewaretoken": match.group(1).decode()})
-        status, _body = self.request("POST", "/accounts/login/", body=form, headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Referer": f"http://{self.host}:{self.port}/accounts/login/"})
-        if status != 302 or "sessionid" not in self.cookies:
-            raise SystemExit(f"login failed (HTTP {status})")
-
-
-def _timed(client: Client, paths: list[str], n: int, warmup: int = 5) -> tuple[list[float], Counter]:
-    statuses: Counter = Counter()
-    for path in paths[:warmup]:
-        client.request("GET", path)
-    times = []
-    for i in range(n):
-        path = paths[i % len(paths)]
-        started = time.perf_counter()
-        status, _body = client.request("GET", path)
-        times.append((time.perf_counter() - started) * 1000)
-        statuses[status] += 1
-    return times, statuses
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-
-
 def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
     out: dict = {"search_p95_ms": {}, "search_median_ms": {}, "search_ratio": {}, "http_status": {}}
-    trivial, statuses = _timed(client, ["/healthz"], n)
-    trivial_p95, trivial_median = _p95(trivial), _median(trivial)
+    trivial, statuses = timed(client, ["/healthz"], n)
+    trivial_p95, trivial_median = p95_of(trivial), median_of(trivial)
     out["http_status"]["trivial"] = dict(statuses)
     say(f"  {'trivial /healthz':<22} median {trivial_median:7.2f} ms   p95 {trivial_p95:7.2f} ms")
     for kind in SEARCH_KINDS:
         paths = [f"/api/customers?q={urllib.parse.quote(q)}" for q in samples[kind]]
-        times, statuses = _timed(client, paths, n)
-        p95, median = _p95(times), _median(times)
+        times, statuses = timed(client, paths, n)
+        p95, median = p95_of(times), median_of(times)
         out["search_p95_ms"][kind] = round(p95, 2)
         out["search_median_ms"][kind] = round(median, 2)
         out["search_ratio"][kind] = round(p95 / trivial_p95, 1)
         out["http_status"][kind] = dict(statuses)
         say(f"  {'search ' + kind:<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   "
             f"{p95 / trivial_p95:5.1f}x trivial   HTTP {dict(statuses)}")
-    times, statuses = _timed(client, samples["page360"], n)
-    p95, median = _p95(times), _median(times)
+    times, statuses = timed(client, samples["page360"], n)
+    p95, median = p95_of(times), median_of(times)
     out.update({"trivial_p95_ms": round(trivial_p95, 2), "trivial_median_ms": round(trivial_median, 2),
                 "page360_p95_ms": round(p95, 2), "page360_median_ms": round(median, 2),
                 "page360_ratio": round(p95 / trivial_p95, 1)})

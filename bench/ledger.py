@@ -36,6 +36,8 @@ from datetime import timedelta
 from pathlib import Path
 from random import Random
 
+from benchlib import copy_rows, pg_admin, say
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench_ledger"  # and "<name>_pgbench" for pgbench's tables
@@ -43,10 +45,6 @@ PGBENCH = "/usr/bin/pgbench"
 TARGETS = {"ratio": 0.5, "backfill_orders_per_s": 20_000, "preview_1m_s": 10}
 STORES = [f"S{i:02d}" for i in range(1, 21)]
 CHANNELS = ["store"] * 6 + ["online"] * 3 + ["wechat"]
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -100,7 +98,7 @@ def main(argv=None) -> int:
         f"clients {args.clients}")
     started = time.monotonic()
     try:
-        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
+        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
                   f'CREATE DATABASE "{args.db_name}"')
         completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
         if completed.returncode != 0 or not result_file.exists():
@@ -110,19 +108,11 @@ def main(argv=None) -> int:
             result["total_s"] = round(time.monotonic() - started, 1)
             say(f"== done in {result['total_s']} s")
     finally:
-        _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
+        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
                   f'DROP DATABASE IF EXISTS "{args.pgbench_db}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0 if "error" not in result else 1
-
-
-def _pg_admin(server: str, *statements: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -157,29 +147,6 @@ def run_benchmark(args: argparse.Namespace) -> dict:
 
 
 # --- set-up -----------------------------------------------------------------------------------------------------
-
-def _copy(model, columns: list[str], rows) -> int:
-    """COPY rows (tuples in the order of `columns`, field names) into a model's table; return how many.
-
-    The other required columns get their field's default (or "" for text), the same for every row.
-    """
-    from django.db import connection
-
-    from fidelis.loyalty.backfill import _pg_type
-
-    fields = [model._meta.get_field(name) for name in columns]
-    rest = [f for f in model._meta.concrete_fields if f.name not in columns and not f.primary_key and not f.null]
-    fill = tuple(f.get_default() if f.has_default() else "" for f in rest)
-    names = ", ".join(connection.ops.quote_name(f.column) for f in [*fields, *rest])
-    count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types([_pg_type(f) for f in [*fields, *rest]])
-        for row in rows:
-            copy.write_row(row + fill)
-            count += 1
-    return count
-
 
 def _setup(args: argparse.Namespace) -> dict:
     """Return the program, the rules, the members; everything written in bulk (set-up is not measured)."""
@@ -241,12 +208,12 @@ def _setup(args: argparse.Namespace) -> dict:
                            [first_customer + args.members])
             cursor.execute("SELECT setval(pg_get_serial_sequence('loyalty_member', 'id'), %s)", [args.members])
         customer_ids = list(range(first_customer, first_customer + args.members))
-        _copy(Customer, ["id", "public_id", "created_at", "updated_at", "number", "name", "birthday", "phone",
+        copy_rows(Customer, ["id", "public_id", "created_at", "updated_at", "number", "name", "birthday", "phone",
                          "lifecycle_stage", "source", "phone_digits", "phone_reversed"],
               ((pk, f"{pk:016x}", now, now, f"B{pk:09d}", f"会员{pk}", _birthday(rng), f"+86139{pk:08d}", "member",
                 "bench", f"139{pk:08d}", f"139{pk:08d}"[::-1]) for pk in customer_ids))
         members = list(range(1, args.members + 1))
-        _copy(Member, ["id", "public_id", "created_at", "updated_at", "program", "customer", "number", "card_code",
+        copy_rows(Member, ["id", "public_id", "created_at", "updated_at", "program", "customer", "number", "card_code",
                        "status", "joined_at", "channel", "referred_by", "tier", "tier_since", "balance",
                        "earned_total", "purchases"],
               ((pk, f"m{pk:015x}", joined, joined, program.pk, customer_ids[pk - 1], f"M{pk:08d}", f"BENCH{pk:010d}",
@@ -281,7 +248,7 @@ def _import_history(args: argparse.Namespace, setup: dict) -> None:
     customers = setup["customer_ids"]
     started = time.monotonic()
     with transaction.atomic():
-        count = _copy(Event, ["public_id", "customer", "type", "occurred_at", "channel", "touchpoint", "summary",
+        count = copy_rows(Event, ["public_id", "customer", "type", "occurred_at", "channel", "touchpoint", "summary",
                               "payload", "created_at"],
                       ((f"h{i:015x}", rng.choice(customers), "order.paid",
                         now - timedelta(seconds=rng.randint(3600, 700 * 86400)), rng.choice(CHANNELS), "POS",
@@ -460,7 +427,7 @@ def _pgbench(args: argparse.Namespace, clients: int) -> float | None:
 
 
 def _live_against_pgbench(args: argparse.Namespace, setup: dict) -> dict:
-    _pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.pgbench_db}" WITH (FORCE)',
+    pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.pgbench_db}" WITH (FORCE)',
               f'CREATE DATABASE "{args.pgbench_db}"')
     init = subprocess.run([args.pgbench, "-i", "-q", f"{args.pg_server.rstrip('/')}/{args.pgbench_db}"],
                           capture_output=True, text=True, check=False)

@@ -1,5 +1,6 @@
 """Fidelis settings, read from the environment (see README "Configuration")."""
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -121,6 +122,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # Static files come straight from the installed packages (no collectstatic step needed to run).
 WHITENOISE_USE_FINDERS = True
+# Plotly's browser bundle ships inside the `plotly` wheel: served as static/plotly/plotly.min.js, no CDN.
+STATICFILES_DIRS = [("plotly", Path(find_spec("plotly").origin).parent / "package_data")]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = DATA_DIR / "media"

@@ -1,0 +1,163 @@
+"""What the benchmarks share: progress output, a PostgreSQL admin connection, COPY into a model's table, gunicorn
+on a free port, and a keep-alive HTTP client that signs in and times requests (median, p95)."""
+
+import http.client
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from contextlib import contextmanager
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def pg_admin(server: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server.rstrip('/')}/postgres", autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Client:
+    """One keep-alive HTTP connection with the session cookie; reconnects when the server closes it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection(host, port, timeout=60)
+
+    def request(self, method: str, path: str, body: str | None = None, headers: dict | None = None):
+        headers = {"Host": f"{self.host}:{self.port}", **(headers or {})}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError, http.client.CannotSendRequest):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt == 2:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return response.status, data
+
+    def wait_ready(self, server: subprocess.Popen, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise SystemExit("gunicorn stopped; see gunicorn.log in the data directory")
+            try:
+                status, _body = self.request("GET", "/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not answer /healthz in time")
+
+    def login(self, username: str, password: str) -> None:
+        status, body = self.request("GET", "/accounts/login/")
+        match = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+        if status != 200 or not match:
+            raise SystemExit(f"no login form (HTTP {status})")
+        form = urllib.parse.urlencode({"username": username, "password": password, "next": "/",
+                                       "csrfmiddlewaretoken": match.group(1).decode()})
+        status, _body = self.request("POST", "/accounts/login/", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": f"http://{self.host}:{self.port}/accounts/login/"})
+        if status != 302 or "sessionid" not in self.cookies:
+            raise SystemExit(f"login failed (HTTP {status})")
+
+
+def timed(client: Client, paths: list[str], n: int, warmup: int = 5) -> tuple[list[float], Counter]:
+    statuses: Counter = Counter()
+    for path in paths[:warmup]:
+        client.request("GET", path)
+    times = []
+    for i in range(n):
+        path = paths[i % len(paths)]
+        started = time.perf_counter()
+        status, _body = client.request("GET", path)
+        times.append((time.perf_counter() - started) * 1000)
+        statuses[status] += 1
+    return times, statuses
+
+
+def median_of(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def p95_of(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+
+
+def copy_rows(model, columns: list[str], rows) -> int:
+    """COPY rows (tuples in the order of `columns`, field names) into a model's table; return how many.
+
+    The other required columns get their field's default (or "" for text), the same for every row.
+    """
+    from django.db import connection
+
+    from fidelis.loyalty.backfill import _pg_type
+
+    fields = [model._meta.get_field(name) for name in columns]
+    rest = [f for f in model._meta.concrete_fields if f.name not in columns and not f.primary_key and not f.null]
+    fill = tuple(f.get_default() if f.has_default() else "" for f in rest)
+    names = ", ".join(connection.ops.quote_name(f.column) for f in [*fields, *rest])
+    count = 0
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([_pg_type(f) for f in [*fields, *rest]])
+        for row in rows:
+            copy.write_row(row + fill)
+            count += 1
+    return count
+
+
+@contextmanager
+def serve(data_dir: Path, username: str, password: str):
+    """Run gunicorn (2 workers × 2 threads, as `fidelis demo` serves) on a free port; yield a signed-in Client."""
+    from fidelis.web.management.commands.demo import gunicorn_extra_args
+
+    port = free_port()
+    log = open(data_dir / "gunicorn.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "fidelis.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+         "--threads", "2", "--worker-class", "gthread", "--keep-alive", "30", *gunicorn_extra_args()],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    try:
+        client = Client("127.0.0.1", port)
+        client.wait_ready(server)
+        client.login(username, password)
+        yield client
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
