@@ -161,3 +161,38 @@ def serve(data_dir: Path, username: str, password: str):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def run_in_fresh_database(script: Path, child_argv: list[str], *, pg_server: str, db_name: str, prefix: str,
+                          error_result: dict, also_drop: tuple[str, ...] = ()) -> int:
+    """Run `script --worker …` against a fresh PostgreSQL database (dropped afterwards, with `also_drop`) and a
+    temporary data directory; print the JSON result it writes as the last line; return the exit status.
+
+    Tasks run in-process (no CELERY_BROKER_URL): an event is applied before record_event returns.
+    """
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
+           "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_URL": f"{pg_server.rstrip('/')}/{db_name}"}
+    env.pop("CELERY_BROKER_URL", None)
+    result_file = workdir / "result.json"
+    argv = [sys.executable, str(script), "--worker", "--result-file", str(result_file), *child_argv]
+    started = time.monotonic()
+    try:
+        pg_admin(pg_server, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)', f'CREATE DATABASE "{db_name}"')
+        completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
+        if completed.returncode != 0 or not result_file.exists():
+            result = {**error_result, "error": f"benchmark exited with {completed.returncode}"}
+        else:
+            result = json.loads(result_file.read_text(encoding="utf-8"))
+            result["total_s"] = round(time.monotonic() - started, 1)
+            say(f"== done in {result['total_s']} s")
+    finally:
+        pg_admin(pg_server, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in (db_name, *also_drop)))
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(result, ensure_ascii=False), flush=True)
+    return 0 if "error" not in result else 1

@@ -27,16 +27,14 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 from random import Random
 
-from benchlib import copy_rows, pg_admin, say
+from benchlib import copy_rows, pg_admin, run_in_fresh_database, say
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -85,34 +83,14 @@ def main(argv=None) -> int:
         result = run_benchmark(args)
         Path(args.result_file).write_text(json.dumps(result), encoding="utf-8")
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="fidelis-bench-ledger-"))
-    env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
-           "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_URL": f"{args.pg_server.rstrip('/')}/{args.db_name}"}
-    env.pop("CELERY_BROKER_URL", None)  # tasks run in-process: an event is applied before record_event returns
-    result_file = workdir / "result.json"
-    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--result-file", str(result_file),
-            "--members", str(args.members), "--orders", str(args.orders), "--duration", str(args.duration),
-            "--clients", ",".join(map(str, args.clients)), "--profile", str(args.profile), "--pg-server",
-            args.pg_server, "--pgbench", args.pgbench, "--db-name", args.db_name, "--seed", str(args.seed)]
+    child = ["--members", str(args.members), "--orders", str(args.orders), "--duration", str(args.duration),
+             "--clients", ",".join(map(str, args.clients)), "--profile", str(args.profile), "--pg-server",
+             args.pg_server, "--pgbench", args.pgbench, "--db-name", args.db_name, "--seed", str(args.seed)]
     say(f"== postgres: {args.members:,} members, {args.orders:,} historical orders, {args.duration:g} s phases, "
         f"clients {args.clients}")
-    started = time.monotonic()
-    try:
-        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
-                  f'CREATE DATABASE "{args.db_name}"')
-        completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
-        if completed.returncode != 0 or not result_file.exists():
-            result = {"orders": args.orders, "error": f"benchmark exited with {completed.returncode}"}
-        else:
-            result = json.loads(result_file.read_text(encoding="utf-8"))
-            result["total_s"] = round(time.monotonic() - started, 1)
-            say(f"== done in {result['total_s']} s")
-    finally:
-        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
-                  f'DROP DATABASE IF EXISTS "{args.pgbench_db}" WITH (FORCE)')
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(result, ensure_ascii=False), flush=True)
-    return 0 if "error" not in result else 1
+    return run_in_fresh_database(Path(__file__).resolve(), child, pg_server=args.pg_server, db_name=args.db_name,
+                                 prefix="fidelis-bench-ledger-", error_result={"orders": args.orders},
+                                 also_drop=(args.pgbench_db,))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -4,11 +4,13 @@
     python bench/sales_reports.py [--quick] [--orders N] [--customers N] [--requests N] [--import-lines N]
 
 It makes a fresh database `fidelis_bench_sales` on the local PostgreSQL (dropped afterwards), migrates it and
-writes, with COPY: 20 stores, 20 product categories, 200 products, N customers, the orders (default 1,000,000;
+writes, with COPY (then rebuilds the daily sales totals the reports read, `fidelis.sales.rollups`): 20 stores, 20 product categories, 200 products, N customers, the orders (default 1,000,000;
 `--quick` 100,000) with 5 lines each over the last two years, and 100,000 tasks of which the signed-in manager owns
-300 open ones (overdue, today, upcoming). Then it starts gunicorn and measures over one keep-alive connection the
+300 open ones (overdue, today, upcoming), and 100,000 opportunities at every stage of the default pipeline. Then it
+starts gunicorn and measures over one keep-alive connection the
 median and p95 time of: the trivial view /healthz; the sales report (/sales/reports/) by store, channel, category
-and product per month over the last twelve months; and the home page with "my day". Each figure is also given as
+and product per month over the last twelve months; the pipeline report (value per stage, forecast, win rate and
+cycle) by rep and by source; and the home page with "my day". Each figure is also given as
 a ratio to the trivial view. Last it imports a CSV of historical orders (one row per line, through the import
 services: upload, check, import) and gives order lines per second.
 Targets: every report < 2 s at 1,000,000 orders; "my day" <= 5x the trivial view; order import >= 10,000 lines/s.
@@ -20,17 +22,14 @@ import csv
 import io
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from random import Random
 
-from benchlib import ROOT, copy_rows, median_of, p95_of, pg_admin, say, serve, timed
+from benchlib import copy_rows, median_of, p95_of, run_in_fresh_database, say, serve, timed
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench_sales"
@@ -47,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="100,000 orders, 20,000 customers, 20,000 import lines")
     parser.add_argument("--orders", type=int, help="orders (default 1,000,000; --quick 100,000); 5 lines each")
     parser.add_argument("--customers", type=int, help="customers (default 100,000; --quick 20,000)")
+    parser.add_argument("--opportunities", type=int, default=100_000, help="opportunities (default 100,000)")
+    parser.add_argument("--tasks", type=int, default=100_000, help="tasks (default 100,000; 300 of them the manager's)")
     parser.add_argument("--requests", type=int, help="timed requests per page (default 20; --quick 8)")
     parser.add_argument("--import-lines", type=int, help="lines of the import CSV (default 100,000; --quick 20,000)")
     parser.add_argument("--pg-server", default=os.environ.get("FIDELIS_BENCH_PG", PG_SERVER),
@@ -68,33 +69,13 @@ def main(argv=None) -> int:
     if args.worker:
         Path(args.result_file).write_text(json.dumps(run_benchmark(args)), encoding="utf-8")
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="fidelis-bench-sales-"))
-    env = {**os.environ, "FIDELIS_DATA_DIR": str(workdir), "DJANGO_SETTINGS_MODULE": "fidelis.config.settings",
-           "DEBUG": "false", "LOG_LEVEL": "ERROR", "DATABASE_URL": f"{args.pg_server.rstrip('/')}/{args.db_name}"}
-    env.pop("CELERY_BROKER_URL", None)
-    result_file = workdir / "result.json"
-    argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--result-file", str(result_file),
-            "--orders", str(args.orders), "--customers", str(args.customers), "--requests", str(args.requests),
-            "--import-lines", str(args.import_lines), "--pg-server", args.pg_server, "--db-name", args.db_name,
-            "--seed", str(args.seed)]
     say(f"== postgres: {args.orders:,} orders × {LINES_PER_ORDER} lines, {args.customers:,} customers, "
         f"{args.requests} requests per page, {args.import_lines:,} import lines")
-    started = time.monotonic()
-    try:
-        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
-                 f'CREATE DATABASE "{args.db_name}"')
-        completed = subprocess.run(argv, env=env, cwd=ROOT, check=False)
-        if completed.returncode != 0 or not result_file.exists():
-            result = {"orders": args.orders, "error": f"benchmark exited with {completed.returncode}"}
-        else:
-            result = json.loads(result_file.read_text(encoding="utf-8"))
-            result["total_s"] = round(time.monotonic() - started, 1)
-            say(f"== done in {result['total_s']} s")
-    finally:
-        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(result, ensure_ascii=False), flush=True)
-    return 0 if "error" not in result else 1
+    child = ["--orders", str(args.orders), "--customers", str(args.customers), "--requests", str(args.requests),
+             "--import-lines", str(args.import_lines), "--opportunities", str(args.opportunities), "--tasks",
+             str(args.tasks), "--pg-server", args.pg_server, "--db-name", args.db_name, "--seed", str(args.seed)]
+    return run_in_fresh_database(Path(__file__).resolve(), child, pg_server=args.pg_server, db_name=args.db_name,
+                                 prefix="fidelis-bench-sales-", error_result={"orders": args.orders})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,7 +115,17 @@ def _setup(args: argparse.Namespace) -> dict:
 
     from fidelis.accounts.models import Role, User
     from fidelis.customers.models import Customer
-    from fidelis.sales.models import Order, OrderLine, Product, ProductCategory, Store
+    from fidelis.sales.models import (
+        Opportunity,
+        OpportunitySource,
+        Order,
+        OrderLine,
+        Product,
+        ProductCategory,
+        StageKind,
+        Store,
+    )
+    from fidelis.sales.pipeline import pipeline_default
     from fidelis.work.models import Task
 
     rng = Random(args.seed)
@@ -183,9 +174,9 @@ def _setup(args: argparse.Namespace) -> dict:
         copy_rows(OrderLine, ["order", "product", "category", "quantity", "unit_price", "discount", "amount",
                               "refunded_quantity"], iter(lines))
         del lines
-        # 100,000 tasks over the users; the manager owns 300 open ones around today.
+        # The tasks of all users; the manager owns 300 open ones around today.
         tasks = []
-        for i in range(100_000):
+        for i in range(args.tasks):
             mine = i < 300
             due = now + timedelta(hours=rng.randint(-72, 240) if mine else rng.randint(-2000, 2000))
             done = not mine and rng.random() >= 0.3
@@ -193,10 +184,35 @@ def _setup(args: argparse.Namespace) -> dict:
                           rng.choice(customer_ids), "done" if done else "open", due if done else None))
         copy_rows(Task, ["public_id", "created_at", "updated_at", "title", "due_at", "owner", "customer", "status",
                          "done_at"], iter(tasks))
+        # 100,000 opportunities of the reps and the manager over the default pipeline: open, won and lost.
+        stages = list(pipeline_default().stages.order_by("order"))
+        sources = list(OpportunitySource.values)
+        rows = []
+        for i in range(args.opportunities):
+            stage = rng.choice(stages)
+            created = now - timedelta(days=rng.randint(1, 700))
+            closed = created + timedelta(days=rng.randint(1, 120)) if stage.kind != StageKind.OPEN else None
+            rows.append((f"o{i:015x}", created, created, rng.choice(customer_ids), f"商机 {i}", rng.choice(sources),
+                         Decimal(rng.randint(1, 500) * 100), (created + timedelta(days=rng.randint(10, 200))).date(),
+                         stage.pk, stage.kind, stage.probability, rng.choice(owners), created,
+                         closed if stage.kind == StageKind.WON else None,
+                         closed if stage.kind == StageKind.LOST else None, closed,
+                         (closed - created).days if closed else None,
+                         "price" if stage.kind == StageKind.LOST else ""))
+        copy_rows(Opportunity, ["public_id", "created_at", "updated_at", "customer", "title", "source",
+                                "expected_amount", "expected_close_date", "stage", "status", "probability", "owner",
+                                "stage_changed_at", "won_at", "lost_at", "closed_at", "cycle_days", "lost_reason"],
+                  iter(rows))
+        del rows
+    from fidelis.sales.rollups import rollups_rebuild
+
+    started = time.monotonic()
+    store_days, product_days = rollups_rebuild()  # the order services keep them; a bulk load rebuilds them once
+    say(f"  daily totals rebuilt in {time.monotonic() - started:.1f} s: {store_days:,} store days, {product_days:,} product days")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     say(f"  {args.orders:,} orders, {args.orders * LINES_PER_ORDER:,} lines, {args.customers:,} customers, "
-        f"100,000 tasks")
+        f"{args.tasks:,} tasks, {args.opportunities:,} opportunities")
     return {"customer_ids": customer_ids, "skus": [p.sku for p in products], "stores": [s.code for s in stores],
             "manager_id": manager.pk}
 
@@ -218,6 +234,16 @@ def _measure(client, n: int) -> dict:
         out["report_ratio"][dimension] = round(p95 / trivial_p95, 1)
         out["http_status"][f"report_{dimension}"] = dict(statuses)
         say(f"  {'report by ' + dimension:<26} median {median:8.2f} ms   p95 {p95:8.2f} ms   "
+            f"HTTP {dict(statuses)}")
+    for kind in ("owner", "source"):
+        path = f"/sales/reports/pipeline/?dimension={kind}&start={date(end.year - 1, end.month, 1)}&end={end}"
+        times, statuses = timed(client, [path], n, warmup=1)
+        p95, median = p95_of(times), median_of(times)
+        key = f"pipeline_by_{kind}"
+        out["report_p95_s"][key], out["report_median_s"][key] = round(p95 / 1000, 3), round(median / 1000, 3)
+        out["report_ratio"][key] = round(p95 / trivial_p95, 1)
+        out["http_status"][f"report_{key}"] = dict(statuses)
+        say(f"  {'pipeline report by ' + kind:<26} median {median:8.2f} ms   p95 {p95:8.2f} ms   "
             f"HTTP {dict(statuses)}")
     times, statuses = timed(client, ["/"], max(n, 50))
     p95 = p95_of(times)

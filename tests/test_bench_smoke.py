@@ -57,3 +57,34 @@ def test_ledger_bench_runs_tiny_on_postgres_and_ends_with_json(tmp_path):
     assert result["backfill"]["applied"] == 1500 and result["backfill_orders_per_s"] > 0
     assert result["preview_1m_s"] > 0 and result["preview_events"] == 1500
     assert set(result["targets_met"]) == {"ratio", "backfill", "preview", "invariants"}
+
+
+SALES = Path(__file__).resolve().parent.parent / "bench" / "sales_reports.py"
+
+
+@pytest.mark.postgres_only
+def test_sales_reports_bench_runs_tiny_on_postgres_and_ends_with_json(tmp_path):
+    # given: the PostgreSQL server the suite runs on and a database of this run's own
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        pytest.skip("the sales reports benchmark needs PostgreSQL (run the suite with DATABASE_URL=postgres://…)")
+    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
+    server = f"postgres://{quote(db['USER'] or 'postgres')}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    argv = [sys.executable, str(SALES), "--orders", "600", "--customers", "200", "--opportunities", "300",
+            "--tasks", "1000", "--requests", "2", "--import-lines", "200", "--pg-server", server,
+            "--db-name", f"fidelis_bench_sales_smoke_{os.getpid()}"]
+    # when
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    # then
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["orders"] == 600 and result["lines"] == 3000
+    assert set(result["report_p95_s"]) == {"store", "channel", "category", "product", "pipeline_by_owner",
+                                           "pipeline_by_source"}
+    assert all(status == {"200": 2} for key, status in result["http_status"].items()
+               if key.startswith("report_")), result["http_status"]
+    assert result["my_day_ratio"] > 0 and result["http_status"]["my_day"] == {"200": 50}
+    assert result["import_lines_written"] == 200 and result["import_bad_rows"] == 0
+    assert set(result["targets_met"]) == {"reports", "my_day", "import"}

@@ -22,6 +22,7 @@ WEB = {
     "set_language": PUBLIC,
     "web:healthz": PUBLIC,
     "web:home": "customer.view",
+    "web:dashboard": "customer.view",
     "accounts:login": PUBLIC,
     "accounts:logout": PUBLIC,
     "accounts:users": "user.manage",

@@ -1,4 +1,5 @@
-"""The home page: the funnel, categories, value tiers and recent events in a few queries."""
+"""The home page ("my day") and its dashboard: the funnel, categories, value tiers and recent events in a few
+queries."""
 
 import pytest
 from django.urls import reverse
@@ -20,7 +21,7 @@ def test_home_counts_customers_by_stage_category_and_tier(client_for, manager):
     customer_create(actor=manager, data={"name": "李四", "lifecycle_stage": "member"})
     customer_create(actor=manager, data={"name": "王五", "lifecycle_stage": "advocate", "category": "basic"})
     # when
-    context = client_for(manager).get(reverse("web:home")).context
+    context = client_for(manager).get(reverse("web:dashboard")).context
     # then
     assert context["total"] == 3
     assert _counts(context["funnel"]) == {"interested": 0, "follower": 0, "member": 2, "buyer": 0, "loyal": 0,
@@ -36,7 +37,7 @@ def test_home_of_a_sales_rep_counts_and_lists_only_visible_customers(client_for,
     mine = customer_create(actor=manager, data={"name": "张三"}, owner=rep)
     theirs = customer_create(actor=manager, data={"name": "李四"}, owner=users[Role.MARKETING])
     record_event(customer=theirs, type="store.visited", summary="secret visit")
-    response = client_for(rep).get(reverse("web:home"))
+    response = client_for(rep).get(reverse("web:dashboard"))
     assert response.context["total"] == 1
     assert {e.customer_id for e in response.context["recent"]} == {mine.pk}
     assert "secret visit" not in response.content.decode()
@@ -50,5 +51,16 @@ def test_home_query_count_does_not_grow_with_events(client_for, manager, django_
             record_event(customer=customer, type="order.paid", payload={"amount": "9.90"}, summary=f"#{j}")
     client = client_for(manager)
     with django_assert_max_num_queries(6):
-        response = client.get(reverse("web:home"))
+        response = client.get(reverse("web:dashboard"))
     assert response.status_code == 200 and "¥9.90" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_home_loads_the_dashboard_after_my_day_and_does_not_count_customers(client_for, manager,
+                                                                          django_assert_max_num_queries):
+    customer_create(actor=manager, data={"name": "张三"})
+    client = client_for(manager)
+    client.get(reverse("web:home"))  # warm the session
+    with django_assert_max_num_queries(3):  # session, user, my day (tasks with their customers)
+        body = client.get(reverse("web:home")).content.decode()
+    assert f'hx-get="{reverse("web:dashboard")}"' in body and 'id="my-day"' in body

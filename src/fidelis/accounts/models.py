@@ -23,6 +23,11 @@ class User(AbstractUser):
         help_text=_("What this user may see and change."),
     )
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, choices=settings.LANGUAGES,
+        help_text=_("The language of messages sent to this user (the last one chosen in the menu; empty: the "
+                    "site's default)."),
+    )
 
     class Meta:
         verbose_name = _("user")

@@ -36,6 +36,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "report.sales": frozenset({R, S, M, MG}),
     "task.view": ALL,
     "task.change": frozenset({S, M, SV, MG}),
+    "task.rules": frozenset({MG}),
     "audit.view": frozenset({MG}),
     "user.manage": frozenset({MG}),
     "token.manage": frozenset({MG}),

@@ -64,6 +64,18 @@ def user_set_role(*, actor: User, user: User, role: str, is_active: bool | None 
     return user
 
 
+def user_set_language(*, user: User, language: str) -> User:
+    """Remember the language the user chose, for what is sent to them (reminders by e-mail)."""
+    from django.conf import settings
+
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(_("Unknown language."), code="invalid", field="language")
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user
+
+
 @transaction.atomic
 def api_token_create(*, actor: User, user: User, name: str, scopes: list[str],
                      expires_at: datetime | None = None) -> tuple[ApiToken, str]:

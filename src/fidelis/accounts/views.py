@@ -3,17 +3,26 @@
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from fidelis.accounts.forms import TokenCreateForm, UserCreateForm, UserRoleForm
 from fidelis.accounts.models import ApiToken, AuditEntry, User
-from fidelis.accounts.services import api_token_create, api_token_revoke, user_create, user_set_role
+from fidelis.accounts.services import (
+    api_token_create,
+    api_token_revoke,
+    user_create,
+    user_set_language,
+    user_set_role,
+)
 from fidelis.core.errors import DomainError
 from fidelis.web.access import require_capability
 
@@ -100,3 +109,14 @@ def audit_log(request):
         "page": page, "actor": actor, "action": action, "object": obj, "actions": list(actions), "query": query,
         "actors": User.objects.order_by("username").values_list("username", flat=True),
     })
+
+
+def language_set(request):
+    """Switch the page language (Django's set_language) and remember it for a signed-in user."""
+    response = set_language(request)
+    language = request.POST.get("language", "")
+    # Only the languages the site offers (check_for_language also accepts codes it merely has catalogues for).
+    if (request.method == "POST" and request.user.is_authenticated and check_for_language(language)
+            and language in dict(settings.LANGUAGES)):
+        user_set_language(user=request.user, language=language)
+    return response

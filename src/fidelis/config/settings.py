@@ -166,12 +166,25 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-tier-reviews": {"task": "loyalty.tier_reviews", "schedule": 24 * 3600.0},
     "loyalty-apply-missed": {"task": "loyalty.apply_missed", "schedule": 300.0},
     "events-webhook-retry-due": {"task": "events.webhook_retry_due", "schedule": 60.0},
+    "work-send-due-reminders": {"task": "work.send_due_reminders", "schedule": 60.0},
+    "sales-contract-expiry-reminders": {"task": "sales.contract_expiry_reminders", "schedule": 3600.0},
 }
+# Days before a contract's end date when its owner gets a to-do to renew it.
+FIDELIS_CONTRACT_REMINDER_DAYS = env_int("FIDELIS_CONTRACT_REMINDER_DAYS", 30)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "fidelis@localhost")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")  # or EMAIL_HOST_PASSWORD_FILE
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # TLS from the start, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other; set one")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Where the staff reach Fidelis: links in e-mails (task reminders) start with it.
+FIDELIS_SITE_URL = (env_str("FIDELIS_SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 
 NINJA_PAGINATION_PER_PAGE = 50
 

@@ -1,9 +1,11 @@
 from django.urls import include, path
 
+from fidelis.accounts.views import language_set
 from fidelis.config.api import api
 
 urlpatterns = [
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's set_language, which also remembers the choice on the user (the language of their e-mails).
+    path("i18n/setlang/", language_set, name="set_language"),
     path("accounts/", include("fidelis.accounts.urls")),
     path("customers/", include("fidelis.customers.urls")),
     path("events/", include("fidelis.events.urls")),

@@ -302,11 +302,12 @@ def _require(actor) -> None:
 # Services
 
 
-@transaction.atomic
-def import_job_create(*, actor, uploaded_file) -> ImportJob:
-    """Store an uploaded CSV/XLSX file, read its header row and guess the column mapping."""
-    _require(actor)
-    name = Path(getattr(uploaded_file, "name", "") or "import.csv").name[:200]
+def read_upload(uploaded_file, default_name: str) -> tuple[str, bytes, str, list[str], list]:
+    """Check and read an uploaded CSV/XLSX file: return its name, bytes, encoding, header and numbered data rows.
+
+    Refuses (DomainError on "file") a file too large, of another kind, unreadable, or without data rows.
+    """
+    name = Path(getattr(uploaded_file, "name", "") or default_name).name[:200]
     size = getattr(uploaded_file, "size", None)
     kind = _check_upload(name, size if size is not None else 0)
     data = uploaded_file.read()
@@ -315,6 +316,14 @@ def import_job_create(*, actor, uploaded_file) -> ImportJob:
     headers, data_rows = _split_header(rows)
     if not data_rows:
         raise DomainError(_("The file has a header row but no data rows."), code="no_rows", field="file")
+    return name, data, encoding, headers, data_rows
+
+
+@transaction.atomic
+def import_job_create(*, actor, uploaded_file) -> ImportJob:
+    """Store an uploaded CSV/XLSX file, read its header row and guess the column mapping."""
+    _require(actor)
+    name, data, encoding, headers, data_rows = read_upload(uploaded_file, "import.csv")
     job = ImportJob(file_name=name, encoding=encoding, headers=headers, mapping=guess_mapping(headers),
                     total_rows=len(data_rows), created_by=actor if actor.is_authenticated else None)
     job.file.save(name, ContentFile(data), save=False)

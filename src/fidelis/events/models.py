@@ -36,6 +36,10 @@ class EventType(models.TextChoices):
     SURVEY_ANSWERED = "survey.answered", _("Survey answered")
     POINTS_CHANGED = "points.changed", _("Points change")
     NOTE_ADDED = "note.added", _("Note")
+    TASK_CREATED = "task.created", _("Task created")
+    TASK_DONE = "task.done", _("Task done")
+    TASK_REOPENED = "task.reopened", _("Task reopened")
+    TASK_CANCELLED = "task.cancelled", _("Task cancelled")
 
 
 class Channel(models.TextChoices):

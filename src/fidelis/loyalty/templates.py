@@ -96,6 +96,7 @@ def starter_program(*, actor, name: str, objective: str = Objective.FREQUENCY) -
         "name": _("¥20 off ¥100 welcome coupon"), "kind": CouponKind.AMOUNT_OFF, "value": Decimal("20"),
         "min_spend": Decimal("100"), "valid_days": 30, "per_customer_limit": 1})
     ten_off = coupon_template_save(actor=actor, program=program, data={
+        # xgettext:no-python-format
         "name": _("10 % off, up to ¥50"), "kind": CouponKind.PERCENT_OFF, "value": Decimal("10"),
         "max_discount": Decimal("50"), "valid_days": 60})
     reward_save(actor=actor, program=program, data={

@@ -6,3 +6,6 @@ class SalesConfig(AppConfig):
     name = "fidelis.sales"
     label = "sales"
     verbose_name = _("Sales")
+
+    def ready(self) -> None:
+        from fidelis.sales import merge  # noqa: F401 - registers the merge hook

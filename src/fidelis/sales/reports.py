@@ -1,8 +1,9 @@
 """Sales reports: what sold, by store, channel, product category or product, per day, week or month (MISSION C4).
 
 Every figure is one GROUP BY in the database over the orders the user may see: managers, marketing and read-only
-users count every order (an erased person's orders stay in the totals, anonymous), a sales rep the orders of the
-customers they own or that have no owner. Store and channel count orders (paid minus refunded, in CNY); category
+users count every order (an erased person's orders stay in the totals, anonymous), read from the daily totals of
+`fidelis.sales.rollups`; a sales rep counts the orders of the customers they own or that have no owner, read from
+the orders themselves. Store and channel count orders (paid minus refunded, in CNY); category
 and product count order lines (the line amounts, before the order discount, and the quantities sold).
 """
 
@@ -18,7 +19,16 @@ from django.utils.translation import gettext_lazy
 
 from fidelis.accounts.permissions import has_capability, sees_all_customers
 from fidelis.core.errors import DomainError
-from fidelis.sales.models import Order, OrderChannel, OrderLine, Product, ProductCategory, Store
+from fidelis.sales.models import (
+    Order,
+    OrderChannel,
+    OrderLine,
+    Product,
+    ProductCategory,
+    SalesDay,
+    SalesDayProduct,
+    Store,
+)
 
 DIMENSIONS = {
     "store": gettext_lazy("store"),
@@ -142,17 +152,41 @@ def _lines(user, query: ReportQuery) -> QuerySet[OrderLine]:
     return qs
 
 
+def _grouped_rollups(query: ReportQuery):
+    """The same sums as `_grouped` from the daily totals (`fidelis.sales.rollups`): for users who see every order."""
+    trunc = _TRUNC[query.period]
+    days = {"day__gte": query.start, "day__lte": query.end}
+    if query.dimension in ("store", "channel"):
+        key = "store_code" if query.dimension == "store" else "channel"
+        return (SalesDay.objects.filter(**days).order_by().annotate(p=trunc("day")).values_list("p", key)
+                .annotate(amount=Sum("amount"), n=Sum("orders")))
+    key = "category_id" if query.dimension == "category" else "product_id"
+    return (SalesDayProduct.objects.filter(**days).order_by().annotate(p=trunc("day")).values_list("p", key)
+            .annotate(amount=Sum("amount"), n=Sum("quantity")))
+
+
 def _grouped(user, query: ReportQuery) -> list[tuple[date, str, Decimal, int]]:
     """Return (period start, key, amount, count) for every period and key that sold something."""
+    if sees_all_customers(user):
+        return _as_days(_grouped_rollups(query), query)
+    return _grouped_live(user, query)
+
+
+def _grouped_live(user, query: ReportQuery) -> list[tuple[date, str, Decimal, int]]:
+    """The sums read from the orders and lines themselves (for sales reps: only their customers' orders)."""
     trunc = _TRUNC[query.period]
     if query.dimension in ("store", "channel"):
-        key = "store_id" if query.dimension == "store" else "channel"
+        key = "store__code" if query.dimension == "store" else "channel"
         rows = (_orders(user, query).order_by().annotate(p=trunc("paid_at")).values_list("p", key)
                 .annotate(amount=Sum(F("paid_amount") - F("refunded_amount")), n=Count("id")))
     else:
         key = "category_id" if query.dimension == "category" else "product_id"
         rows = (_lines(user, query).order_by().annotate(p=trunc("order__paid_at")).values_list("p", key)
                 .annotate(amount=Sum("amount"), n=Sum("quantity")))
+    return _as_days(rows, query)
+
+
+def _as_days(rows, query: ReportQuery) -> list[tuple[date, str, Decimal, int]]:
     out = []
     for when, value, amount, n in rows:
         day = timezone.localtime(when).date() if isinstance(when, datetime) else when
@@ -163,8 +197,8 @@ def _grouped(user, query: ReportQuery) -> list[tuple[date, str, Decimal, int]]:
 def _labels(dimension: str, keys: list[str]) -> dict[str, str]:
     ids = [int(k) for k in keys if k.isdigit()]
     if dimension == "store":
-        return {str(pk): f"{code} {name}" for pk, code, name in
-                Store.objects.filter(pk__in=ids).values_list("pk", "code", "name")}
+        return {code: f"{code} {name}" for code, name in
+                Store.objects.filter(code__in=keys).values_list("code", "name")}
     if dimension == "channel":
         return {value: str(label) for value, label in OrderChannel.choices}
     if dimension == "category":

@@ -1,4 +1,4 @@
-"""The home page: the loyalty funnel, the archive at a glance, recent events."""
+"""The home page: the user's day (tasks); the loyalty funnel, the archive at a glance and recent events below it."""
 
 from collections import Counter
 
@@ -7,18 +7,33 @@ from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from fidelis.accounts.permissions import sees_all_customers
+from fidelis.accounts.permissions import has_capability, sees_all_customers
 from fidelis.customers.models import Category, LifecycleStage, ValueTier
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
 from fidelis.web.access import require_capability
+from fidelis.work.forms import SnoozeForm
+from fidelis.work.selectors import my_day
 
 RECENT_EVENTS = 12
 
 
 @require_capability("customer.view")
 def home(request):
-    """Show the customers the user sees by lifecycle stage, category and value tier, and the latest events."""
+    """Show the user's day: open tasks overdue, today and in the next 7 days. The archive at a glance follows
+    from `dashboard`, loaded by htmx, so that the page a user opens many times a day costs one indexed query."""
+    context = {
+        # "My day": one indexed query for the user's open tasks up to a week ahead, customers joined in.
+        "my_day": my_day(request.user) if has_capability(request.user, "task.view") else None,
+        "can_change_tasks": has_capability(request.user, "task.change"),
+        "snooze_choices": SnoozeForm.CHOICES,
+    }
+    return render(request, "web/home.html", context)
+
+
+@require_capability("customer.view")
+def dashboard(request):
+    """Return the customers the user sees by lifecycle stage, category and value tier, and the latest events."""
     visible = customer_visible_qs(request.user)
     # One GROUP BY over the three classifications (at most 6 × 3 × 3 rows) instead of a query per chart.
     groups = visible.order_by().values_list("lifecycle_stage", "category", "value_tier").annotate(n=Count("id"))
@@ -43,7 +58,7 @@ def home(request):
         "tiers": tiers,
         "recent": recent,
     }
-    return render(request, "web/home.html", context)
+    return render(request, "web/_dashboard.html", context)
 
 
 def healthz(request):

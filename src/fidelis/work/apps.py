@@ -6,3 +6,6 @@ class WorkConfig(AppConfig):
     name = "fidelis.work"
     label = "work"
     verbose_name = _("Tasks and reminders")
+
+    def ready(self) -> None:
+        from fidelis.work import rules  # noqa: F401 - registers the follow-up handler

@@ -50,8 +50,9 @@ def customer_export(request):
     return response
 
 
-@require_capability("customer.import")
-def import_start(request):
+def upload_page(request, *, create, detail: str, jobs, template: str):
+    """The first step of an import: take the uploaded file through `create` and go on to the job's page `detail`,
+    or show the upload form with the reason the file was refused and the latest jobs."""
     error = None
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -59,14 +60,19 @@ def import_start(request):
             error = _("Choose a file to upload.")
         else:
             try:
-                job = import_job_create(actor=request.user, uploaded_file=upload)
+                job = create(actor=request.user, uploaded_file=upload)
             except DomainError as exc:
                 error = exc.message
             else:
-                return redirect("customers:import_detail", public_id=job.public_id)
-    jobs = ImportJob.objects.select_related("created_by")[:20]
-    return render(request, "customers/import_start.html", {"error": error, "jobs": jobs},
+                return redirect(detail, public_id=job.public_id)
+    return render(request, template, {"error": error, "jobs": jobs.select_related("created_by")[:20]},
                   status=400 if error else 200)
+
+
+@require_capability("customer.import")
+def import_start(request):
+    return upload_page(request, create=import_job_create, detail="customers:import_detail",
+                       jobs=ImportJob.objects.all(), template="customers/import_start.html")
 
 
 @require_capability("customer.import")

@@ -33,33 +33,40 @@ def _chart(report) -> dict:
                        "legend": {"orientation": "h"}, "yaxis": {"title": {"text": "CNY"}}}}
 
 
-def _export(request, report, fmt: str) -> HttpResponse:
+def table_export(request, *, table: list[list], fmt: str, name: str, sheet: str, action: str, label: str,
+                 changes: dict) -> HttpResponse:
+    """Answer a report table as a CSV or XLSX download (cells neutralised against formulas), audited."""
     with transaction.atomic():
-        audit_record(actor=request.user, action="sales.report_export", object_type="sales.report",
-                     object_repr=_("Sales report"),
-                     changes={"dimension": [None, report.query.dimension], "period": [None, report.query.period],
-                              "start": [None, report.query.start.isoformat()],
-                              "end": [None, report.query.end.isoformat()], "format": [None, fmt]})
-    table = [[neutralise(cell) for cell in row] for row in report_table(report)]
-    name = f"sales-{report.query.dimension}-{report.query.start:%Y%m%d}-{report.query.end:%Y%m%d}"
+        audit_record(actor=request.user, action=action, object_type="sales.report", object_repr=label,
+                     changes={key: [None, value] for key, value in {**changes, "format": fmt}.items()})
+    rows = [[neutralise(cell) for cell in row] for row in table]
     if fmt == "csv":
         buffer = io.StringIO()
         buffer.write("\ufeff")
-        csv.writer(buffer).writerows(table)
+        csv.writer(buffer).writerows(rows)
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         from openpyxl import Workbook
 
         workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(_("Sales"))
-        for row in table:
-            sheet.append(row)
+        worksheet = workbook.create_sheet(sheet)
+        for row in rows:
+            worksheet.append(row)
         data = io.BytesIO()
         workbook.save(data)
         response = HttpResponse(data.getvalue(), content_type="application/vnd.openxmlformats-officedocument."
                                                                "spreadsheetml.sheet")
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+def _export(request, report, fmt: str) -> HttpResponse:
+    query = report.query
+    return table_export(request, table=report_table(report), fmt=fmt, sheet=_("Sales"),
+                        name=f"sales-{query.dimension}-{query.start:%Y%m%d}-{query.end:%Y%m%d}",
+                        action="sales.report_export", label=_("Sales report"),
+                        changes={"dimension": query.dimension, "period": query.period,
+                                 "start": query.start.isoformat(), "end": query.end.isoformat()})
 
 
 @require_capability("report.sales")

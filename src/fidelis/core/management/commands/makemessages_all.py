@@ -52,6 +52,8 @@ class Command(BaseCommand):
                 filled += 1
             elif source.msgid_plural:
                 entry.msgstr_plural = {k: convert(v) for k, v in source.msgstr_plural.items()}
+                if "fuzzy" in entry.flags:
+                    entry.flags.remove("fuzzy")
                 filled += 1
         hant.save(str(hant_path))
         untranslated = len(hans.untranslated_entries()) + len(hans.fuzzy_entries())

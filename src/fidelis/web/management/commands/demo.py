@@ -26,7 +26,9 @@ from fidelis.customers.models import Customer
 
 LOADERS = [
     "fidelis.customers.demo",
+    "fidelis.sales.demo",
     "fidelis.loyalty.demo",
+    "fidelis.work.demo",
 ]
 MAX_CUSTOMERS = 1_000_000
 PASSWORD = "fidelis-demo"

@@ -1,0 +1,23 @@
+"""What a customer merge does to sales: the absorbed record's orders follow the kept one."""
+
+from fidelis.customers.dedupe import on_merge
+from fidelis.sales.models import Order
+
+
+@on_merge
+def move_orders(*, actor, keep, absorb) -> dict:
+    """Move the absorbed record's orders to the kept record; return their numbers."""
+    numbers = list(Order.objects.filter(customer=absorb).order_by("paid_at").values_list("order_no", flat=True))
+    Order.objects.filter(customer=absorb).update(customer=keep)
+    return {"orders": numbers}
+
+
+@on_merge
+def move_pipeline(*, actor, keep, absorb) -> dict:
+    """Move the absorbed record's opportunities and contracts to the kept record; return the contract numbers."""
+    from fidelis.sales.models import Contract, Opportunity
+
+    numbers = list(Contract.objects.filter(customer=absorb).values_list("number", flat=True))
+    opportunities = Opportunity.objects.filter(customer=absorb).update(customer=keep)
+    Contract.objects.filter(customer=absorb).update(customer=keep)
+    return {"contracts": numbers, "opportunities": opportunities}

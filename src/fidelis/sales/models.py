@@ -1,0 +1,546 @@
+"""Products and orders: the mall's stores, a product catalogue, paid orders with their lines, and refunds.
+
+Orders are the behavioural heart of loyalty: each order writes an `order.paid` event on the customer's timeline
+(and each refund an `order.refunded` one), which the member club turns into points.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from fidelis.core.models import PublicIdModel, TimeStampedModel
+from fidelis.customers.models import ImportMode, ImportStatus
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Store(TimeStampedModel):
+    """One of the mall's shops or a branch of the business: where an order is paid."""
+
+    code = models.CharField(_("store code"), max_length=20, unique=True,
+                            help_text=_("A short code the tills and files use, e.g. 1F-01."))
+    name = models.CharField(_("name"), max_length=80)
+    is_active = models.BooleanField(_("active"), default=True,
+                                    help_text=_("Inactive stores take no new orders; their history stays."))
+
+    class Meta:
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class ProductCategory(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=60)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children",
+                               verbose_name=_("parent category"))
+
+    class Meta:
+        verbose_name = _("product category")
+        verbose_name_plural = _("product categories")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="sales_category_name_unique",
+                                    violation_error_message=_("A category of this name exists already.")),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="sales_category_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def path(self) -> str:
+        """Return "parent / name" (the category with its ancestors)."""
+        names, seen, node = [], set(), self
+        while node is not None and node.pk not in seen:
+            seen.add(node.pk)
+            names.append(node.name)
+            node = node.parent
+        return " / ".join(reversed(names))
+
+
+class Product(PublicIdModel):
+    sku = models.CharField(_("SKU"), max_length=40, unique=True, help_text=_("The article number on the tag."))
+    name = models.CharField(_("name"), max_length=120)
+    category = models.ForeignKey(ProductCategory, on_delete=models.PROTECT, related_name="products",
+                                 verbose_name=pgettext_lazy("product", "category"))
+    list_price = models.DecimalField(_("list price"), **MONEY, help_text=_("In CNY, before discounts."))
+    is_active = models.BooleanField(_("active"), default=True,
+                                    help_text=_("Inactive products cannot be sold; their orders stay."))
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(list_price__gte=0), name="sales_product_price_not_negative"),
+        ]
+        indexes = [models.Index(fields=["category", "sku"], name="sales_product_category_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class OrderChannel(models.TextChoices):
+    # The values are those of the event stream's channels, so the order.paid event carries the order's channel.
+    STORE = "store", _("In store")
+    ONLINE = "online", _("Online shop")
+    WECHAT = "wechat", _("WeChat mini-program")
+    PHONE = "phone", _("Phone order")
+
+
+class PaymentMethod(models.TextChoices):
+    WECHAT_PAY = "wechat_pay", _("WeChat Pay")
+    ALIPAY = "alipay", _("Alipay")
+    CARD = "card", _("Bank card")
+    CASH = "cash", _("Cash")
+    GIFT_CARD = "gift_card", _("Gift card / stored value")
+    TRANSFER = "transfer", _("Bank transfer")
+    OTHER = "other", _("Other")
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("Paid")
+    PARTLY_REFUNDED = "partly_refunded", _("Partly refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+
+class Order(PublicIdModel):
+    """A paid order: subtotal = sum of the line amounts, paid = subtotal − order discount."""
+
+    order_no = models.CharField(_("order number"), max_length=40, unique=True)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders",
+                                 verbose_name=_("customer"))
+    channel = models.CharField(_("channel"), max_length=10, choices=OrderChannel.choices,
+                               default=OrderChannel.STORE)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, null=True, blank=True, related_name="orders",
+                              verbose_name=_("store"))
+    payment_method = models.CharField(_("payment method"), max_length=12, choices=PaymentMethod.choices,
+                                      default=PaymentMethod.WECHAT_PAY)
+    subtotal = models.DecimalField(_("subtotal"), **MONEY, help_text=_("The sum of the line amounts."))
+    discount = models.DecimalField(_("order discount"), **MONEY, default=0)
+    paid_amount = models.DecimalField(_("paid amount"), **MONEY)
+    refunded_amount = models.DecimalField(_("refunded amount"), **MONEY, default=0)
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    paid_at = models.DateTimeField(_("paid at"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("recorded by"))
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(subtotal__gte=0), name="sales_order_subtotal_not_negative"),
+            models.CheckConstraint(condition=Q(discount__gte=0), name="sales_order_discount_not_negative"),
+            models.CheckConstraint(condition=Q(paid_amount__gte=0), name="sales_order_paid_not_negative"),
+            models.CheckConstraint(condition=Q(discount__lte=F("subtotal")), name="sales_order_discount_le_subtotal"),
+            models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="sales_order_refunded_not_negative"),
+            models.CheckConstraint(condition=Q(refunded_amount__lte=F("paid_amount")),
+                                   name="sales_order_refunded_le_paid"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="sales_order_status_valid"),
+            models.CheckConstraint(condition=Q(channel__in=OrderChannel.values), name="sales_order_channel_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["-paid_at", "-id"], name="sales_order_paid_idx"),
+            models.Index(fields=["store", "paid_at"], name="sales_order_store_idx"),
+            models.Index(fields=["channel", "paid_at"], name="sales_order_channel_idx"),
+            models.Index(fields=["customer", "-paid_at"], name="sales_order_customer_idx"),
+            models.Index(fields=["status", "paid_at"], name="sales_order_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_no
+
+    @property
+    def refundable(self):
+        """Return what is left to refund."""
+        return self.paid_amount - self.refunded_amount
+
+
+class OrderLine(models.Model):
+    """One product on an order: amount = quantity × unit price − line discount."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"))
+    # The category when sold: reports by category stay right after a product moves to another one.
+    category = models.ForeignKey(ProductCategory, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=pgettext_lazy("product", "category"))
+    quantity = models.IntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price"), **MONEY)
+    discount = models.DecimalField(_("line discount"), **MONEY, default=0)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    refunded_quantity = models.IntegerField(_("refunded quantity"), default=0)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="sales_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="sales_line_price_not_negative"),
+            models.CheckConstraint(condition=Q(discount__gte=0), name="sales_line_discount_not_negative"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="sales_line_amount_not_negative"),
+            models.CheckConstraint(condition=Q(refunded_quantity__gte=0, refunded_quantity__lte=F("quantity")),
+                                   name="sales_line_refunded_le_quantity"),
+        ]
+        indexes = [
+            models.Index(fields=["product", "order"], name="sales_line_product_idx"),
+            models.Index(fields=["category", "order"], name="sales_line_category_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} × {self.quantity}"
+
+
+class Refund(PublicIdModel):
+    """Money given back on an order, all or part of it; the order's refunded amount is the sum of these."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    reason = models.CharField(_("reason"), max_length=200)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("refunded by"))
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="sales_refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.amount}"
+
+
+class RefundLine(models.Model):
+    """The products a refund takes back (optional: a refund may be of money only)."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines", verbose_name=_("refund"))
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines",
+                             verbose_name=_("order line"))
+    quantity = models.IntegerField(_("quantity"))
+
+    class Meta:
+        verbose_name = _("refunded line")
+        verbose_name_plural = _("refunded lines")
+        ordering = ["refund", "id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="sales_refund_line_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} × {self.quantity}"
+
+
+class OrderImport(PublicIdModel):
+    """A historical order import: the uploaded file, the column mapping and the check report."""
+
+    file_name = models.CharField(_("file name"), max_length=200)
+    file = models.FileField(_("file"), upload_to="imports/orders/%Y/%m/")
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    headers = models.JSONField(_("columns"), default=list)
+    mapping = models.JSONField(_("column mapping"), default=dict)
+    mode = models.CharField(_("mode"), max_length=4, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING)
+    status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    error_rows = models.PositiveIntegerField(_("bad rows"), default=0)
+    order_count = models.PositiveIntegerField(_("orders created"), default=0)
+    line_count = models.PositiveIntegerField(_("lines created"), default=0)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                   related_name="+", verbose_name=_("by"))
+
+    class Meta:
+        verbose_name = _("order import")
+        verbose_name_plural = _("order imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+
+class SalesDay(models.Model):
+    """One day's sales (mall time) of a store and a channel, net of refunds: what the sales reports sum.
+
+    Kept by the order services in the order's transaction (`fidelis.sales.rollups`); `rollups_rebuild` recomputes it.
+    """
+
+    day = models.DateField(_("day"))
+    store_code = models.CharField(_("store code"), max_length=20, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=OrderChannel.choices)
+    amount = models.DecimalField(_("net sales"), max_digits=16, decimal_places=2, default=0)
+    orders = models.IntegerField(_("orders"), default=0)
+
+    class Meta:
+        verbose_name = _("daily sales")
+        verbose_name_plural = _("daily sales")
+        ordering = ["day", "store_code", "channel"]
+        constraints = [models.UniqueConstraint(fields=["day", "store_code", "channel"], name="sales_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.store_code} {self.channel}"
+
+
+class SalesDayProduct(models.Model):
+    """One day's sales (mall time) of a product: the line amounts before order discounts and the pieces sold."""
+
+    day = models.DateField(_("day"))
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", verbose_name=_("product"))
+    category = models.ForeignKey(ProductCategory, on_delete=models.CASCADE, related_name="+",
+                                 verbose_name=pgettext_lazy("product", "category"))
+    amount = models.DecimalField(_("line sales"), max_digits=16, decimal_places=2, default=0)
+    quantity = models.IntegerField(_("pieces"), default=0)
+
+    class Meta:
+        verbose_name = _("daily product sales")
+        verbose_name_plural = _("daily product sales")
+        ordering = ["day", "product"]
+        constraints = [models.UniqueConstraint(fields=["day", "product", "category"],
+                                               name="sales_day_product_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.product_id}"
+
+
+# --- pipeline: opportunities, stages, contracts (MISSION C1, C2) --------------------------------------------------
+
+
+class Pipeline(TimeStampedModel):
+    """A sales process: an ordered set of stages an opportunity moves through until it is won or lost."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    is_default = models.BooleanField(_("default"), default=False,
+                                     help_text=_("New opportunities go into the default pipeline."))
+
+    class Meta:
+        verbose_name = _("pipeline")
+        verbose_name_plural = _("pipelines")
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
+                                    name="sales_pipeline_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StageKind(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+# Fields a stage may require before an opportunity enters it.
+REQUIRABLE_FIELDS = ("expected_amount", "expected_close_date", "products")
+
+
+class Stage(models.Model):
+    """One column of the board: its order, default win probability and kind (open, won or lost)."""
+
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages",
+                                 verbose_name=_("pipeline"))
+    name = models.CharField(_("name"), max_length=40)
+    order = models.PositiveSmallIntegerField(pgettext_lazy("sort order", "order"))
+    probability = models.PositiveSmallIntegerField(_("probability %"),
+                                                   help_text=_("The default chance of winning in this stage."))
+    kind = models.CharField(_("kind"), max_length=4, choices=StageKind.choices, default=StageKind.OPEN)
+    required_fields = models.JSONField(_("required fields"), default=list, blank=True,
+                                       help_text=_("Fields that must be filled before an opportunity enters it."))
+
+    class Meta:
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        ordering = ["pipeline", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "name"], name="sales_stage_name_unique"),
+            models.UniqueConstraint(fields=["pipeline", "order"], name="sales_stage_order_unique"),
+            models.CheckConstraint(condition=Q(probability__gte=0, probability__lte=100),
+                                   name="sales_stage_probability_range"),
+            models.CheckConstraint(condition=Q(kind__in=StageKind.values), name="sales_stage_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.kind != StageKind.OPEN
+
+
+class OpportunitySource(models.TextChoices):
+    WALK_IN = "walk_in", _("Walk-in")
+    REFERRAL = "referral", _("Referral")
+    WECHAT = "wechat", _("WeChat")
+    PHONE = "phone", _("Phone")
+    EVENT = "event", _("Event")
+    WEBSITE = "website", _("Website")
+    OTHER = "other", _("Other")
+
+
+class LostReason(models.TextChoices):
+    PRICE = "price", _("Price too high")
+    COMPETITOR = "competitor", _("Went to a competitor")
+    NO_BUDGET = "no_budget", _("No budget")
+    NO_DECISION = "no_decision", _("No decision")
+    TIMING = "timing", _("Bad timing")
+    PRODUCT = "product", _("Product does not fit")
+    OTHER = "other", _("Other")
+
+
+class Opportunity(PublicIdModel):
+    """A chance to sell to a customer, followed through the stages until it is won (order, contract) or lost."""
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="opportunities",
+                                 verbose_name=_("customer"))
+    title = models.CharField(_("title"), max_length=120)
+    source = models.CharField(_("source"), max_length=10, choices=OpportunitySource.choices,
+                              default=OpportunitySource.WALK_IN)
+    expected_amount = models.DecimalField(_("expected amount"), **MONEY, null=True, blank=True,
+                                          help_text=_("In CNY."))
+    expected_close_date = models.DateField(_("expected close date"), null=True, blank=True)
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="opportunities",
+                              verbose_name=_("stage"))
+    # The kind of the stage, kept here so that the board and the reports filter without a join.
+    status = models.CharField(_("status"), max_length=4, choices=StageKind.choices, default=StageKind.OPEN)
+    probability = models.PositiveSmallIntegerField(_("probability %"),
+                                                   help_text=_("Defaults to the stage's probability."))
+    products = models.ManyToManyField(Product, blank=True, related_name="opportunities",
+                                      verbose_name=_("products"))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="opportunities",
+                              verbose_name=_("owner"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    stage_changed_at = models.DateTimeField(_("stage changed at"), default=timezone.now)
+    won_at = models.DateTimeField(_("won at"), null=True, blank=True)
+    lost_at = models.DateTimeField(_("lost at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    cycle_days = models.PositiveIntegerField(_("days to close"), null=True, blank=True)
+    lost_reason = models.CharField(_("lost reason"), max_length=12, choices=LostReason.choices, blank=True)
+    lost_note = models.CharField(_("lost note"), max_length=300, blank=True)
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities",
+                              verbose_name=_("order"))
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("opportunity")
+        verbose_name_plural = _("opportunities")
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(probability__gte=0, probability__lte=100),
+                                   name="sales_opportunity_probability_range"),
+            models.CheckConstraint(condition=Q(expected_amount__isnull=True) | Q(expected_amount__gte=0),
+                                   name="sales_opportunity_amount_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=StageKind.values), name="sales_opportunity_status_valid"),
+            models.CheckConstraint(condition=Q(source__in=OpportunitySource.values),
+                                   name="sales_opportunity_source_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["stage", "owner"], name="sales_opp_board_idx"),
+            models.Index(fields=["owner", "status", "expected_close_date"], name="sales_opp_owner_idx"),
+            models.Index(fields=["status", "expected_close_date"], name="sales_opp_forecast_idx"),
+            models.Index(fields=["status", "closed_at"], name="sales_opp_closed_idx"),
+            models.Index(fields=["customer", "-created_at"], name="sales_opp_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("sales:opportunity_detail", kwargs={"public_id": self.public_id})
+
+    @property
+    def weighted_amount(self):
+        """Return the expected amount times the probability."""
+        return (self.expected_amount or 0) * self.probability / 100
+
+
+class OpportunityStageChange(models.Model):
+    """One move of an opportunity from a stage to another: the history the average cycle is read from."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_changes",
+                                    verbose_name=_("opportunity"))
+    from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                                   verbose_name=_("from stage"))
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", verbose_name=_("to stage"))
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("by"))
+    changed_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        ordering = ["opportunity", "changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.opportunity_id}: {self.from_stage_id} → {self.to_stage_id}"
+
+
+class ContractStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", pgettext_lazy("contract", "Expired")
+    TERMINATED = "terminated", _("Terminated")
+    RENEWED = "renewed", _("Renewed")
+
+
+class Contract(PublicIdModel):
+    """A signed agreement with a customer: number, amount, payment method, term and status."""
+
+    number = models.CharField(_("contract number"), max_length=40, unique=True,
+                              error_messages={"unique": _("This contract number exists already.")})
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="contracts",
+                                 verbose_name=_("customer"))
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="contracts", verbose_name=_("opportunity"))
+    title = models.CharField(_("title"), max_length=120, blank=True)
+    amount = models.DecimalField(_("amount"), **MONEY, help_text=_("In CNY."))
+    payment_method = models.CharField(_("payment method"), max_length=12, choices=PaymentMethod.choices,
+                                      default=PaymentMethod.TRANSFER)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"))
+    status = models.CharField(_("status"), max_length=10, choices=ContractStatus.choices,
+                              default=ContractStatus.ACTIVE)
+    renewal_of = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="renewal", verbose_name=_("renewal of"))
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contracts",
+                              verbose_name=_("owner"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    signed_at = models.DateField(_("signed on"), null=True, blank=True)
+    terminated_at = models.DateTimeField(_("terminated at"), null=True, blank=True)
+    expiry_reminded_at = models.DateTimeField(_("expiry reminder at"), null=True, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("contract")
+        verbose_name_plural = _("contracts")
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="sales_contract_amount_not_negative"),
+            models.CheckConstraint(condition=Q(end_date__gte=F("start_date")), name="sales_contract_end_after_start",
+                                   violation_error_message=_("The end date is before the start date.")),
+            models.CheckConstraint(condition=Q(status__in=ContractStatus.values), name="sales_contract_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "end_date"], name="sales_contract_expiry_idx"),
+            models.Index(fields=["owner", "status"], name="sales_contract_owner_idx"),
+            models.Index(fields=["customer", "-start_date"], name="sales_contract_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("sales:contract_detail", kwargs={"public_id": self.public_id})

@@ -1,0 +1,118 @@
+"""Demo data of the pipeline: the default pipeline, ~120 opportunities of the demo sales reps on their customers at
+every stage (some won with an order and a contract, some lost with a reason), and ~40 contracts, a few of them
+ending within 30 days. Written in bulk (no timeline events), so `fidelis demo` stays fast."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from random import Random
+
+from django.utils import timezone
+
+from fidelis.accounts.models import Role
+from fidelis.customers.models import Customer
+from fidelis.sales.models import (
+    Contract,
+    ContractStatus,
+    LostReason,
+    Opportunity,
+    OpportunitySource,
+    OpportunityStageChange,
+    Order,
+    PaymentMethod,
+    Pipeline,
+    Stage,
+    StageKind,
+)
+from fidelis.sales.pipeline import pipeline_default
+
+OPPORTUNITIES = 120
+CONTRACTS = 40
+TITLES = ["企业年会礼品团购", "婚庆金饰套装", "员工福利卡采购", "门店会员储值卡", "中秋礼盒定制", "数码产品批量采购",
+          "儿童乐园年卡团购", "宠物店年度洗护套餐", "影城包场活动", "商务宴请火锅套餐", "新店开业花篮", "会员日联名活动"]
+AMOUNTS = [3000, 5000, 8000, 12000, 18000, 25000, 36000, 50000, 80000, 120000]
+
+
+def demo_pipeline_load(ctx) -> dict[str, int]:
+    """Write the pipeline, the opportunities and the contracts; return the counts."""
+    rng = Random(ctx.seed + 5)
+    pipeline = pipeline_default()
+    stages = list(pipeline.stages.order_by("order"))
+    reps = ctx.users_with_role(Role.SALES)
+    now = ctx.now
+    mine = {rep.pk: list(Customer.objects.active().filter(owner=rep).order_by("pk").values_list("pk", flat=True)[:200])
+            for rep in reps}
+    reps = [rep for rep in reps if mine[rep.pk]]
+    if not reps:
+        return {"opportunities": 0, "contracts": 0}
+    orders = {}
+    for pk, customer_id in Order.objects.filter(customer_id__in=[c for ids in mine.values() for c in ids]) \
+            .order_by("paid_at").values_list("pk", "customer_id"):
+        orders[customer_id] = pk
+    opportunities, changes, contracts = [], [], []
+    for index in range(OPPORTUNITIES):
+        rep = reps[index % len(reps)]
+        stage = stages[index % len(stages)]
+        created = now - timedelta(days=rng.randint(5, 150))
+        amount = Decimal(rng.choice(AMOUNTS))
+        close = (now + timedelta(days=rng.randint(-20, 150))).date()
+        opp = Opportunity(customer_id=rng.choice(mine[rep.pk]), title=rng.choice(TITLES),
+                          source=rng.choice(OpportunitySource.values), expected_amount=amount,
+                          expected_close_date=close, stage=stage, status=stage.kind, probability=stage.probability,
+                          owner=rep, created_by=rep, created_at=created,
+                          stage_changed_at=created + timedelta(days=rng.randint(1, 4)))
+        if stage.kind != StageKind.OPEN:
+            closed = min(created + timedelta(days=rng.randint(7, 60)), now)
+            opp.closed_at, opp.cycle_days = closed, (closed - created).days
+            opp.expected_close_date = closed.date()
+            if stage.kind == StageKind.WON:
+                opp.won_at = closed
+                opp.order_id = orders.get(opp.customer_id) if index % 2 else None
+            else:
+                opp.lost_at = closed
+                opp.lost_reason = rng.choice(LostReason.values)
+        opportunities.append(opp)
+    Opportunity.objects.bulk_create(opportunities)
+    first = stages[0]
+    for opp in opportunities:
+        changes.append(OpportunityStageChange(opportunity=opp, from_stage=None, to_stage=first, changed_by=opp.owner,
+                                              changed_at=opp.created_at))
+        if opp.stage_id != first.pk:
+            changes.append(OpportunityStageChange(opportunity=opp, from_stage=first, to_stage=opp.stage,
+                                                  changed_by=opp.owner, changed_at=opp.stage_changed_at))
+    OpportunityStageChange.objects.bulk_create(changes)
+    won = [o for o in opportunities if o.status == StageKind.WON]
+    today = now.date()
+    for index in range(CONTRACTS):
+        opp = won[index % len(won)] if index < len(won) else None
+        rep = opp.owner if opp else reps[index % len(reps)]
+        customer_id = opp.customer_id if opp else rng.choice(mine[rep.pk])
+        # a few end within the next 30 days, the rest run for a year from some time in the last months
+        if index % 8 == 0:
+            end = today + timedelta(days=rng.randint(3, 28))
+            start = end - timedelta(days=364)
+        else:
+            start = today - timedelta(days=rng.randint(0, 300))
+            end = start + timedelta(days=364)
+        contracts.append(Contract(
+            number=f"HT-{start:%Y%m}-{index + 1:04d}", customer_id=customer_id, opportunity=opp,
+            title=opp.title if opp else rng.choice(TITLES), amount=opp.expected_amount if opp else
+            Decimal(rng.choice(AMOUNTS)), payment_method=rng.choice([PaymentMethod.TRANSFER, PaymentMethod.CARD,
+                                                                      PaymentMethod.WECHAT_PAY]),
+            start_date=start, end_date=end, status=ContractStatus.ACTIVE, owner=rep, created_by=rep,
+            signed_at=start, created_at=timezone.make_aware(timezone.datetime.combine(start, timezone.datetime.min
+                                                                                       .time()))))
+    Contract.objects.bulk_create(contracts)
+    return {"opportunities": len(opportunities), "contracts": len(contracts)}
+
+
+def demo_pipeline_reset() -> None:
+    """Delete every contract, opportunity, stage and pipeline."""
+    Contract.objects.filter(renewal_of__isnull=False).delete()
+    Contract.objects.all().delete()
+    OpportunityStageChange.objects.all().delete()
+    Opportunity.products.through.objects.all().delete()
+    Opportunity.objects.all().delete()
+    Stage.objects.all().delete()
+    Pipeline.objects.all().delete()

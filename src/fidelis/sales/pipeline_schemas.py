@@ -1,0 +1,143 @@
+"""API shapes of opportunities and contracts."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from fidelis.sales.schemas import LineIn
+
+
+class _Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpportunityIn(_Strict):
+    """A new opportunity; name the customer by public id, customer number or phone."""
+
+    customer: str | None = Field(None, max_length=40, description="Public id, customer number or phone")
+    customer_number: str | None = Field(None, max_length=20)
+    phone: str | None = Field(None, max_length=40)
+    title: str = Field(..., min_length=1, max_length=120)
+    source: str = Field("walk_in", description="walk_in | referral | wechat | phone | event | website | other")
+    expected_amount: Decimal | None = Field(None, description="CNY")
+    expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
+    stage: str | None = Field(None, description="Stage name or id; default: the first stage")
+    probability: int | None = Field(None, description="0–100; default: the stage's")
+    products: list[str] | None = Field(None, description="SKUs")
+    owner: str | None = Field(None, description="User name (managers only)")
+    notes: str = Field("", max_length=4000)
+
+
+class OpportunityPatch(_Strict):
+    title: str | None = Field(None, min_length=1, max_length=120)
+    source: str | None = None
+    expected_amount: Decimal | None = None
+    expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
+    probability: int | None = None
+    products: list[str] | None = None
+    owner: str | None = Field(None, description="User name (managers only)")
+    notes: str | None = Field(None, max_length=4000)
+
+
+class WonOrderIn(_Strict):
+    lines: list[LineIn] = Field(..., min_length=1, max_length=200)
+    channel: str = "store"
+    store: str | None = None
+    payment_method: str = "wechat_pay"
+
+
+class WonContractIn(_Strict):
+    number: str = Field(..., min_length=1, max_length=40)
+    amount: Decimal | None = Field(None, description="CNY; default: the expected amount")
+    start_date: str = Field(..., description="YYYY-MM-DD")
+    end_date: str = Field(..., description="YYYY-MM-DD")
+    payment_method: str = "transfer"
+
+
+class MoveIn(_Strict):
+    stage: str = Field(..., description="Stage name or id")
+    expected_amount: Decimal | None = None
+    expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
+    lost_reason: str = Field("", description="price | competitor | no_budget | no_decision | timing | product | "
+                                             "other; required for a lost stage")
+    lost_note: str = Field("", max_length=300)
+    order: WonOrderIn | None = Field(None, description="Won: record this order")
+    contract: WonContractIn | None = Field(None, description="Won: register this contract")
+
+
+class OpportunityOut(Schema):
+    id: str
+    title: str
+    customer: str
+    customer_name: str
+    source: str
+    expected_amount: Decimal | None
+    expected_close_date: date | None
+    stage: str
+    status: str
+    probability: int
+    owner: str
+    products: list[str]
+    won_at: datetime | None
+    lost_at: datetime | None
+    lost_reason: str
+    lost_note: str
+    order: str | None
+    contracts: list[str]
+    created_at: datetime
+    stage_changed_at: datetime
+
+
+class ContractIn(_Strict):
+    customer: str | None = Field(None, max_length=40, description="Public id, customer number or phone")
+    customer_number: str | None = Field(None, max_length=20)
+    phone: str | None = Field(None, max_length=40)
+    number: str = Field(..., min_length=1, max_length=40)
+    title: str = Field("", max_length=120)
+    amount: Decimal
+    payment_method: str = "transfer"
+    start_date: str = Field(..., description="YYYY-MM-DD")
+    end_date: str = Field(..., description="YYYY-MM-DD")
+    signed_at: str | None = Field(None, description="YYYY-MM-DD")
+    status: str = Field("active", description="draft | active")
+    opportunity: str | None = Field(None, description="Public id of the opportunity")
+    owner: str | None = Field(None, description="User name (managers only)")
+    notes: str = Field("", max_length=4000)
+
+
+class ContractOut(Schema):
+    id: str
+    number: str
+    title: str
+    customer: str
+    customer_name: str
+    amount: Decimal
+    payment_method: str
+    start_date: date
+    end_date: date
+    status: str
+    signed_at: date | None
+    owner: str
+    opportunity: str | None
+    renewal_of: str | None
+
+
+class OpportunityQuery(Schema):
+    stage: str = Field("", description="Stage id")
+    owner: str = Field("", description="User id")
+    source: str = ""
+    status: str = Field("", description="open | won | lost")
+    month: str = Field("", description="Expected close month, YYYY-MM")
+    customer: str = Field("", description="Customer public id")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+
+class ContractQuery(Schema):
+    status: str = ""
+    customer: str = Field("", description="Customer public id")
+    ending_within: str = Field("", description="Days")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)

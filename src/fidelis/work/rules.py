@@ -1,0 +1,95 @@
+"""How tasks react to events: the follow-up rules (回访) open a task after a purchase, once per rule and event."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fidelis.accounts.permissions import has_capability
+from fidelis.customers.dedupe import on_merge
+from fidelis.events.models import Event
+from fidelis.events.registry import on_event
+from fidelis.work.models import FollowUpRule, FollowUpTrigger, Task, TaskSource
+from fidelis.work.services import task_create
+
+
+def _amount(event: Event) -> Decimal | None:
+    try:
+        return Decimal(str(event.payload.get("amount")))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+def rule_applies(rule: FollowUpRule, event: Event) -> bool:
+    """Return whether the event meets the rule's store and minimum amount."""
+    if rule.store and rule.store not in (str(event.payload.get("store", "")), event.touchpoint):
+        return False
+    if rule.min_amount is not None:
+        amount = _amount(event)
+        if amount is None or not amount.is_finite() or amount < rule.min_amount:
+            return False
+    return True
+
+
+def rule_title(rule: FollowUpRule, event: Event) -> str:
+    """Return the task title of the rule's template filled in for this event."""
+    customer = event.customer
+    values = {"customer": customer.name, "order_no": str(event.payload.get("order_no", "")),
+              "amount": str(event.payload.get("amount", "")),
+              "store": str(event.payload.get("store", "") or event.touchpoint)}
+    try:
+        title = rule.title_template.format_map(values)
+    except (KeyError, IndexError, ValueError):
+        title = f"{rule.name} {customer.name}"
+    return title.strip()[:200] or rule.name
+
+
+def rule_due(rule: FollowUpRule, event: Event) -> datetime:
+    """Return when the rule's task is due: `delay_days` after the event's day, at the rule's time of day."""
+    day = timezone.localtime(event.occurred_at).date() + timedelta(days=rule.delay_days)
+    return timezone.make_aware(datetime.combine(day, rule.due_time))
+
+
+def rule_assignee(rule: FollowUpRule, event: Event):
+    """Return who gets the task: the customer's owner, else the rule's user (None: nobody to give it to)."""
+    owner = event.customer.owner
+    if owner is not None and owner.is_active and has_capability(owner, "task.change"):
+        return owner
+    assignee = rule.assignee
+    if assignee is not None and assignee.is_active and has_capability(assignee, "task.change"):
+        return assignee
+    return None
+
+
+@on_event(*FollowUpTrigger.values)
+def follow_up_tasks_create(event_id: int) -> list[Task]:
+    """Open the follow-up task of every active rule the event meets; safe to run twice (one task per rule)."""
+    event = Event.objects.select_related("customer__owner").filter(pk=event_id).first()
+    if event is None or event.customer.erased_at or event.customer.merged_into_id:
+        return []
+    created = []
+    rules = FollowUpRule.objects.filter(is_active=True, trigger=event.type).select_related("assignee")
+    for rule in rules.order_by("pk"):
+        if not rule_applies(rule, event) or Task.objects.filter(rule=rule, source_event=event).exists():
+            continue
+        owner = rule_assignee(rule, event)
+        if owner is None:
+            continue
+        try:
+            # A savepoint: a second run that lost the race hits the (rule, event) constraint and moves on.
+            with transaction.atomic():
+                created.append(task_create(
+                    actor=None, title=rule_title(rule, event), due_at=rule_due(rule, event), owner=owner,
+                    customer=event.customer, priority=rule.priority, remind_before=rule.remind_before,
+                    source=TaskSource.FOLLOW_UP, rule=rule, source_event=event, via="rule",
+                    notes=event.summary))
+        except IntegrityError:
+            continue
+    return created
+
+
+@on_merge
+def move_tasks(*, actor, keep, absorb) -> dict:
+    """Move the absorbed record's tasks to the kept one."""
+    return {"tasks": Task.objects.filter(customer=absorb).update(customer=keep, updated_at=timezone.now())}

@@ -1,0 +1,166 @@
+"""Reads on tasks; each applies the ownership rule.
+
+A user sees the tasks they own or created; a sales rep only those whose customer they may see (their own
+customers and unassigned ones); managers see everyone's. Anything else answers 404.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidelis.accounts.models import Role, User
+from fidelis.accounts.permissions import has_capability, sees_all_customers
+from fidelis.core.errors import NotFound
+from fidelis.customers.models import Customer
+from fidelis.customers.selectors import customer_visible_qs
+from fidelis.work.models import FollowUpRule, Task, TaskStatus
+
+UPCOMING_DAYS = 7
+MY_DAY_LIMIT = 60
+DUE_FILTERS = ("overdue", "today", "upcoming")
+
+
+def sees_all_tasks(user) -> bool:
+    """Return whether the user sees (and may reassign) every task: managers."""
+    return getattr(user, "is_authenticated", False) and user.effective_role == Role.MANAGER
+
+
+def task_visible_qs(user) -> QuerySet[Task]:
+    """Return the tasks the user may see."""
+    if not has_capability(user, "task.view"):
+        return Task.objects.none()
+    qs = Task.objects.all()
+    if sees_all_tasks(user):
+        return qs
+    qs = qs.filter(Q(owner=user) | Q(created_by=user))
+    if not sees_all_customers(user):
+        qs = qs.filter(Q(customer__isnull=True) | Q(customer__owner=user) | Q(customer__owner__isnull=True))
+    return qs
+
+
+def task_get_for_user(user, public_id: str, *, for_update: bool = False) -> Task:
+    """Return the visible task with this public id, or raise NotFound (never reveal another's task)."""
+    qs = task_visible_qs(user).select_related("owner", "created_by", "customer", "rule", "related_type")
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    found = list(qs.filter(public_id=public_id).order_by()[:1])
+    if not found:
+        raise NotFound(_("No such task."), code="not_found")
+    return found[0]
+
+
+def day_bounds(now: datetime | None = None) -> tuple[datetime, datetime, datetime]:
+    """Return now, the start of tomorrow and the end of the upcoming window, in the current time zone."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    tomorrow = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now, tomorrow, tomorrow + timedelta(days=UPCOMING_DAYS)
+
+
+def due_filter(qs: QuerySet[Task], due: str, now: datetime | None = None) -> QuerySet[Task]:
+    """Narrow open tasks to overdue, due later today, or upcoming (the next seven days)."""
+    now, tomorrow, horizon = day_bounds(now)
+    if due == "overdue":
+        return qs.filter(status=TaskStatus.OPEN, due_at__lt=now)
+    if due == "today":
+        return qs.filter(status=TaskStatus.OPEN, due_at__gte=now, due_at__lt=tomorrow)
+    if due == "upcoming":
+        return qs.filter(status=TaskStatus.OPEN, due_at__gte=tomorrow, due_at__lt=horizon)
+    return qs
+
+
+def task_list_filtered(user, *, scope: str = "mine", status: str = "open", due: str = "", owner: str = "",
+                       customer: str = "", now: datetime | None = None) -> QuerySet[Task]:
+    """Return the visible tasks matching the list filters, soonest first.
+
+    scope "mine": owned by the user; "team" (managers): everyone's, optionally one owner's (username);
+    "created": those the user created for others. customer is a customer's public id.
+    """
+    qs = task_visible_qs(user).select_related("owner", "customer")
+    if scope == "team" and sees_all_tasks(user):
+        if owner:
+            qs = qs.filter(owner__username=owner)
+    elif scope == "created":
+        qs = qs.filter(created_by=user)
+    else:
+        qs = qs.filter(owner=user)
+    if status in TaskStatus.values:
+        qs = qs.filter(status=status)
+    if due in DUE_FILTERS:
+        qs = due_filter(qs, due, now)
+    if customer:
+        qs = qs.filter(customer__public_id=customer)
+    if status == TaskStatus.OPEN or due:
+        return qs.order_by("due_at", "id")
+    return qs.order_by("-due_at", "-id")
+
+
+@dataclass
+class MyDay:
+    """The user's open tasks for the home page, grouped."""
+
+    overdue: list[Task] = field(default_factory=list)
+    today: list[Task] = field(default_factory=list)
+    upcoming: list[Task] = field(default_factory=list)
+    more: bool = False
+
+    @property
+    def count(self) -> int:
+        return len(self.overdue) + len(self.today) + len(self.upcoming)
+
+
+def my_day(user, *, now: datetime | None = None, limit: int = MY_DAY_LIMIT) -> MyDay:
+    """Return the user's open tasks due up to a week ahead, as overdue / today / upcoming, in one query."""
+    now, tomorrow, horizon = day_bounds(now)
+    # One indexed range read (owner, status, due_at), the customer joined in.
+    rows = list(Task.objects.filter(owner=user, status=TaskStatus.OPEN, due_at__lt=horizon)
+                .select_related("customer").order_by("due_at", "id")[: limit + 1])
+    day = MyDay(more=len(rows) > limit)
+    for task in rows[:limit]:
+        if task.due_at < now:
+            day.overdue.append(task)
+        elif task.due_at < tomorrow:
+            day.today.append(task)
+        else:
+            day.upcoming.append(task)
+    return day
+
+
+def customer_tasks(user, customer: Customer, *, limit: int = 10) -> list[Task]:
+    """Return the visible open tasks about a customer, soonest first."""
+    return list(task_visible_qs(user).filter(customer=customer, status=TaskStatus.OPEN)
+                .select_related("owner").order_by("due_at", "id")[:limit])
+
+
+def assignable_users() -> QuerySet[User]:
+    """Return the users a task may be given to: active staff whose role may work on tasks."""
+    return (User.objects.filter(is_active=True).filter(~Q(role=Role.READONLY) | Q(is_superuser=True))
+            .order_by("display_name", "username"))
+
+
+def customer_options(user, q: str, *, limit: int = 20) -> list[Customer]:
+    """Return the visible customers matching the picker's text (the archive's search)."""
+    from fidelis.customers.selectors import customer_search
+
+    return customer_search(user, q, limit=limit)
+
+
+def follow_up_rules() -> QuerySet[FollowUpRule]:
+    return FollowUpRule.objects.select_related("assignee")
+
+
+def follow_up_rule_get(public_id: str) -> FollowUpRule:
+    rule = FollowUpRule.objects.select_related("assignee").filter(public_id=public_id).first()
+    if rule is None:
+        raise NotFound(_("No such follow-up rule."), code="not_found")
+    return rule
+
+
+def visible_customer_or_404(user, public_id: str) -> Customer:
+    found = list(customer_visible_qs(user).filter(public_id=public_id).order_by()[:1])
+    if not found:
+        raise NotFound(_("No such customer."), code="not_found", field="customer")
+    return found[0]

@@ -1,0 +1,111 @@
+"""The pipeline over HTTP: opportunities (list, create, read, change, move) and contracts, with ownership and bad
+input answered by a clear JSON error that names the field."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from fidelis.accounts.services import api_token_create
+from fidelis.sales.models import Contract, Opportunity, Order
+from tests.sales.pipeline_fixtures import (  # noqa: F401
+    rep2_customer_fixture,
+    rep2_fixture,
+    rep_customer_fixture,
+    stages_fixture,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _auth(manager, user):
+    _token, raw = api_token_create(actor=manager, user=user, name="CRM", scopes=["sales:read", "sales:write"])
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def _call(client, auth, method, path, body=None):
+    return client.generic(method, f"/api/sales{path}", data=json.dumps(body) if body is not None else "",
+                          content_type="application/json", **auth)
+
+
+@pytest.fixture
+def rep_auth(manager, sales):
+    return _auth(manager, sales)
+
+
+def test_create_read_move_and_win_an_opportunity_with_an_order(client, rep_auth, rep_customer, catalogue):
+    # when
+    response = _call(client, rep_auth, "POST", "/opportunities", {
+        "customer": rep_customer.public_id, "title": "企业年会礼品", "source": "event", "expected_amount": "2598"})
+    # then
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["stage"], body["probability"], body["owner"]) == ("初步接触", 10, "sales")
+    public_id = body["id"]
+    # a move missing a required field names it
+    response = _call(client, rep_auth, "POST", f"/opportunities/{public_id}/move", {"stage": "方案报价"})
+    assert response.status_code == 400 and response.json()["field"] == "expected_close_date"
+    response = _call(client, rep_auth, "POST", f"/opportunities/{public_id}/move",
+                     {"stage": "方案报价", "expected_close_date": "2026-02-30"})
+    assert response.status_code == 400 and response.json()["field"] == "expected_close_date"
+    response = _call(client, rep_auth, "POST", f"/opportunities/{public_id}/move",
+                     {"stage": "方案报价", "expected_close_date": "2026-07-31"})
+    assert response.status_code == 200 and response.json()["stage"] == "方案报价"
+    # won with an order
+    response = _call(client, rep_auth, "POST", f"/opportunities/{public_id}/move", {
+        "stage": "赢单", "order": {"lines": [{"sku": "WF-101", "quantity": 2}], "store": "2F-01",
+                                  "payment_method": "alipay"}})
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "won" and response.json()["order"] == Order.objects.get().order_no
+    assert _call(client, rep_auth, "GET", f"/opportunities/{public_id}").json()["status"] == "won"
+    assert [o["id"] for o in _call(client, rep_auth, "GET", "/opportunities").json()] == [public_id]
+
+
+@pytest.mark.parametrize("bad", ["2026-02-30", "31/12/2026"])
+def test_create_with_an_impossible_close_date_is_a_400_naming_the_field(client, rep_auth, rep_customer, bad):
+    response = _call(client, rep_auth, "POST", "/opportunities", {
+        "customer": rep_customer.public_id, "title": "x", "expected_close_date": bad})
+    assert response.status_code == 400 and response.json()["field"] == "expected_close_date"
+    assert not Opportunity.objects.exists()
+
+
+def test_lost_needs_a_reason(client, rep_auth, rep_customer):
+    public_id = _call(client, rep_auth, "POST", "/opportunities",
+                      {"customer": rep_customer.public_id, "title": "x"}).json()["id"]
+    response = _call(client, rep_auth, "POST", f"/opportunities/{public_id}/move", {"stage": "输单"})
+    assert response.status_code == 400 and response.json()["field"] == "lost_reason"
+    response = _call(client, rep_auth, "POST", f"/opportunities/{public_id}/move",
+                     {"stage": "输单", "lost_reason": "no_budget", "lost_note": "预算冻结"})
+    assert response.json()["lost_reason"] == "no_budget"
+
+
+def test_rep_gets_404_on_another_reps_opportunity_and_manager_reassigns(client, manager, rep_auth, rep2,
+                                                                        rep2_customer, rep_customer):
+    other = _call(client, _auth(manager, rep2), "POST", "/opportunities",
+                  {"customer": rep2_customer.public_id, "title": "x"}).json()["id"]
+    assert _call(client, rep_auth, "GET", f"/opportunities/{other}").status_code == 404
+    assert _call(client, rep_auth, "PATCH", f"/opportunities/{other}", {"title": "y"}).status_code == 404
+    mine = _call(client, rep_auth, "POST", "/opportunities", {"customer": rep_customer.public_id, "title": "x"})
+    assert _call(client, rep_auth, "PATCH", f"/opportunities/{mine.json()['id']}",
+                 {"owner": "sales2"}).status_code == 403
+    rep_customer.owner = rep2
+    rep_customer.save(update_fields=["owner"])
+    response = _call(client, _auth(manager, manager), "PATCH", f"/opportunities/{mine.json()['id']}",
+                     {"owner": "sales2"})
+    assert response.status_code == 200 and response.json()["owner"] == "sales2"
+
+
+def test_contracts_create_read_and_refuse_bad_input(client, rep_auth, rep_customer):
+    body = {"customer": rep_customer.public_id, "number": "HT-API-1", "amount": "12000", "start_date": "2026-01-01",
+            "end_date": "2026-12-31"}
+    response = _call(client, rep_auth, "POST", "/contracts", body)
+    assert response.status_code == 201 and response.json()["amount"] == "12000.00"
+    assert _call(client, rep_auth, "GET", f"/contracts/{response.json()['id']}").json()["number"] == "HT-API-1"
+    for change, field in (({}, "number"), ({"number": "HT-2", "end_date": "31/12/2026"}, "end_date"),
+                          ({"number": "HT-2", "amount": "-1"}, "amount"),
+                          ({"number": "HT-2", "end_date": "2025-01-01"}, "end_date")):
+        response = _call(client, rep_auth, "POST", "/contracts", body | change)
+        assert response.status_code == 400 and response.json()["field"] == field, (change, response.content)
+    assert Contract.objects.count() == 1
+    assert [c["number"] for c in _call(client, rep_auth, "GET", "/contracts").json()] == ["HT-API-1"]
+    assert Decimal(_call(client, rep_auth, "GET", "/contracts").json()[0]["amount"]) == Decimal("12000")

@@ -1,0 +1,71 @@
+"""「我的一天」 on the home page: the user's open tasks as overdue / today / next 7 days, in a fixed number of queries."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from fidelis.accounts.models import Role
+from fidelis.customers.services import customer_create
+from fidelis.work.selectors import my_day
+from fidelis.work.services import task_cancel, task_complete, task_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_my_day_groups_open_tasks_by_due_time(sales, rep2):
+    # given: "now" is 2026-11-23 14:00 in Shanghai
+    tz = timezone.get_current_timezone()
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=tz)
+
+    def at(day, hour):
+        return datetime(2026, 11, day, hour, 0, tzinfo=tz)
+
+    titles = {"昨天": at(22, 10), "今早": at(23, 9), "今晚": at(23, 20), "明天": at(24, 10),
+              "六天后": at(29, 10), "八天后": datetime(2026, 12, 2, 10, 0, tzinfo=tz)}
+    for title, due in titles.items():
+        task_create(actor=sales, title=title, due_at=due)
+    task_complete(actor=sales, task=task_create(actor=sales, title="做完了", due_at=at(23, 16)))
+    task_cancel(actor=sales, task=task_create(actor=sales, title="取消了", due_at=at(23, 16)))
+    task_create(actor=rep2, title="别人的", due_at=at(23, 16))
+    # when
+    day = my_day(sales, now=now)
+    # then
+    assert [t.title for t in day.overdue] == ["昨天", "今早"]
+    assert [t.title for t in day.today] == ["今晚"]
+    assert [t.title for t in day.upcoming] == ["明天", "六天后"]
+    assert not day.more
+
+
+def test_the_home_page_shows_my_day_with_links_and_complete_buttons(client_for, manager, sales):
+    customer = customer_create(actor=manager, data={"name": "李太太"}, owner=sales)
+    task = task_create(actor=sales, title="美容预约前致电李太太", due_at=timezone.now() + timedelta(minutes=1),
+                       customer=customer)
+    response = client_for(sales).get(reverse("web:home"))
+    body = response.content.decode()
+    assert response.context["my_day"].count == 1
+    assert 'id="my-day"' in body and 'id="all-tasks"' in body
+    assert reverse("customers:detail", args=[customer.public_id]) in body
+    assert reverse("work:task_complete", args=[task.public_id]) in body
+
+
+def test_a_readonly_user_sees_my_day_without_buttons(client_for, users):
+    body = client_for(users[Role.READONLY]).get(reverse("web:home")).content.decode()
+    assert 'id="my-day"' in body and "task-complete" not in body
+
+
+def test_the_home_page_query_count_does_not_grow_with_tasks(client_for, manager, sales,
+                                                            django_assert_num_queries):
+    customers = [customer_create(actor=manager, data={"name": f"客户{i}"}, owner=sales) for i in range(6)]
+    now = timezone.now()
+    client = client_for(sales)
+    client.get(reverse("web:home"))  # warm the session
+    for i, customer in enumerate(customers):
+        for offset in (-timedelta(days=1), timedelta(minutes=5 + i), timedelta(days=3)):
+            task_create(actor=sales, title=f"回访{i}", due_at=now + offset, customer=customer)
+    # Session, user, my day: the same whatever the number of tasks (the dashboard comes in its own request).
+    with django_assert_num_queries(3):
+        response = client.get(reverse("web:home"))
+    assert response.context["my_day"].count == 18
+    assert response.content.decode().count('class="task task-open') == 18
