@@ -80,6 +80,11 @@ def test_marketer_creates_the_follow_rule_choosing_the_coupon(page, live_server,
     expect(page.locator("[name=trigger]")).to_have_value("wechat.followed")
 
 
+def _htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and has processed (settled) what it swapped in last."""
+    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
+
+
 def test_marketer_builds_a_rule_row_by_row_and_sees_the_error_on_the_row(page, live_server, staff, club, log_in,
                                                                          artifacts):
     program, coupon = club
@@ -90,6 +95,7 @@ def test_marketer_builds_a_rule_row_by_row_and_sees_the_error_on_the_row(page, l
     # when a condition is added and made "store is one of", with no store named
     page.click("#add-condition")
     expect(page.locator("#cond-rows .rule-row")).to_have_count(1)
+    _htmx_settled(page)  # the new row's select reacts only once htmx has processed it
     page.select_option("[name=cond-0-kind]", "store_in")
     expect(page.locator("#row-cond-0 [name=cond-0-values]")).to_be_visible()
     page.fill("[name=cond-0-values]", "，")
@@ -99,7 +105,10 @@ def test_marketer_builds_a_rule_row_by_row_and_sees_the_error_on_the_row(page, l
     page.locator("#row-cond-1 .remove").click()
     expect(page.locator("#cond-rows .rule-row")).to_have_count(1)
     # and the first action becomes "issue a coupon", choosing it from the program's coupons
+    _htmx_settled(page)
     page.select_option("[name=act-0-kind]", "issue_coupon")
+    expect(page.locator("[name=act-0-template]")).to_be_visible()
+    _htmx_settled(page)
     page.select_option("[name=act-0-template]", coupon.public_id)
     with page.expect_navigation():
         page.click("#save-rule")
