@@ -550,9 +550,12 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
     if not checked.orders:
         return 0, 0
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
+    # Each order's store row (id, code, name), looked up once for the orders, the daily totals and the events.
+    store_of = {o.order_no: (stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None
+                for o, *_rest in checked.orders}
     order_rows = []
     for (o, subtotal, paid, _priced), public_id in zip(checked.orders, _public_ids(len(checked.orders)), strict=True):
-        store = (stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None
+        store = store_of[o.order_no]
         order_rows.append((public_id, o.order_no, o.customer_id, o.channel, store[0] if store else None,
                            o.payment_method, subtotal, subtotal - paid, paid, o.paid_at, actor_id))
     _insert_rows(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method", "subtotal",
@@ -568,14 +571,14 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
     day_orders, day_lines = [], []
     for o, _subtotal, paid, priced in checked.orders:
         day = local_day(o.paid_at)
-        store = (stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None
+        store = store_of[o.order_no]
         day_orders.append((day, store[1] if store else "", o.channel, paid))
         day_lines.extend((day, pk, category_id, amount, quantity)
                          for pk, category_id, _category, _sku, quantity, _price, _discount, amount in priced)
     rollup_orders(day_orders, day_lines)
     event_rows = []
     for (o, subtotal, paid, priced), public_id in zip(checked.orders, _public_ids(len(checked.orders)), strict=True):
-        store = (stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None
+        store = store_of[o.order_no]
         where = store[2] if store else OrderChannel(o.channel).label
         payload = {
             "order_no": o.order_no, "amount": str(paid), "currency": CURRENCY, "store": store[1] if store else "",
