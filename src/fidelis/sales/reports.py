@@ -29,6 +29,7 @@ from fidelis.sales.models import (
     SalesDayProduct,
     Store,
 )
+from fidelis.sales.pipeline import parse_date
 
 DIMENSIONS = {
     "store": gettext_lazy("store"),
@@ -61,24 +62,14 @@ class ReportQuery:
         if period not in PERIODS:
             raise DomainError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(PERIODS)},
                               code="invalid", field="period")
-        end = _date(data.get("end"), "end") or today
-        start = _date(data.get("start"), "start") or _default_start(period, end)
+        end = parse_date(data.get("end"), field="end") or today
+        start = parse_date(data.get("start"), field="start") or _default_start(period, end)
         if start > end:
             raise DomainError(_("The start date is after the end date."), code="invalid", field="start")
         if (end - start).days > MAX_DAYS[period]:
             raise DomainError(_("Too long a time for this period: at most %(days)s days.")
                               % {"days": MAX_DAYS[period]}, code="invalid", field="start")
         return cls(dimension=dimension, period=period, start=start, end=end)
-
-
-def _date(raw, name: str) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(str(raw).strip())
-    except ValueError:
-        raise DomainError(_("“%(value)s” is not a date like 2026-03-31.") % {"value": raw}, code="invalid",
-                          field=name) from None
 
 
 def _default_start(period: str, end: date) -> date:
