@@ -1,6 +1,9 @@
 """Navigation entries shown to the signed-in user, by capability."""
 
-from django.urls import NoReverseMatch, reverse
+from functools import lru_cache
+
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from fidelis.accounts.permissions import has_capability
@@ -26,22 +29,39 @@ NAV = [
 ]
 
 
-def navigation(request):
+@lru_cache(maxsize=1024)
+def _url(url_name: str, prefix: str, urlconf) -> str | None:
+    # The entries' URLs take no arguments: reversed once per process (and script prefix), not on every page.
+    try:
+        return reverse(url_name, urlconf=urlconf)
+    except NoReverseMatch:
+        return None
+
+
+def _is_active(current: str, url_name: str, also: tuple[str, ...]) -> bool:
+    return current == url_name or current in also or any(
+        a.endswith("*") and current.startswith(a[:-1]) for a in also)
+
+
+def nav_items(request) -> list[dict]:
     """Return the navigation entries the user's role may use, the current one marked active."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return []
     match = getattr(request, "resolver_match", None)
     current = match.view_name if match else ""
+    prefix, urlconf = get_script_prefix(), get_urlconf()
     items = []
     for url_name, label, capability, icon, also in NAV:
         if not has_capability(user, capability):
             continue
-        try:
-            url = reverse(url_name)
-        except NoReverseMatch:
-            continue
-        items.append({"url": url, "label": label, "name": url_name, "icon": icon,
-                      "active": current == url_name or current in also
-                      or any(a.endswith("*") and current.startswith(a[:-1]) for a in also)})
-    return {"nav_items": items}
+        url = _url(url_name, prefix, urlconf)
+        if url is not None:
+            items.append({"url": url, "label": label, "name": url_name, "icon": icon,
+                          "active": _is_active(current, url_name, also)})
+    return items
+
+
+def navigation(request):
+    """Offer the navigation entries to templates, worked out only if a template shows them (not for fragments)."""
+    return {"nav_items": SimpleLazyObject(lambda: nav_items(request))}

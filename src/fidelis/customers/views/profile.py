@@ -142,7 +142,7 @@ def _funnel(stage_index: int) -> list[tuple[str, str]]:
 def customer_detail(request, public_id: str):
     """Show the 360° page: profile, classification, tags, consent, contacts and the timeline."""
     customer = selectors.customer_get_for_user(request.user, public_id)
-    events = selectors.customer_timeline(customer, limit=TIMELINE_PAGE)
+    events = selectors.customer_timeline_page(customer, limit=TIMELINE_PAGE)
     stage_index = LifecycleStage.values.index(customer.lifecycle_stage)
     context = _detail_context(request, customer)
     context |= {
@@ -161,8 +161,8 @@ def customer_timeline(request, public_id: str):
     """Return the next page of the timeline, older than the event `before`."""
     customer = selectors.customer_get_for_user(request.user, public_id)
     before = request.GET.get("before", "")
-    events = selectors.customer_timeline(customer, limit=TIMELINE_PAGE,
-                                         before_id=int(before) if before.isdigit() else None)
+    events = selectors.customer_timeline_page(customer, limit=TIMELINE_PAGE,
+                                              before_id=int(before) if before.isdigit() else None)
     return render(request, "customers/_timeline.html",
                   {"customer": customer, "events": events, "has_more": len(events) == TIMELINE_PAGE, "more": True})
 

@@ -4,11 +4,13 @@ from functools import lru_cache
 
 import phonenumbers
 from django import forms, template
+from django.conf import settings
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils.autoreload import file_changed
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, get_language_info
 
 register = template.Library()
 
@@ -87,6 +89,38 @@ def icon(name: str) -> SafeString:
     return _icon(name)
 
 
+@lru_cache(maxsize=512)
+def _nav_links(entries: tuple[tuple[str, str, str, bool], ...]) -> SafeString:
+    return format_html_join(
+        "\n", '<a href="{}" class="nav-link{}"{}>{}<span>{}</span></a>',
+        ((url, " active" if active else "", mark_safe(' aria-current="page"') if active else "", _icon(icon), label)
+         for url, label, icon, active in entries))
+
+
+@register.simple_tag
+def nav_links(items) -> SafeString:
+    """Return the links of the navigation entries (web.context_processors.nav_items).
+
+    A role sees the same few menus on every page: each (entries, language, active entry) is rendered once per
+    process, not link by link on every page.
+    """
+    return _nav_links(tuple((item["url"], str(item["label"]), item["icon"], item["active"]) for item in items))
+
+
+@lru_cache(maxsize=16)
+def _language_options(current: str) -> SafeString:
+    return format_html_join(
+        "", '<option value="{}" lang="{}"{}>{}</option>',
+        ((code, code, mark_safe(" selected") if code == current else "", get_language_info(code)["name_local"])
+         for code, _name in settings.LANGUAGES))
+
+
+@register.simple_tag
+def language_options() -> SafeString:
+    """Return the <option>s of the language menu, the current language selected (rendered once per language)."""
+    return _language_options(get_language())
+
+
 @lru_cache(maxsize=256)
 def _unbound_widget(form_class: type[forms.BaseForm], name: str, language: str | None) -> SafeString:
     return mark_safe(str(form_class()[name]))
@@ -118,3 +152,5 @@ def _forget_rendered(sender, file_path, **kwargs) -> None:
     # runserver reloads changed templates without a restart: render icons and widgets afresh then too.
     _icon.cache_clear()
     _unbound_widget.cache_clear()
+    _nav_links.cache_clear()
+    _language_options.cache_clear()
