@@ -13,7 +13,7 @@ from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, gettext, ngettext
+from django.utils.translation import get_language, gettext, gettext_noop, ngettext
 
 register = template.Library()
 _ID = "0a1b2c3d4e5f6a7b"  # stands for a public id in a reversed URL
@@ -36,17 +36,27 @@ def _url(name: str, public_id: str) -> str:
     return f"{head}{public_id}{tail}"
 
 
+@lru_cache(maxsize=16)
+def _words(language: str) -> dict[str, str]:
+    # The fixed words of a task, translated and escaped once per language instead of eight times per task.
+    return {key: esc(gettext(text)) for key, text in (
+        ("done", gettext_noop("Done")), ("cancelled", gettext_noop("Cancelled")), ("overdue", gettext_noop("Overdue")), ("high", gettext_noop("High priority")),
+        ("mark_done", gettext_noop("Mark as done")), ("put_off_by", gettext_noop("Put off by")), ("put_off", gettext_noop("Put off")), ("reopen", gettext_noop("Reopen")),
+        ("reminder", gettext_noop("reminder")))}
+
+
 def status_badges(task, now=None) -> str:
+    words = _words(get_language())
     if task.status == "done":
-        html = f'<span class="badge ok task-state">{esc(gettext("Done"))}</span>'
+        html = f'<span class="badge ok task-state">{words["done"]}</span>'
     elif task.status == "cancelled":
-        html = f'<span class="badge muted task-state">{esc(gettext("Cancelled"))}</span>'
+        html = f'<span class="badge muted task-state">{words["cancelled"]}</span>'
     elif task.status == "open" and task.due_at < (now or timezone.now()):
-        html = f'<span class="badge bad task-state">{esc(gettext("Overdue"))}</span>'
+        html = f'<span class="badge bad task-state">{words["overdue"]}</span>'
     else:
         html = ""
     if task.priority == 3:
-        html += f' <span class="badge bad">{esc(gettext("High priority"))}</span>'
+        html += f' <span class="badge bad">{words["high"]}</span>'
     return html
 
 
@@ -58,6 +68,7 @@ def _snooze_options(choices: tuple, language: str) -> str:
 def actions(task, context, view: str) -> str:
     if not context.get("can_change"):
         return ""
+    words = _words(get_language())
     next_url = context.get("next") or context["request"].get_full_path()
     csrf = f'<input type="hidden" name="csrfmiddlewaretoken" value="{esc(context.get("csrf_token", ""))}">'
     hidden = (f'<input type="hidden" name="view" value="{esc(view)}"><input type="hidden" name="next" '
@@ -69,16 +80,16 @@ def actions(task, context, view: str) -> str:
         forms = (
             f'\n  <form method="post" action="{complete}" hx-post="{complete}" hx-target="closest .task" '
             f'hx-swap="outerHTML">{csrf}\n    {hidden}\n    <button type="submit" class="small primary task-complete" '
-            f'title="{esc(gettext("Mark as done"))}">✓ {esc(gettext("Done"))}</button></form>'
+            f'title="{words["mark_done"]}">✓ {words["done"]}</button></form>'
             f'\n  <form method="post" action="{snooze}" hx-post="{snooze}" hx-target="closest .task" '
             f'hx-swap="outerHTML" class="task-snooze">{csrf}\n    {hidden}\n    <select name="until" '
-            f'aria-label="{esc(gettext("Put off by"))}">{_snooze_options(choices, get_language())}</select>\n'
-            f'    <button type="submit" class="small">{esc(gettext("Put off"))}</button></form>')
+            f'aria-label="{words["put_off_by"]}">{_snooze_options(choices, get_language())}</select>\n'
+            f'    <button type="submit" class="small">{words["put_off"]}</button></form>')
     else:
         reopen = _url("work:task_reopen", task.public_id)
         forms = (f'\n  <form method="post" action="{reopen}" hx-post="{reopen}" hx-target="closest .task" '
                  f'hx-swap="outerHTML">{csrf}\n    {hidden}\n    <button type="submit" class="small task-reopen">'
-                 f'{esc(gettext("Reopen"))}</button></form>')
+                 f'{words["reopen"]}</button></form>')
     return f'<div class="task-actions">{forms}\n</div>'
 
 
@@ -97,7 +108,7 @@ def item(task, context) -> str:
     if context.get("show_owner"):
         meta += f" · {esc(task.owner)}"
     if task.remind_at and task.status == "open":
-        reminder = esc(gettext("reminder"))
+        reminder = _words(get_language())["reminder"]
         meta += f' · <span title="{reminder}">{reminder} {_local(task.remind_at, "%H:%M")}</span>'
     if task.recurrence_days:
         n = task.recurrence_days
