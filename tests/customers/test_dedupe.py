@@ -102,3 +102,17 @@ def test_duplicate_dismiss_twice_is_refused(manager):
     duplicate_dismiss(actor=manager, candidate=candidate)
     with pytest.raises(DomainError):
         duplicate_dismiss(actor=manager, candidate=candidate)
+
+
+@pytest.mark.django_db
+def test_duplicates_scan_compares_each_name_with_its_neighbours_at_the_company(manager):
+    # given: at one company, names in pinyin order, each close only to the ones next to it
+    company = {"company_name": "星辰科技"}
+    names = ["Wang Xiaoming", "Wang Xiaomingg", "Wang Xiaominggg", "Zhou Yu", "Zhou Yuu"]
+    made = [customer_create(actor=manager, data={"name": name, **company}) for name in names]
+    # when
+    duplicates_scan(actor=manager)
+    # then: the close neighbours, whichever of the two comes first, and no pair across the gap
+    a, b, c, d, e = (m.pk for m in made)
+    assert _pairs() == {(a, b): "name_company", (a, c): "name_company", (b, c): "name_company",
+                        (d, e): "name_company"}

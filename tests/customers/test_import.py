@@ -206,3 +206,35 @@ def test_import_job_run_reports_in_the_language_of_the_run(manager):
     # then
     assert job.report["errors"][0]["message"] == "客户必须有名称。"
     assert job.created_count == 1
+
+
+def test_import_job_run_keeps_each_rows_values_through_the_stored_check(manager):
+    # given: a checked file whose columns vary from row to row, some of them empty, and one column the same
+    text = "姓名,生日,城市,手机\n张三,1990-02-03,上海,13800138000\n李四,,上海,\n王五,1985/12/01,上海,13800138002\n"
+    job = import_job_create(actor=manager, uploaded_file=upload(text))
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    # when
+    import_job_run(actor=manager, job=job)
+    # then
+    rows = {c.name: (str(c.birthday), c.city, c.phone_digits) for c in Customer.objects.all()}
+    assert rows == {"张三": ("1990-02-03", "上海", "13800138000"), "李四": ("None", "上海", ""),
+                    "王五": ("1985-12-01", "上海", "13800138002")}
+
+
+@pytest.mark.parametrize("address", [
+    "zs@example.com", "a.b+c@sub.example.cn", "user@localhost", "user@[127.0.0.1]", "user@[::1]",
+    '"quoted name"@example.com', "bad@", "@example.com", "no-at", "a@b", "a..b@example.com", "a@-example.com",
+    "x" * 310 + "@example.com", "user@exa_mple.com",
+])
+def test_import_email_check_agrees_with_validate_email(address):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    from fidelis.customers.imports import _email_valid
+
+    try:
+        validate_email(address)
+        expected = True
+    except ValidationError:
+        expected = False
+    assert _email_valid(address) is expected
