@@ -191,3 +191,49 @@ def test_a_large_file_imports_in_one_go(manager, catalogue, buyers):
     assert (job.order_count, job.line_count) == (2000, 6000)
     assert OrderLine.objects.count() == 6000 and Event.objects.filter(type="order.paid").count() == 2000
     assert Order.objects.get(order_no="L-7").paid_amount == 2 * (Decimal("1299") + Decimal("899") + Decimal("28"))
+
+
+def test_import_adds_to_the_daily_totals_what_a_rebuild_from_the_orders_gives(manager, catalogue, buyers):
+    # given: a day already has totals from an order recorded at the till, and a store code that needs quoting
+    from fidelis.sales.models import SalesDay, SalesDayProduct, Store
+    from fidelis.sales.rollups import rollups_rebuild
+    from fidelis.sales.services import order_create
+
+    tz = timezone.get_current_timezone()
+    order_create(actor=manager, customer=buyers["A"], lines=[{"sku": "CF-001", "quantity": 1}], channel="store",
+                 store=catalogue["stores"]["1F-01"], payment_method="cash", paid_at=datetime(2025, 3, 8, 9, tzinfo=tz))
+    Store.objects.create(code='B1,"{x}"\\', name="引号店")
+    text = HEADER + GOOD + '"Q-1",T-A,,2025-03-08 15:00,"B1,""{x}""\\",,,CF-001,1,,,,\n'
+    # when
+    job = order_import_run(actor=manager, job=check(manager, text))
+    # then
+    assert (job.status, job.order_count) == (ImportStatus.IMPORTED, 4)
+    kept_days = sorted(SalesDay.objects.values_list("day", "store_code", "channel", "amount", "orders"))
+    kept_products = sorted(SalesDayProduct.objects.values_list("day", "product", "category", "amount", "quantity"))
+    assert any(store == 'B1,"{x}"\\' for _day, store, *_rest in kept_days)
+    rollups_rebuild()
+    assert sorted(SalesDay.objects.values_list("day", "store_code", "channel", "amount", "orders")) == kept_days
+    assert sorted(SalesDayProduct.objects.values_list("day", "product", "category", "amount", "quantity")) == \
+        kept_products
+
+
+def test_import_reuses_the_rows_of_the_check_but_asks_the_database_again(manager, catalogue, buyers):
+    # given: a checked file, then H-3 is recorded at the till before the import runs
+    from fidelis.sales.services import order_create
+
+    job = check(manager, HEADER + GOOD)
+    storage = job.file.storage
+    assert job.report["errors"] == [] and storage.exists(f"{job.file.name}.checked")
+    order_create(actor=manager, customer=buyers["A"], lines=[{"sku": "CF-001", "quantity": 1}], channel="online",
+                 store=None, payment_method="cash", order_no="H-3")
+    # when
+    with translation.override("en"):
+        job = order_import_run(actor=manager, job=job)
+    # then: the order number taken meanwhile is reported and "all or nothing" writes nothing
+    assert job.status == ImportStatus.FAILED
+    assert [(e["row"], e["column"], e["message"]) for e in job.report["errors"]] == [
+        (5, "订单号", "Order number H-3 exists already.")]
+    assert Order.objects.count() == 1 and not storage.exists(f"{job.file.name}.checked")
+    # and a run again reads the file afresh
+    job = order_import_run(actor=manager, job=job)
+    assert job.status == ImportStatus.FAILED and job.report["error_count"] == 1

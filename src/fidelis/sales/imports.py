@@ -8,6 +8,10 @@ back-fill (`loyalty.backfill.orders_backfill`, which reads order.paid events it 
 points, purchases and tiers when it runs.
 """
 
+import hashlib
+import json
+import marshal
+import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,6 +33,7 @@ from fidelis.customers.imports import (
     _fast_mobile,
     _in_values,
     _insert_rows,
+    _job_data,
     _public_ids,
     _read_rows,
     _split_header,
@@ -45,6 +50,7 @@ from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, paid_event
 IGNORE = "ignore"
 MAX_REPORTED_ERRORS = 1000
 CENT = Decimal("0.01")
+CHECKED_FORMAT = 1  # of the parsed rows the dry run stores for the import
 ORDER_FIELDS = ("order_no", "customer_number", "phone", "paid_at", "store", "channel", "payment_method",
                 "paid_amount")
 LINE_FIELDS = ("sku", "quantity", "unit_price", "discount", "amount")
@@ -76,6 +82,7 @@ PAYMENT_WORDS = {"微信": "wechat_pay", "微信支付": "wechat_pay", "支付�
                  "对公转账": "transfer", "其他": "other"}
 TIME_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日",
                 "%Y.%m.%d %H:%M", "%Y.%m.%d", "%Y%m%d")
+_SLASH_TIME = re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2}) ([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
 
 
 def _field_label(name: str) -> str:
@@ -194,14 +201,22 @@ def _time(text: str, tz) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         moment = None
+        match = _SLASH_TIME.fullmatch(text)
+        if match is not None:
+            # The commonest export format, read without strptime, which gives the same (or fails the same).
+            try:
+                moment = datetime(*(int(part) for part in match.groups() if part is not None))
+            except ValueError:
+                moment = None
+    if moment is None:
         for fmt in TIME_FORMATS:
             try:
                 moment = datetime.strptime(text, fmt)
                 break
             except ValueError:
                 continue
-    if moment is None:
-        return None
+        if moment is None:
+            return None
     if len(text) <= 10 and moment.hour == moment.minute == 0:
         moment = moment.replace(hour=12)  # a day without a time: noon, so that no time zone moves it to another day
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
@@ -231,6 +246,10 @@ def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
     channels: dict[str, str | None] = {}
     payments: dict[str, str | None] = {}
     times: dict[str, datetime | None] = {}
+    by_store, online, other_payment = OrderChannel.STORE.value, OrderChannel.ONLINE.value, PaymentMethod.OTHER.value
+    # Files repeat times, channels and amounts: each distinct text is read once.
+    moneys: dict[str, Decimal | None] = {}
+    zero = Decimal("0.00")
     # Unmapped fields read an empty cell added at the end of every row (cells are stripped by the reader).
     blank = max(columns.values()) + 1
     at = {name: columns.get(name, blank) for name in IMPORT_FIELDS}
@@ -239,6 +258,57 @@ def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
     i_channel, i_payment, i_paid, i_sku, i_quantity = (at[n] for n in ("channel", "payment_method", "paid_amount",
                                                                           "sku", "quantity"))
     money_fields = [(name, at[name]) for name in ("unit_price", "discount", "amount")]
+    orders = parsed.orders
+    heads: dict[tuple, tuple] = {}
+
+    def read_head(order_no: str, customer_number: str, phone: str, raw_time: str, store: str, raw_channel: str,
+                  raw_payment: str, raw_paid: str) -> tuple:
+        """Read the order's cells of a row: (why the row is skipped or None, errors, values of the order)."""
+        if not order_no or len(order_no) > 40 or any(c.isspace() for c in order_no):
+            return ((header["order_no"], _("An order number has 1 to 40 characters and no spaces."), False),
+                    *([None] * 9))
+        customer_number = customer_number.upper()
+        if customer_number:
+            customer_key = ("number", customer_number)
+        elif phone:
+            customer_key = ("phone", phone)
+        else:
+            return ((header.get("customer_number") or header["phone"],
+                     _("Name the customer: customer number or mobile phone."), True), *([None] * 9))
+        errors = []
+        if raw_time not in times:
+            times[raw_time] = _time(raw_time, tz) if raw_time else None
+        paid_at = times[raw_time]
+        if paid_at is None:
+            errors.append((header["paid_at"], _("“%(value)s” is not a date and time (use YYYY-MM-DD HH:MM).")
+                           % {"value": raw_time}))
+        elif paid_at > now:
+            errors.append((header["paid_at"], _("The payment time lies in the future.")))
+        if raw_channel:
+            if raw_channel not in channels:
+                channels[raw_channel] = _choice(raw_channel, CHANNEL_WORDS, OrderChannel)
+            channel = channels[raw_channel]
+            if channel is None:
+                errors.append((header["channel"], _("“%(value)s” is not a channel.") % {"value": raw_channel}))
+        else:
+            channel = by_store if store else online
+        payment = other_payment
+        if raw_payment:
+            if raw_payment not in payments:
+                payments[raw_payment] = _choice(raw_payment, PAYMENT_WORDS, PaymentMethod)
+            payment = payments[raw_payment]
+            if payment is None:
+                errors.append((header["payment_method"], _("“%(value)s” is not a payment method.")
+                               % {"value": raw_payment}))
+        paid_amount = None
+        if raw_paid:
+            if raw_paid not in moneys:
+                moneys[raw_paid] = _money(raw_paid)
+            paid_amount = moneys[raw_paid]
+            if paid_amount is None:
+                errors.append((header["paid_amount"], _("“%(value)s” is not an amount.") % {"value": raw_paid}))
+        return (None, errors, customer_key, paid_at, store, channel, payment, paid_amount, raw_channel, raw_paid)
+
     for number, row in rows:
         short = blank + 1 - len(row)
         if short > 0:
@@ -250,60 +320,20 @@ def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
             row[blank] = ""
 
         order_no = row[i_order]
-        ok = True
-        if not order_no or len(order_no) > 40 or any(c.isspace() for c in order_no):
-            parsed.error(number, header["order_no"], _("An order number has 1 to 40 characters and no spaces."))
+        # The rows of an order usually repeat its cells: each distinct set of them is read once.
+        head = (order_no, row[i_number], row[i_phone], row[i_time], row[i_store], row[i_channel], row[i_payment],
+                row[i_paid])
+        known = heads.get(head)
+        if known is None:
+            known = heads[head] = read_head(*head)
+        skip, head_errors, customer_key, paid_at, store, channel, payment, paid_amount, raw_channel, raw_paid = known
+        if skip is not None:
+            column, message, of_order = skip
+            parsed.error(number, column, message, order_no if of_order else "")
             continue
-        customer_number, phone = row[i_number].upper(), row[i_phone]
-        if customer_number:
-            customer_key = ("number", customer_number)
-        elif phone:
-            customer_key = ("phone", phone)
-        else:
-            parsed.error(number, header.get("customer_number") or header["phone"],
-                         _("Name the customer: customer number or mobile phone."), order_no)
-            continue
-        raw_time = row[i_time]
-        if raw_time not in times:
-            times[raw_time] = _time(raw_time, tz) if raw_time else None
-        paid_at = times[raw_time]
-        if paid_at is None:
-            parsed.error(number, header["paid_at"], _("“%(value)s” is not a date and time (use YYYY-MM-DD HH:MM).")
-                         % {"value": raw_time}, order_no)
-            ok = False
-        elif paid_at > now:
-            parsed.error(number, header["paid_at"], _("The payment time lies in the future."), order_no)
-            ok = False
-        store = row[i_store]
-        raw_channel = row[i_channel]
-        if raw_channel:
-            if raw_channel not in channels:
-                channels[raw_channel] = _choice(raw_channel, CHANNEL_WORDS, OrderChannel)
-            channel = channels[raw_channel]
-            if channel is None:
-                parsed.error(number, header["channel"], _("“%(value)s” is not a channel.") % {"value": raw_channel},
-                             order_no)
-                ok = False
-        else:
-            channel = OrderChannel.STORE.value if store else OrderChannel.ONLINE.value
-        raw_payment = row[i_payment]
-        payment = PaymentMethod.OTHER.value
-        if raw_payment:
-            if raw_payment not in payments:
-                payments[raw_payment] = _choice(raw_payment, PAYMENT_WORDS, PaymentMethod)
-            payment = payments[raw_payment]
-            if payment is None:
-                parsed.error(number, header["payment_method"], _("“%(value)s” is not a payment method.")
-                             % {"value": raw_payment}, order_no)
-                ok = False
-        paid_amount = None
-        raw_paid = row[i_paid]
-        if raw_paid:
-            paid_amount = _money(raw_paid)
-            if paid_amount is None:
-                parsed.error(number, header["paid_amount"], _("“%(value)s” is not an amount.") % {"value": raw_paid},
-                             order_no)
-                ok = False
+        ok = not head_errors
+        for column, message in head_errors:
+            parsed.error(number, column, message, order_no)
         sku = row[i_sku].upper()
         if not sku:
             parsed.error(number, header["sku"], _("Choose a product."), order_no)
@@ -324,36 +354,40 @@ def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
             parsed.error(number, header["quantity"], _("The quantity must be at least 1.") if quantity <= 0
                          else _("The quantity is too large."), order_no)
             ok = False
-        amounts = {}
+        amounts = []
         for name, index in money_fields:
             raw = row[index]
-            amounts[name] = None
+            value = None
             if raw:
-                amounts[name] = _money(raw)
-                if amounts[name] is None:
+                if raw not in moneys:
+                    moneys[raw] = _money(raw)
+                value = moneys[raw]
+                if value is None:
                     parsed.error(number, header[name], _("“%(value)s” is not an amount.") % {"value": raw}, order_no)
                     ok = False
-        order = parsed.orders.get(order_no)
+            amounts.append(value)
+        order = orders.get(order_no)
         if order is None:
-            order = parsed.orders[order_no] = _Order(order_no, number, customer_key, paid_at, store, channel or "",
-                                                     payment, paid_amount)
-        else:
-            differs = [(name, label) for name, label, same in (
-                ("customer", header.get("customer_number") or header.get("phone", ""),
-                 customer_key == order.customer_key),
-                ("paid_at", header["paid_at"], paid_at == order.paid_at or paid_at is None),
-                ("store", header.get("store", ""), store == order.store),
-                ("channel", header.get("channel", ""), (channel or "") == order.channel or not raw_channel),
-                ("paid_amount", header.get("paid_amount", ""), not raw_paid or paid_amount == order.paid_amount),
+            order = orders[order_no] = _Order(order_no, number, customer_key, paid_at, store, channel or "",
+                                              payment, paid_amount)
+        elif not (customer_key == order.customer_key and (paid_at == order.paid_at or paid_at is None)
+                  and store == order.store and ((channel or "") == order.channel or not raw_channel)
+                  and (not raw_paid or paid_amount == order.paid_amount)):
+            differs = [label for label, same in (
+                (header.get("customer_number") or header.get("phone", ""), customer_key == order.customer_key),
+                (header["paid_at"], paid_at == order.paid_at or paid_at is None),
+                (header.get("store", ""), store == order.store),
+                (header.get("channel", ""), (channel or "") == order.channel or not raw_channel),
+                (header.get("paid_amount", ""), not raw_paid or paid_amount == order.paid_amount),
             ) if not same]
-            for _name, label in differs:
+            for label in differs:
                 parsed.error(number, label, _("Differs from the first row of order %(order)s (row %(row)s).")
                              % {"order": order_no, "row": order.row}, order_no)
-                ok = False
+            ok = False
         order.rows.append(number)
         if ok:
-            order.lines.append((sku, quantity, amounts["unit_price"], amounts["discount"] or Decimal("0.00"),
-                                amounts["amount"], number))
+            unit_price, discount, amount = amounts
+            order.lines.append((sku, quantity, unit_price, discount or zero, amount, number))
     return parsed
 
 
@@ -466,13 +500,78 @@ def _price(parsed: _Parsed, products: dict, label: dict[str, str]) -> _Checked:
     return checked
 
 
-def _check(actor, job: OrderImport, columns: dict[str, int]) -> tuple[_Parsed, _Checked, dict]:
-    job.file.open("rb")
+# The dry run stores the rows it parsed next to the upload, so that the import need not read and parse the file
+# again; what the database says (customers, products, stores, order numbers taken) is asked again at the import.
+# The key names the file's content, the mapping and what else parsing depends on: anything else found there is
+# ignored and the file is parsed again.
+
+
+def _checked_key(data: bytes, columns: dict[str, int]) -> str:
+    digest = hashlib.sha256(data)
+    digest.update(json.dumps([CHECKED_FORMAT, translation.get_language(), timezone.get_current_timezone_name(),
+                              sorted(columns.items())]).encode())
+    return digest.hexdigest()
+
+
+def _checked_name(job: OrderImport) -> str:
+    return f"{job.file.name}.checked"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _checked_save(job: OrderImport, key: str, parsed: _Parsed) -> None:
+    """Store the parsed rows: marshal is fast and, unlike pickle, runs no code to load (amounts and times as text)."""
+    orders = [(o.order_no, o.row, *o.customer_key, o.paid_at.isoformat() if o.paid_at else None, o.store, o.channel,
+               o.payment_method, _text(o.paid_amount), o.rows,
+               [(sku, quantity, _text(price), str(discount), _text(amount), row)
+                for sku, quantity, price, discount, amount, row in o.lines])
+              for o in parsed.orders.values()]
+    content = marshal.dumps((CHECKED_FORMAT, key, orders, parsed.errors, parsed.bad_orders, parsed.bad_rows,
+                             parsed.total))
+    storage = job.file.storage
+    name = _checked_name(job)
+    storage.delete(name)
+    storage.save(name, ContentFile(content))
+
+
+def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
+    """Return the rows the dry run stored under this key, or None."""
     try:
-        data = job.file.read()
-    finally:
-        job.file.close()
-    parsed = _parse(job, data, columns)
+        with job.file.storage.open(_checked_name(job), "rb") as stored:
+            content = marshal.loads(stored.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(content, tuple) or content[:2] != (CHECKED_FORMAT, key):
+        return None
+    _format, _key, orders, errors, bad_orders, bad_rows, total = content
+    parsed = _Parsed(errors=errors, bad_orders=bad_orders, bad_rows=bad_rows, total=total)
+    decimals: dict[str | None, Decimal | None] = {None: None}
+    for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in orders:
+        for text in (paid_amount, *(v for line in lines for v in line[2:5])):
+            if text not in decimals:
+                decimals[text] = Decimal(text)
+        parsed.orders[order_no] = _Order(
+            order_no, row, (kind, value), datetime.fromisoformat(paid_at) if paid_at else None, store, channel,
+            payment, decimals[paid_amount], rows,
+            [(sku, quantity, decimals[price], decimals[discount], decimals[amount], line_row)
+             for sku, quantity, price, discount, amount, line_row in lines])
+    return parsed
+
+
+def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -> tuple[_Parsed, _Checked, dict]:
+    data = _job_data(job)
+    key = _checked_key(data, columns)
+    parsed = None
+    if not dry_run:
+        parsed = _checked_load(job, key)
+        # The stored rows serve one import; a job run again (after a failure or a rollback) is parsed afresh.
+        job.file.storage.delete(_checked_name(job))
+    if parsed is None:
+        parsed = _parse(job, data, columns)
+        if dry_run:
+            _checked_save(job, key, parsed)
     products, stores, label = _lookups(actor, parsed, columns, job.headers)
     checked = _price(parsed, products, label)
     # Rows of an order with a bad row are skipped with it: an order is imported whole or not at all.
@@ -502,7 +601,7 @@ def order_import_validate(*, actor, job: OrderImport, mapping: dict[str, str], m
     if mode not in ImportMode.values:
         raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
     columns = _clean_mapping(job, mapping)
-    parsed, checked, _stores = _check(actor, job, columns)
+    parsed, checked, _stores = _check(actor, job, columns, dry_run=True)
     job.mapping = {str(i): next((f for f, c in columns.items() if c == i), IGNORE) for i in range(len(job.headers))}
     job.mode = mode
     job.status = ImportStatus.VALIDATED
@@ -525,7 +624,7 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
         raise DomainError(_("Check the file before importing it."), code="not_validated")
     started = time.monotonic()
     columns = _clean_mapping(job, job.mapping)
-    parsed, checked, stores = _check(actor, job, columns)
+    parsed, checked, stores = _check(actor, job, columns, dry_run=False)
     _report(job, parsed, checked)
     if parsed.errors and job.mode == ImportMode.ALL_OR_NOTHING:
         job.status = ImportStatus.FAILED
@@ -546,51 +645,58 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
 
 
 def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[int, int]:
-    """Insert the orders, their lines and their order.paid events (COPY on PostgreSQL, executemany elsewhere)."""
-    if not checked.orders:
+    """Insert the orders, their lines and their order.paid events (COPY on PostgreSQL, executemany elsewhere).
+
+    The rows are made while they are sent: on PostgreSQL the server stores one part of a COPY while Python makes
+    the next (the two cores work at once).
+    """
+    orders = checked.orders
+    if not orders:
         return 0, 0
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     # Each order's store row (id, code, name), looked up once for the orders, the daily totals and the events.
-    store_of = {o.order_no: (stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None
-                for o, *_rest in checked.orders}
-    order_rows = []
-    for (o, subtotal, paid, _priced), public_id in zip(checked.orders, _public_ids(len(checked.orders)), strict=True):
-        store = store_of[o.order_no]
-        order_rows.append((public_id, o.order_no, o.customer_id, o.channel, store[0] if store else None,
-                           o.payment_method, subtotal, subtotal - paid, paid, o.paid_at, actor_id))
+    store_of = [(stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None for o, *_rest in orders]
     _insert_rows(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method", "subtotal",
-                         "discount", "paid_amount", "paid_at", "created_by_id"), order_rows,
+                         "discount", "paid_amount", "paid_at", "created_by_id"),
+                 ((public_id, o.order_no, o.customer_id, o.channel, store[0] if store else None, o.payment_method,
+                   subtotal, subtotal - paid, paid, o.paid_at, actor_id)
+                  for (o, subtotal, paid, _priced), store, public_id in zip(orders, store_of,
+                                                                            _public_ids(len(orders)), strict=True)),
                  fixed={"note": "", "idempotency_key": None})
-    numbers = [o.order_no for o, *_rest in checked.orders]
-    pks = dict(Order.objects.filter(_in_values("order_no", numbers)).order_by().values_list("order_no", "pk"))
-    line_rows = [(pks[o.order_no], pk, category_id, quantity, price, discount, amount)
-                 for o, _subtotal, _paid, priced in checked.orders
-                 for pk, category_id, _category, _sku, quantity, price, discount, amount in priced]
+    pks = dict(Order.objects.filter(_in_values("order_no", [o.order_no for o, *_rest in orders])).order_by()
+               .values_list("order_no", "pk"))
+    days = [local_day(o.paid_at) for o, *_rest in orders]
+    day_lines: list[tuple] = []
+
+    def line_rows():
+        for (o, _subtotal, _paid, priced), day in zip(orders, days, strict=True):
+            order_id = pks[o.order_no]
+            for pk, category_id, _category, _sku, quantity, price, discount, amount in priced:
+                day_lines.append((day, pk, category_id, amount, quantity))
+                yield order_id, pk, category_id, quantity, price, discount, amount
+
     _insert_rows(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price", "discount", "amount"),
-                 line_rows)
-    day_orders, day_lines = [], []
-    for o, _subtotal, paid, priced in checked.orders:
-        day = local_day(o.paid_at)
-        store = store_of[o.order_no]
-        day_orders.append((day, store[1] if store else "", o.channel, paid))
-        day_lines.extend((day, pk, category_id, amount, quantity)
-                         for pk, category_id, _category, _sku, quantity, _price, _discount, amount in priced)
-    rollup_orders(day_orders, day_lines)
-    event_rows = []
-    for (o, subtotal, paid, priced), public_id in zip(checked.orders, _public_ids(len(checked.orders)), strict=True):
-        store = store_of[o.order_no]
-        where = store[2] if store else OrderChannel(o.channel).label
-        payload = {
-            "order_no": o.order_no, "amount": str(paid), "currency": CURRENCY, "store": store[1] if store else "",
-            "channel": o.channel, "categories": list(dict.fromkeys(line[2] for line in priced)),
-            "lines": [{"sku": sku, "category": category, "quantity": quantity, "amount": str(amount)}
-                      for _pk, _cid, category, sku, quantity, _price, _discount, amount in priced],
-            "subtotal": str(subtotal), "discount": str(subtotal - paid), "payment_method": o.payment_method,
-            "import": job.public_id}
-        event_rows.append((public_id, o.customer_id, o.paid_at, o.channel, store[2] if store else "",
-                           f"{where} ¥{paid} · {o.order_no}"[:200], payload,
-                           paid_event_key_for(o.order_no)))
+                 line_rows())
+    rollup_orders([(day, store[1] if store else "", o.channel, paid)
+                   for (o, _subtotal, paid, _priced), store, day in zip(orders, store_of, days, strict=True)],
+                  day_lines)
+
+    def event_rows():
+        for (o, subtotal, paid, priced), store, public_id in zip(orders, store_of, _public_ids(len(orders)),
+                                                                  strict=True):
+            where = store[2] if store else OrderChannel(o.channel).label
+            payload = {
+                "order_no": o.order_no, "amount": str(paid), "currency": CURRENCY,
+                "store": store[1] if store else "", "channel": o.channel,
+                "categories": list(dict.fromkeys(line[2] for line in priced)),
+                "lines": [{"sku": sku, "category": category, "quantity": quantity, "amount": str(amount)}
+                          for _pk, _cid, category, sku, quantity, _price, _discount, amount in priced],
+                "subtotal": str(subtotal), "discount": str(subtotal - paid), "payment_method": o.payment_method,
+                "import": job.public_id}
+            yield (public_id, o.customer_id, o.paid_at, o.channel, store[2] if store else "",
+                   f"{where} ¥{paid} · {o.order_no}"[:200], payload, paid_event_key_for(o.order_no))
+
     # Written as history: no live dispatch, so no points now; the member club's back-fill applies them.
     _insert_rows(Event, ("public_id", "customer_id", "occurred_at", "channel", "touchpoint", "summary", "payload",
-                         "idempotency_key"), event_rows, fixed={"type": "order.paid", "actor_id": actor_id})
-    return len(order_rows), len(line_rows)
+                         "idempotency_key"), event_rows(), fixed={"type": "order.paid", "actor_id": actor_id})
+    return len(orders), len(day_lines)

@@ -6,8 +6,9 @@ them in the same transaction as the order (`rollup_order`, `rollup_refund`), the
 at once (`rollup_orders`), and `rollups_rebuild` recomputes them from the orders (after a bulk load, or to check).
 A report over a year of a million orders then sums some 60,000 rows instead of joining five million lines.
 
-The increments are one `INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x` per row (PostgreSQL and SQLite),
-so that two tills selling the same product on the same day add up instead of overwriting each other.
+The increments are `INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x` (one per row; on PostgreSQL one for
+all the rows, from arrays), so that two tills selling the same product on the same day add up instead of
+overwriting each other.
 """
 
 from collections import defaultdict
@@ -29,8 +30,18 @@ def local_day(moment) -> date:
     return timezone.localtime(moment).date()
 
 
+def _pg_array(values: tuple) -> str:
+    """Return the text of a PostgreSQL array of dates, integers or decimals, or of texts (one type, no None).
+
+    psycopg adapts a Python list value by value; the array's text, one string, is about four times faster.
+    """
+    if values and isinstance(values[0], str):
+        return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+    return "{" + ",".join(map(str, values)) + "}"
+
+
 def _upsert(model, keys: tuple[str, ...], sums: tuple[str, ...], rows: Iterable[tuple]) -> None:
-    """Add `rows` (key values, then the numbers to add) to the model's table, creating rows that are missing."""
+    """Add `rows` (key values, then the numbers to add; no key twice) to the model's table, creating missing rows."""
     rows = list(rows)
     if not rows:
         return
@@ -41,11 +52,20 @@ def _upsert(model, keys: tuple[str, ...], sums: tuple[str, ...], rows: Iterable[
     conflict = ", ".join(quote(model._meta.get_field(k).column) for k in keys)
     updates = ", ".join(f"{quote(model._meta.get_field(s).column)} = {table}.{quote(model._meta.get_field(s).column)}"
                         f" + excluded.{quote(model._meta.get_field(s).column)}" for s in sums)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-    params = [[f.get_db_prep_save(value, connection) for f, value in zip(fields, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql" and len(rows) > 1:
+            # An import adds tens of thousands of rows: one statement over one array per column instead of a
+            # round trip per row. ON CONFLICT may touch each table row once only, hence no key twice in `rows`.
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
+                           f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+                           [_pg_array(column) for column in zip(*rows, strict=True)])
+            return
+        marks = ", ".join(["%s"] * len(fields))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({conflict}) "
+                           f"DO UPDATE SET {updates}",
+                           [[f.get_db_prep_save(value, connection) for f, value in zip(fields, row, strict=True)]
+                            for row in rows])
 
 
 def _day_rows(orders: Iterable[tuple[date, str, str, Decimal]]) -> list[tuple]:
@@ -58,12 +78,18 @@ def _day_rows(orders: Iterable[tuple[date, str, str, Decimal]]) -> list[tuple]:
 
 
 def _product_rows(lines: Iterable[tuple[date, int, int, Decimal, int]]) -> list[tuple]:
-    totals: dict[tuple[date, int, int], list] = defaultdict(lambda: [ZERO, 0])
+    # Two plain dicts: an import sends tens of thousands of lines here.
+    amounts: dict[tuple[date, int, int], Decimal] = {}
+    quantities: dict[tuple[date, int, int], int] = {}
     for day, product_id, category_id, amount, quantity in lines:
-        total = totals[(day, product_id, category_id)]
-        total[0] += amount
-        total[1] += quantity
-    return [(day, p, c, amount, q) for (day, p, c), (amount, q) in sorted(totals.items())]
+        key = (day, product_id, category_id)
+        if key in amounts:
+            amounts[key] += amount
+            quantities[key] += quantity
+        else:
+            amounts[key] = ZERO + amount
+            quantities[key] = quantity
+    return [(*key, amounts[key], quantities[key]) for key in sorted(amounts)]
 
 
 def rollup_orders(orders: Iterable[tuple[date, str, str, Decimal]],
