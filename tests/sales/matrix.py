@@ -56,6 +56,8 @@ API: dict[str, tuple[str, str] | None] = {
     "GET /sales/contracts": ("sales:read", "contract.view"),
     "POST /sales/contracts": ("sales:write", "contract.change"),
     "GET /sales/contracts/{public_id}": ("sales:read", "contract.view"),
+    "POST /sales/contracts/{public_id}/renew": ("sales:write", "contract.change"),
+    "POST /sales/contracts/{public_id}/terminate": ("sales:write", "contract.change"),
 }
 # "METHOD /path" → JSON body sent in the role walk
 BODIES: dict[str, dict] = {
@@ -67,6 +69,8 @@ BODIES: dict[str, dict] = {
     "POST /sales/opportunities/{public_id}/move": {"stage": "需求确认"},
     "POST /sales/contracts": {"customer_number": "NO-SUCH", "number": "HT-M", "amount": "1",
                               "start_date": "2026-01-01", "end_date": "2026-12-31"},
+    "POST /sales/contracts/{public_id}/renew": {"number": "HT-M2"},
+    "POST /sales/contracts/{public_id}/terminate": {"reason": "矩阵"},
 }
 
 

@@ -109,3 +109,44 @@ def test_contracts_create_read_and_refuse_bad_input(client, rep_auth, rep_custom
     assert Contract.objects.count() == 1
     assert [c["number"] for c in _call(client, rep_auth, "GET", "/contracts").json()] == ["HT-API-1"]
     assert Decimal(_call(client, rep_auth, "GET", "/contracts").json()[0]["amount"]) == Decimal("12000")
+
+
+def test_a_contract_is_renewed_and_terminated_through_the_api(client, rep_auth, manager, rep2, rep_customer,
+                                                              rep2_customer):
+    from fidelis.events.models import Event
+
+    body = {"customer": rep_customer.public_id, "number": "HT-R1", "amount": "12000", "start_date": "2026-01-01",
+            "end_date": "2026-12-31"}
+    old = _call(client, rep_auth, "POST", "/contracts", body).json()["id"]
+    # when: renewed with the defaults
+    response = _call(client, rep_auth, "POST", f"/contracts/{old}/renew", {"number": "HT-R2"})
+    # then: same amount and length, from the day after, linked; the old one is renewed
+    assert response.status_code == 201, response.content
+    new = response.json()
+    assert (new["number"], new["amount"], new["start_date"], new["end_date"], new["renewal_of"]) == (
+        "HT-R2", "12000.00", "2027-01-01", "2027-12-31", "HT-R1")
+    assert _call(client, rep_auth, "GET", f"/contracts/{old}").json()["status"] == "renewed"
+    # bad input: a renewed contract again, a used number, an unknown field; nothing written
+    again = _call(client, rep_auth, "POST", f"/contracts/{old}/renew", {"number": "HT-R3"})
+    assert again.status_code == 400 and again.json()["field"] == "status"
+    used = _call(client, rep_auth, "POST", f"/contracts/{new['id']}/renew", {"number": "HT-R1"})
+    assert used.status_code == 400 and used.json()["field"] == "number"
+    assert _call(client, rep_auth, "POST", f"/contracts/{new['id']}/renew", {"number": "HT-R4", "x": 1}
+                 ).status_code in (400, 422)
+    assert Contract.objects.count() == 2
+    # when: the new one ends early — a reason is required
+    assert _call(client, rep_auth, "POST", f"/contracts/{new['id']}/terminate", {"reason": ""}).status_code in (400, 422)
+    response = _call(client, rep_auth, "POST", f"/contracts/{new['id']}/terminate", {"reason": "客户搬迁"})
+    # then
+    assert response.status_code == 200 and response.json()["status"] == "terminated"
+    assert Event.objects.filter(customer=rep_customer, type="contract.terminated").count() == 1
+    closed = _call(client, rep_auth, "POST", f"/contracts/{new['id']}/terminate", {"reason": "再次"})
+    assert closed.status_code == 400 and closed.json()["field"] == "status"
+    # another rep's contract: 404, never the contract
+    other = _call(client, _auth(manager, manager), "POST", "/contracts", body | {
+        "customer": rep2_customer.public_id, "number": "HT-O1", "owner": "sales2"}).json()["id"]
+    for path, payload in ((f"/contracts/{other}/renew", {"number": "HT-O2"}),
+                          (f"/contracts/{other}/terminate", {"reason": "不是我的"})):
+        response = _call(client, rep_auth, "POST", path, payload)
+        assert response.status_code == 404 and "HT-O1" not in response.content.decode()
+    assert Contract.objects.get(public_id=other).status == "active"

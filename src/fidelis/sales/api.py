@@ -19,6 +19,8 @@ from fidelis.sales.pipeline_schemas import (
     ContractIn,
     ContractOut,
     ContractQuery,
+    ContractRenewIn,
+    ContractTerminateIn,
     MoveIn,
     OpportunityIn,
     OpportunityOut,
@@ -280,4 +282,28 @@ def contract_post(request, payload: ContractIn):
 @router.get("/contracts/{public_id}", response=ContractOut, summary="One contract")
 @requires("sales:read", "contract.view")
 def contract_detail(request, public_id: str):
+    return contract_out(pipeline_selectors.contract_get_for_user(request.auth, public_id))
+
+
+@router.post("/contracts/{public_id}/renew", response={201: ContractOut}, summary="Renew a contract",
+             description="Registers the next contract (by default the same amount and length, starting the day "
+                         "after the old one ends), linked to the old one, which becomes `renewed`. Only an active "
+                         "or expired contract can be renewed; the new number must be unused.")
+@requires("sales:write", "contract.change")
+def contract_renew(request, public_id: str, payload: ContractRenewIn):
+    contract = pipeline_selectors.contract_get_for_user(request.auth, public_id)
+    new = pipeline_services.contract_renew(
+        actor=request.auth, contract=contract, number=payload.number, amount=payload.amount,
+        start_date=payload.start_date, end_date=payload.end_date, payment_method=payload.payment_method,
+        notes=payload.notes, via="api")
+    return Status(201, contract_out(pipeline_selectors.contract_get_for_user(request.auth, new.public_id)))
+
+
+@router.post("/contracts/{public_id}/terminate", response=ContractOut, summary="End a contract early",
+             description="Needs a reason; records `contract.terminated` on the customer's timeline. A renewed or "
+                         "terminated contract cannot be terminated again.")
+@requires("sales:write", "contract.change")
+def contract_terminate(request, public_id: str, payload: ContractTerminateIn):
+    contract = pipeline_selectors.contract_get_for_user(request.auth, public_id)
+    pipeline_services.contract_terminate(actor=request.auth, contract=contract, reason=payload.reason, via="api")
     return contract_out(pipeline_selectors.contract_get_for_user(request.auth, public_id))

@@ -107,6 +107,19 @@ class ContractIn(_Strict):
     notes: str = Field("", max_length=4000)
 
 
+class ContractRenewIn(_Strict):
+    number: str = Field(..., min_length=1, max_length=40, description="Number of the new contract")
+    amount: Decimal | None = Field(None, description="Default: the old contract's amount")
+    start_date: str | None = Field(None, description="YYYY-MM-DD; default: the day after the old one ends")
+    end_date: str | None = Field(None, description="YYYY-MM-DD; default: as long as the old one")
+    payment_method: str | None = Field(None, description="Default: the old contract's")
+    notes: str = Field("", max_length=4000)
+
+
+class ContractTerminateIn(_Strict):
+    reason: str = Field(..., min_length=1, max_length=300)
+
+
 class ContractOut(Schema):
     id: str
     number: str
