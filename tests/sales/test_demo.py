@@ -10,7 +10,7 @@ from django.db.models import Sum
 from fidelis.customers.demo import SHOPS
 from fidelis.events.models import Event
 from fidelis.sales.demo import CATALOGUE, demo_stores
-from fidelis.sales.models import Order, OrderLine, Product, ProductCategory, Store
+from fidelis.sales.models import Contract, Opportunity, Order, OrderLine, Product, ProductCategory, Store
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +42,17 @@ def test_demo_command_writes_an_order_for_every_purchase_and_no_event(tmp_path):
     assert Product.objects.count() == sum(len(items) for *_rest, items in CATALOGUE.values()) >= 150
     assert ProductCategory.objects.filter(parent__isnull=True).exists() and Store.objects.count() == len(demo_stores())
     assert "orders with" in out.getvalue()
+    # the opportunities and contracts are on their customers' timelines, as the services would have put them
+    opportunities = Opportunity.objects.all()
+    created = Event.objects.filter(type="opportunity.created")
+    assert created.count() == opportunities.count() > 0
+    assert {e.payload["opportunity"] for e in created} == {o.public_id for o in opportunities}
+    for status in ("won", "lost"):
+        assert (Event.objects.filter(type=f"opportunity.{status}").count()
+                == opportunities.filter(status=status).count() > 0)
+    assert Event.objects.filter(type="contract.signed").count() == Contract.objects.count() > 0
+    won = Event.objects.filter(type="opportunity.won").select_related("customer").first()
+    assert won.summary.startswith("赢单") or won.summary.startswith("Won"), won.summary
     # --reset with the same seed gives the same orders again
     before = sorted((o.order_no, o.paid_amount, o.payment_method) for o in orders.values())
     call_command("demo", customers=120, no_serve=True, reset=True, no_input=False, stdout=io.StringIO())

@@ -295,11 +295,33 @@ def _snapshot(opportunity: Opportunity) -> dict[str, Any]:
         "stage": opportunity.stage.name if opportunity.stage_id else None}
 
 
+def opportunity_event_payload(opportunity: Opportunity, **payload) -> dict[str, Any]:
+    """Return the payload of an opportunity's timeline event (also written in bulk by the demo)."""
+    return {"opportunity": opportunity.public_id, "title": opportunity.title, "stage": opportunity.stage.name,
+            "probability": opportunity.probability, "expected_amount": str(opportunity.expected_amount or ""),
+            **payload}
+
+
+def summary_created(opportunity: Opportunity, stage: Stage) -> str:
+    return _("Opportunity: %(title)s (%(stage)s)") % {"title": opportunity.title, "stage": stage.name}
+
+
+def summary_moved(opportunity: Opportunity, source: Stage, target: Stage) -> str:
+    return _("%(title)s: %(from)s → %(to)s") % {"title": opportunity.title, "from": source.name, "to": target.name}
+
+
+def summary_won(opportunity: Opportunity) -> str:
+    return _("Won: %(title)s ¥%(amount)s") % {"title": opportunity.title, "amount": opportunity.expected_amount or 0}
+
+
+def summary_lost(opportunity: Opportunity) -> str:
+    return _("Lost: %(title)s (%(reason)s)") % {"title": opportunity.title,
+                                                "reason": opportunity.get_lost_reason_display()}
+
+
 def _event(opportunity: Opportunity, type: str, actor, summary: str, **payload) -> None:
     record_event(customer=opportunity.customer, type=type, actor=actor, summary=summary[:200],
-                 payload={"opportunity": opportunity.public_id, "title": opportunity.title,
-                          "stage": opportunity.stage.name, "probability": opportunity.probability,
-                          "expected_amount": str(opportunity.expected_amount or ""), **payload})
+                 payload=opportunity_event_payload(opportunity, **payload))
 
 
 @transaction.atomic
@@ -332,8 +354,7 @@ def opportunity_create(*, actor, customer: Customer, title: str, source: str = O
                                           changed_by=_actor_user(actor), changed_at=opportunity.created_at)
     audit_record(actor=actor, action="opportunity.create", obj=opportunity, via=via,
                  changes={k: [None, v] for k, v in _snapshot(opportunity).items() if v not in (None, "")})
-    _event(opportunity, "opportunity.created", actor,
-           _("Opportunity: %(title)s (%(stage)s)") % {"title": opportunity.title, "stage": the_stage.name},
+    _event(opportunity, "opportunity.created", actor, summary_created(opportunity, the_stage),
            source=opportunity.source)
     return opportunity
 
@@ -421,9 +442,7 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
     if moved:
         OpportunityStageChange.objects.create(opportunity=opportunity, from_stage=source_stage, to_stage=target,
                                               changed_by=_actor_user(actor), changed_at=now)
-        _event(opportunity, "opportunity.stage_changed", actor,
-               _("%(title)s: %(from)s → %(to)s") % {"title": opportunity.title, "from": source_stage.name,
-                                                    "to": target.name},
+        _event(opportunity, "opportunity.stage_changed", actor, summary_moved(opportunity, source_stage, target),
                from_stage=source_stage.name)
     produced: dict[str, str] = {}
     if moved and target.kind == StageKind.WON:
@@ -440,13 +459,9 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
             made_contract = contract_create(actor=actor, customer=opportunity.customer, opportunity=opportunity,
                                             owner=opportunity.owner, via=via, **options)
             produced["contract"] = made_contract.number
-        _event(opportunity, "opportunity.won", actor,
-               _("Won: %(title)s ¥%(amount)s") % {"title": opportunity.title,
-                                                  "amount": opportunity.expected_amount or 0}, **produced)
+        _event(opportunity, "opportunity.won", actor, summary_won(opportunity), **produced)
     elif moved and target.kind == StageKind.LOST:
-        _event(opportunity, "opportunity.lost", actor,
-               _("Lost: %(title)s (%(reason)s)") % {"title": opportunity.title,
-                                                    "reason": opportunity.get_lost_reason_display()},
+        _event(opportunity, "opportunity.lost", actor, summary_lost(opportunity),
                lost_reason=opportunity.lost_reason, lost_note=opportunity.lost_note)
     changes.update({k: [None, v] for k, v in produced.items()})
     audit_record(actor=actor, action="opportunity.move" if moved else "opportunity.update", obj=opportunity,
@@ -506,7 +521,15 @@ def _contract_snapshot(contract: Contract) -> dict[str, Any]:
     return {f: _plain(getattr(contract, f)) for f in CONTRACT_FIELDS} | {"number": contract.number}
 
 
-def _contract_summary(contract: Contract) -> str:
+def contract_event_payload(contract: Contract) -> dict[str, Any]:
+    """Return the payload of a contract.signed / contract.renewed event (also written in bulk by the demo)."""
+    return {"contract": contract.public_id, "number": contract.number, "amount": str(contract.amount),
+            "start_date": contract.start_date.isoformat(), "end_date": contract.end_date.isoformat(),
+            "payment_method": contract.payment_method,
+            "renewal_of": contract.renewal_of.number if contract.renewal_of_id else ""}
+
+
+def contract_summary(contract: Contract) -> str:
     return f"{contract.number} ¥{contract.amount} · {contract.start_date}–{contract.end_date}"
 
 
@@ -540,11 +563,7 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
     audit_record(actor=actor, action="contract.create", obj=contract, via=via,
                  changes={k: [None, v] for k, v in _contract_snapshot(contract).items() if v not in (None, "")})
     record_event(customer=customer, type="contract.renewed" if renewal_of else "contract.signed", actor=actor,
-                 summary=_contract_summary(contract),
-                 payload={"contract": contract.public_id, "number": contract.number, "amount": str(contract.amount),
-                          "start_date": contract.start_date.isoformat(), "end_date": contract.end_date.isoformat(),
-                          "payment_method": contract.payment_method,
-                          "renewal_of": renewal_of.number if renewal_of else ""})
+                 summary=contract_summary(contract), payload=contract_event_payload(contract))
     return contract
 
 

@@ -1,6 +1,7 @@
 """Demo data of the pipeline: the default pipeline, ~120 opportunities of the demo sales reps on their customers at
 every stage (some won with an order and a contract, some lost with a reason), and ~40 contracts, a few of them
-ending within 30 days. Written in bulk (no timeline events), so `fidelis demo` stays fast."""
+ending within 30 days. Written in bulk, with the timeline events the services would have recorded (created,
+stage changed, won or lost, contract signed) but no dispatch, so `fidelis demo` stays fast."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from fidelis.accounts.models import Role
 from fidelis.customers.models import Customer
+from fidelis.events.models import Event
 from fidelis.sales.models import (
     Contract,
     ContractStatus,
@@ -25,7 +27,16 @@ from fidelis.sales.models import (
     Stage,
     StageKind,
 )
-from fidelis.sales.pipeline import pipeline_default
+from fidelis.sales.pipeline import (
+    contract_event_payload,
+    contract_summary,
+    opportunity_event_payload,
+    pipeline_default,
+    summary_created,
+    summary_lost,
+    summary_moved,
+    summary_won,
+)
 
 OPPORTUNITIES = 120
 CONTRACTS = 40
@@ -104,11 +115,42 @@ def demo_pipeline_load(ctx) -> dict[str, int]:
             signed_at=start, created_at=timezone.make_aware(timezone.datetime.combine(start, timezone.datetime.min
                                                                                        .time()))))
     Contract.objects.bulk_create(contracts)
+    Event.objects.bulk_create(_timeline(opportunities, contracts, first), batch_size=500)
     return {"opportunities": len(opportunities), "contracts": len(contracts)}
 
 
+def _timeline(opportunities: list[Opportunity], contracts: list[Contract], first: Stage) -> list[Event]:
+    """Return the events the pipeline services record, at the times the demo gave each step."""
+    events = []
+
+    def add(customer_id, type_, at, actor, summary, payload):
+        events.append(Event(customer_id=customer_id, type=type_, occurred_at=at, actor=actor, summary=summary[:200],
+                            payload=payload))
+
+    for opp in opportunities:
+        stage, opp.stage = opp.stage, first
+        add(opp.customer_id, "opportunity.created", opp.created_at, opp.owner, summary_created(opp, first),
+            opportunity_event_payload(opp, source=opp.source))
+        opp.stage = stage
+        if stage.pk != first.pk:
+            add(opp.customer_id, "opportunity.stage_changed", opp.stage_changed_at, opp.owner,
+                summary_moved(opp, first, stage), opportunity_event_payload(opp, from_stage=first.name))
+        if opp.status == StageKind.WON:
+            add(opp.customer_id, "opportunity.won", opp.closed_at, opp.owner, summary_won(opp),
+                opportunity_event_payload(opp))
+        elif opp.status == StageKind.LOST:
+            add(opp.customer_id, "opportunity.lost", opp.closed_at, opp.owner, summary_lost(opp),
+                opportunity_event_payload(opp, lost_reason=opp.lost_reason, lost_note=opp.lost_note))
+    for contract in contracts:
+        add(contract.customer_id, "contract.signed", contract.created_at, contract.owner, contract_summary(contract),
+            contract_event_payload(contract))
+    return events
+
+
 def demo_pipeline_reset() -> None:
-    """Delete every contract, opportunity, stage and pipeline."""
+    """Delete every contract, opportunity, stage and pipeline, and their timeline events."""
+    Event.objects.filter(type__startswith="opportunity.").delete()
+    Event.objects.filter(type__startswith="contract.").delete()
     Contract.objects.filter(renewal_of__isnull=False).delete()
     Contract.objects.all().delete()
     OpportunityStageChange.objects.all().delete()
