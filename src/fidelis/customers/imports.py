@@ -606,19 +606,44 @@ def _stored_matching(phones: set[str], emails: set[str], companies: set[str]) ->
 # else found there is ignored and the file is read again.
 
 
-def _checked_key(data: bytes, mapping: dict[int, str]) -> str:
+def checked_key(data: bytes, *depends_on: Any) -> str:
+    """Return the key of rows checked from a file: its content, the language and what else (JSON) the check read."""
     digest = hashlib.sha256(data)
-    digest.update(json.dumps([CHECKED_FORMAT, translation.get_language(), settings.FIDELIS_DEFAULT_REGION,
-                              sorted(mapping.items())]).encode())
+    digest.update(json.dumps([translation.get_language(), *depends_on]).encode())
     return digest.hexdigest()
 
 
-def _checked_name(job: ImportJob) -> str:
+def checked_name(job) -> str:
+    """Return the name, in the upload's storage, of the rows checked from a job's file (customer or order import)."""
     return f"{job.file.name}.checked"
 
 
+def checked_store(job, key: str, body: tuple) -> None:
+    """Store what the check step got from the job's file under the key: marshal is fast and, unlike pickle, runs
+    no code to load."""
+    storage, name = job.file.storage, checked_name(job)
+    storage.delete(name)
+    storage.save(name, ContentFile(marshal.dumps((key, body))))
+
+
+def checked_read(job, key: str) -> tuple | None:
+    """Return what `checked_store` stored for the job under this key, or None (missing, other key, damaged)."""
+    try:
+        with job.file.storage.open(checked_name(job), "rb") as stored:
+            content = marshal.loads(stored.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(content, tuple) or len(content) != 2 or content[0] != key:
+        return None
+    return content[1]
+
+
+def _checked_key(data: bytes, mapping: dict[int, str]) -> str:
+    return checked_key(data, CHECKED_FORMAT, settings.FIDELIS_DEFAULT_REGION, sorted(mapping.items()))
+
+
 def _checked_save(job: ImportJob, key: str, parsed: _Parsed) -> None:
-    """Store the rows checked from the job's file: marshal is fast and, unlike pickle, runs no code to load.
+    """Store the rows checked from the job's file.
 
     The rows go column by column, a column with one value in every row as that value: most columns of a file
     are not mapped, and fewer objects make storing and loading several times faster.
@@ -629,25 +654,17 @@ def _checked_save(job: ImportJob, key: str, parsed: _Parsed) -> None:
         if index == birthday:
             column = tuple(day if day is None else day.isoformat() for day in column)
         columns.append((column[0],) if column.count(column[0]) == len(column) else column)
-    content = marshal.dumps((CHECKED_FORMAT, key, len(parsed.values), columns, parsed.tags, parsed.rows,
-                             parsed.errors, parsed.bad_rows, parsed.numbers, parsed.number_column, parsed.total))
-    storage = job.file.storage
-    name = _checked_name(job)
-    storage.delete(name)
-    storage.save(name, ContentFile(content))
+    checked_store(job, key, (len(parsed.values), columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows,
+                             parsed.numbers, parsed.number_column, parsed.total))
 
 
 def _checked_load(job: ImportJob, key: str) -> _Parsed | None:
     """Return the rows stored by the check step under this key, or None."""
-    try:
-        with job.file.storage.open(_checked_name(job), "rb") as stored:
-            content = marshal.loads(stored.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if not isinstance(content, tuple) or content[:2] != (CHECKED_FORMAT, key):
+    content = checked_read(job, key)
+    if content is None:
         return None
     parsed = _Parsed()
-    (_format, _key, count, columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows, parsed.numbers,
+    (count, columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows, parsed.numbers,
      parsed.number_column, parsed.total) = content
     if count:
         birthday = _AT["birthday"]
@@ -811,7 +828,7 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     data = _job_data(job)
     parsed = _checked_load(job, _checked_key(data, columns)) or _parse_file(job, data, columns)
     # Either way the job must be checked again before another run, which stores the rows anew.
-    transaction.on_commit(partial(job.file.storage.delete, _checked_name(job)), robust=True)
+    transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
     _drop_taken_numbers(parsed)
     _report(job, parsed)
     if parsed.errors and job.mode == ImportMode.ALL_OR_NOTHING:

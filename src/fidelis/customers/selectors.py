@@ -102,12 +102,11 @@ def customer_timeline_page(customer: Customer, *, limit: int = 30, before_id: in
     event, user = Event._meta, Event._meta.get_field("actor").related_model._meta
     params: list = [customer.pk]
     older = ""
-    if before_id is not None:
-        pivot = Event.objects.filter(pk=before_id, customer=customer).values_list("occurred_at", flat=True).first()
-        if pivot is not None:
-            pivot = connection.ops.adapt_datetimefield_value(pivot)
-            older = " AND (e.occurred_at < %s OR (e.occurred_at = %s AND e.id < %s))"
-            params += [pivot, pivot, before_id]
+    pivot = _timeline_pivot(customer, before_id)
+    if pivot is not None:
+        pivot = connection.ops.adapt_datetimefield_value(pivot)
+        older = " AND (e.occurred_at < %s OR (e.occurred_at = %s AND e.id < %s))"
+        params += [pivot, pivot, before_id]
     return list(Event.objects.raw(
         "SELECT e.id, e.type, e.occurred_at, e.channel, e.touchpoint, e.summary, e.payload, e.actor_id, "
         "e.customer_id, COALESCE(NULLIF(u.display_name, ''), u.username) AS actor_name "
@@ -118,8 +117,14 @@ def customer_timeline_page(customer: Customer, *, limit: int = 30, before_id: in
 def customer_timeline(customer: Customer, *, limit: int = 50, before_id: int | None = None) -> list[Event]:
     """Return the customer's most recent events, newest first."""
     qs = Event.objects.filter(customer=customer).select_related("actor").order_by("-occurred_at", "-id")
-    if before_id is not None:
-        pivot = Event.objects.filter(pk=before_id, customer=customer).values_list("occurred_at", flat=True).first()
-        if pivot is not None:
-            qs = qs.filter(Q(occurred_at__lt=pivot) | Q(occurred_at=pivot, id__lt=before_id))
+    pivot = _timeline_pivot(customer, before_id)
+    if pivot is not None:
+        qs = qs.filter(Q(occurred_at__lt=pivot) | Q(occurred_at=pivot, id__lt=before_id))
     return list(qs[:limit])
+
+
+def _timeline_pivot(customer: Customer, before_id: int | None):
+    """Return when the customer's event `before_id` happened (the timeline goes on from there), or None."""
+    if before_id is None:
+        return None
+    return Event.objects.filter(pk=before_id, customer=customer).values_list("occurred_at", flat=True).first()

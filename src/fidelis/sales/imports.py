@@ -8,9 +8,6 @@ back-fill (`loyalty.backfill.orders_backfill`, which reads order.paid events it 
 points, purchases and tiers when it runs.
 """
 
-import hashlib
-import json
-import marshal
 import re
 import time
 import unicodedata
@@ -37,6 +34,10 @@ from fidelis.customers.imports import (
     _public_ids,
     _read_rows,
     _split_header,
+    checked_key,
+    checked_name,
+    checked_read,
+    checked_store,
     read_upload,
 )
 from fidelis.customers.models import ImportMode, ImportStatus
@@ -507,14 +508,7 @@ def _price(parsed: _Parsed, products: dict, label: dict[str, str]) -> _Checked:
 
 
 def _checked_key(data: bytes, columns: dict[str, int]) -> str:
-    digest = hashlib.sha256(data)
-    digest.update(json.dumps([CHECKED_FORMAT, translation.get_language(), timezone.get_current_timezone_name(),
-                              sorted(columns.items())]).encode())
-    return digest.hexdigest()
-
-
-def _checked_name(job: OrderImport) -> str:
-    return f"{job.file.name}.checked"
+    return checked_key(data, "orders", CHECKED_FORMAT, timezone.get_current_timezone_name(), sorted(columns.items()))
 
 
 def _text(value: Any) -> str | None:
@@ -522,30 +516,21 @@ def _text(value: Any) -> str | None:
 
 
 def _checked_save(job: OrderImport, key: str, parsed: _Parsed) -> None:
-    """Store the parsed rows: marshal is fast and, unlike pickle, runs no code to load (amounts and times as text)."""
+    """Store the parsed rows (amounts and times as text)."""
     orders = [(o.order_no, o.row, *o.customer_key, o.paid_at.isoformat() if o.paid_at else None, o.store, o.channel,
                o.payment_method, _text(o.paid_amount), o.rows,
                [(sku, quantity, _text(price), str(discount), _text(amount), row)
                 for sku, quantity, price, discount, amount, row in o.lines])
               for o in parsed.orders.values()]
-    content = marshal.dumps((CHECKED_FORMAT, key, orders, parsed.errors, parsed.bad_orders, parsed.bad_rows,
-                             parsed.total))
-    storage = job.file.storage
-    name = _checked_name(job)
-    storage.delete(name)
-    storage.save(name, ContentFile(content))
+    checked_store(job, key, (orders, parsed.errors, parsed.bad_orders, parsed.bad_rows, parsed.total))
 
 
 def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
     """Return the rows the dry run stored under this key, or None."""
-    try:
-        with job.file.storage.open(_checked_name(job), "rb") as stored:
-            content = marshal.loads(stored.read())
-    except (OSError, EOFError, ValueError, TypeError):
+    content = checked_read(job, key)
+    if content is None:
         return None
-    if not isinstance(content, tuple) or content[:2] != (CHECKED_FORMAT, key):
-        return None
-    _format, _key, orders, errors, bad_orders, bad_rows, total = content
+    orders, errors, bad_orders, bad_rows, total = content
     parsed = _Parsed(errors=errors, bad_orders=bad_orders, bad_rows=bad_rows, total=total)
     decimals: dict[str | None, Decimal | None] = {None: None}
     for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in orders:
@@ -567,7 +552,7 @@ def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -
     if not dry_run:
         parsed = _checked_load(job, key)
         # The stored rows serve one import; a job run again (after a failure or a rollback) is parsed afresh.
-        job.file.storage.delete(_checked_name(job))
+        job.file.storage.delete(checked_name(job))
     if parsed is None:
         parsed = _parse(job, data, columns)
         if dry_run:

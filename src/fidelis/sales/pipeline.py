@@ -295,9 +295,11 @@ def _snapshot(opportunity: Opportunity) -> dict[str, Any]:
         "stage": opportunity.stage.name if opportunity.stage_id else None}
 
 
-def opportunity_event_payload(opportunity: Opportunity, **payload) -> dict[str, Any]:
-    """Return the payload of an opportunity's timeline event (also written in bulk by the demo)."""
-    return {"opportunity": opportunity.public_id, "title": opportunity.title, "stage": opportunity.stage.name,
+def opportunity_event_payload(opportunity: Opportunity, at_stage: Stage | None = None, **payload) -> dict[str, Any]:
+    """Return the payload of an opportunity's timeline event, at its stage or `at_stage` (the demo writes past
+    steps in bulk)."""
+    stage = at_stage or opportunity.stage
+    return {"opportunity": opportunity.public_id, "title": opportunity.title, "stage": stage.name,
             "probability": opportunity.probability, "expected_amount": str(opportunity.expected_amount or ""),
             **payload}
 

@@ -128,13 +128,11 @@ def _timeline(opportunities: list[Opportunity], contracts: list[Contract], first
                             payload=payload))
 
     for opp in opportunities:
-        stage, opp.stage = opp.stage, first
         add(opp.customer_id, "opportunity.created", opp.created_at, opp.owner, summary_created(opp, first),
-            opportunity_event_payload(opp, source=opp.source))
-        opp.stage = stage
-        if stage.pk != first.pk:
+            opportunity_event_payload(opp, first, source=opp.source))
+        if opp.stage_id != first.pk:
             add(opp.customer_id, "opportunity.stage_changed", opp.stage_changed_at, opp.owner,
-                summary_moved(opp, first, stage), opportunity_event_payload(opp, from_stage=first.name))
+                summary_moved(opp, first, opp.stage), opportunity_event_payload(opp, from_stage=first.name))
         if opp.status == StageKind.WON:
             add(opp.customer_id, "opportunity.won", opp.closed_at, opp.owner, summary_won(opp),
                 opportunity_event_payload(opp))

@@ -1,17 +1,12 @@
 """Rows of the 360° page that repeat: rendered in Python, where the template language costs most per row."""
 
-from html import escape
-
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 
+from fidelis.web.templatetags.fidelis_ui import esc
+
 register = template.Library()
-
-
-def esc(value) -> str:
-    """Escape as Django's conditional_escape does, without its lazy-string wrapper (a tenth of this page's time)."""
-    return value.__html__() if hasattr(value, "__html__") else escape(str(value))
 
 
 def _event_item(event) -> str:

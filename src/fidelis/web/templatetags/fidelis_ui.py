@@ -1,6 +1,7 @@
 """Small display helpers of the staff UI: phones as people read them, masked contact data, dates, icons, widgets."""
 
 from functools import lru_cache
+from html import escape
 
 import phonenumbers
 from django import forms, template
@@ -13,6 +14,12 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, get_language_info
 
 register = template.Library()
+
+
+def esc(value) -> str:
+    """Escape as Django's conditional_escape does, without its lazy-string wrapper: for the rows that template
+    tags build in Python (timeline, tasks), where that wrapper was a tenth of the page's time."""
+    return value.__html__() if hasattr(value, "__html__") else escape(str(value))
 
 
 @lru_cache(maxsize=4096)

@@ -7,7 +7,6 @@ every htmx answer shows a task the same way.
 """
 
 from functools import lru_cache
-from html import escape
 
 from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
@@ -15,13 +14,11 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, gettext_noop, ngettext
 
+from fidelis.web.templatetags.fidelis_ui import esc
+
 register = template.Library()
 _ID = "0a1b2c3d4e5f6a7b"  # stands for a public id in a reversed URL
 
-
-def esc(value) -> str:
-    """Escape as Django's conditional_escape does, without its lazy-string wrapper."""
-    return value.__html__() if hasattr(value, "__html__") else escape(str(value))
 
 
 @lru_cache(maxsize=64)
@@ -45,13 +42,13 @@ def _words(language: str) -> dict[str, str]:
         ("reminder", gettext_noop("reminder")))}
 
 
-def status_badges(task, now=None) -> str:
+def status_badges(task) -> str:
     words = _words(get_language())
     if task.status == "done":
         html = f'<span class="badge ok task-state">{words["done"]}</span>'
     elif task.status == "cancelled":
         html = f'<span class="badge muted task-state">{words["cancelled"]}</span>'
-    elif task.status == "open" and task.due_at < (now or timezone.now()):
+    elif task.is_overdue:
         html = f'<span class="badge bad task-state">{words["overdue"]}</span>'
     else:
         html = ""
@@ -98,8 +95,6 @@ def _local(value, fmt: str) -> str:
 
 
 def item(task, context) -> str:
-    now = timezone.now()
-    overdue = task.status == "open" and task.due_at < now
     meta = f'<span class="task-due num">{_local(task.due_at, "%m-%d %H:%M")}</span>'
     if task.customer_id:
         customer = task.customer
@@ -115,9 +110,9 @@ def item(task, context) -> str:
         meta += " · " + esc(ngettext("every %(n)s day", "every %(n)s days", n) % {"n": n})
     error = context.get("task_error")
     return (
-        f'<li class="task task-{esc(task.status)}{" overdue" if overdue else ""}" id="task-{task.public_id}" '
+        f'<li class="task task-{esc(task.status)}{" overdue" if task.is_overdue else ""}" id="task-{task.public_id}" '
         f'data-task="{task.public_id}">\n  <div class="task-main">\n    <a class="task-title" '
-        f'href="{_url("work:task_detail", task.public_id)}">{esc(task.title)}</a> {status_badges(task, now)}\n'
+        f'href="{_url("work:task_detail", task.public_id)}">{esc(task.title)}</a> {status_badges(task)}\n'
         f'    <div class="task-meta">{meta}</div>\n'
         + (f'    <div class="error" role="alert">{esc(error)}</div>\n' if error else "")
         + f'  </div>\n  {actions(task, context, "item")}\n</li>\n')
