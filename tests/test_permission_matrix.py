@@ -232,7 +232,7 @@ def test_api_routes_answer_each_role_as_the_matrix_says(client, users, open_cust
     for key, rule in API.items():
         method, path = key.split(" ", 1)
         url = "/api" + path.format(public_id=open_customer.public_id, tag_name="x", channel="sms", number="M00000001",
-                                  code="ABCDEFGH")
+                                  code="ABCDEFGH", pipeline_id="0", stage_id="0")
         response = client.generic(method, url, data=json.dumps(bodies.get(key, {})),
                                   content_type="application/json", **auth)
         if rule is None or role in CAPABILITIES[rule[1]]:

@@ -35,9 +35,17 @@ WEB: dict[str, str] = {
     "sales:contract_renew": "contract.change",
     "sales:contract_terminate": "contract.change",
     "sales:report_pipeline": "report.sales",
+    "sales:pipelines": "opportunity.view",
+    "sales:pipeline_create": "pipeline.manage",
+    "sales:pipeline_edit": "pipeline.manage",
+    "sales:stage_create": "pipeline.manage",
+    "sales:stage_edit": "pipeline.manage",
+    "sales:stage_move": "pipeline.manage",
+    "sales:stage_delete": "pipeline.manage",
 }
 # url names the role walk answers with POST
-POSTS: set[str] = {"sales:pipeline_move", "sales:contract_terminate"}
+POSTS: set[str] = {"sales:pipeline_move", "sales:contract_terminate", "sales:stage_create", "sales:stage_move",
+                   "sales:stage_delete"}
 NO_SUCH = "0" * 16
 # "METHOD /path" → (scope, capability)
 API: dict[str, tuple[str, str] | None] = {
@@ -58,6 +66,12 @@ API: dict[str, tuple[str, str] | None] = {
     "GET /sales/contracts/{public_id}": ("sales:read", "contract.view"),
     "POST /sales/contracts/{public_id}/renew": ("sales:write", "contract.change"),
     "POST /sales/contracts/{public_id}/terminate": ("sales:write", "contract.change"),
+    "GET /sales/pipelines": ("sales:read", "opportunity.view"),
+    "POST /sales/pipelines": ("sales:write", "pipeline.manage"),
+    "PATCH /sales/pipelines/{pipeline_id}": ("sales:write", "pipeline.manage"),
+    "POST /sales/pipelines/{pipeline_id}/stages": ("sales:write", "pipeline.manage"),
+    "PATCH /sales/stages/{stage_id}": ("sales:write", "pipeline.manage"),
+    "DELETE /sales/stages/{stage_id}": ("sales:write", "pipeline.manage"),
 }
 # "METHOD /path" → JSON body sent in the role walk
 BODIES: dict[str, dict] = {
@@ -71,6 +85,10 @@ BODIES: dict[str, dict] = {
                               "start_date": "2026-01-01", "end_date": "2026-12-31"},
     "POST /sales/contracts/{public_id}/renew": {"number": "HT-M2"},
     "POST /sales/contracts/{public_id}/terminate": {"reason": "矩阵"},
+    "POST /sales/pipelines": {"name": "矩阵流程"},
+    "PATCH /sales/pipelines/{pipeline_id}": {"name": "矩阵流程"},
+    "POST /sales/pipelines/{pipeline_id}/stages": {"name": "矩阵阶段", "probability": 10},
+    "PATCH /sales/stages/{stage_id}": {"name": "矩阵阶段"},
 }
 
 
@@ -80,6 +98,9 @@ def sample_kwargs(name: str, customer, manager) -> dict | None:
                 "sales:opportunity_lost", "sales:contract_detail", "sales:contract_edit", "sales:contract_renew",
                 "sales:contract_terminate"):
         return {"public_id": NO_SUCH}  # no such opportunity or contract: 404, not 403
+    if name in ("sales:pipeline_edit", "sales:stage_create", "sales:stage_edit", "sales:stage_move",
+                "sales:stage_delete"):
+        return {"pk": 999999}  # no such pipeline or stage: 404, not 403
     if name == "sales:opportunity_customer_panel":
         return {"public_id": customer.public_id}
     if name in ("sales:product_edit", "sales:order_detail", "sales:order_refund", "sales:import_detail"):

@@ -33,6 +33,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "opportunity.change": frozenset({S, MG}),
     "contract.view": frozenset({R, S, M, MG}),
     "contract.change": frozenset({S, MG}),
+    "pipeline.manage": frozenset({MG}),
     "report.sales": frozenset({R, S, M, MG}),
     "task.view": ALL,
     "task.change": frozenset({S, M, SV, MG}),

@@ -13,7 +13,7 @@ from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import DomainError
 from fidelis.events.api import check_idempotency_key, event_customer
 from fidelis.sales import pipeline as pipeline_services
-from fidelis.sales import pipeline_selectors, selectors, services
+from fidelis.sales import pipeline_admin, pipeline_selectors, selectors, services
 from fidelis.sales.models import Order, OrderLine, ProductCategory, Refund
 from fidelis.sales.pipeline_schemas import (
     ContractIn,
@@ -26,6 +26,12 @@ from fidelis.sales.pipeline_schemas import (
     OpportunityOut,
     OpportunityPatch,
     OpportunityQuery,
+    PipelineIn,
+    PipelineOut,
+    PipelinePatch,
+    StageIn,
+    StageOut,
+    StagePatch,
 )
 from fidelis.sales.schemas import (
     OrderIn,
@@ -307,3 +313,88 @@ def contract_terminate(request, public_id: str, payload: ContractTerminateIn):
     contract = pipeline_selectors.contract_get_for_user(request.auth, public_id)
     pipeline_services.contract_terminate(actor=request.auth, contract=contract, reason=payload.reason, via="api")
     return contract_out(pipeline_selectors.contract_get_for_user(request.auth, public_id))
+
+
+# --- pipelines and their stages -----------------------------------------------------------------------------------
+# Pipelines and stages have no public id: they are named by their id, as the board and `stage` in a move do (text in
+# the path, so that permission is checked before the lookup; a malformed id is a 404).
+
+
+def stage_out(stage, position: int) -> dict:
+    return {"id": stage.pk, "pipeline": stage.pipeline_id, "name": stage.name, "position": position,
+            "order": stage.order, "probability": stage.probability, "kind": stage.kind,
+            "required_fields": list(stage.required_fields or [])}
+
+
+def pipeline_out(row) -> dict:
+    p = row.pipeline
+    return {"id": p.pk, "name": p.name, "is_active": p.is_active, "is_default": p.is_default,
+            "open_opportunities": row.open_opportunities,
+            "stages": [stage_out(s, index) for index, s in enumerate(row.stages, start=1)]}
+
+
+def _pipeline_row(request, pk: int):
+    return pipeline_selectors.pipelines_overview(request.auth, pk=pk)[0]
+
+
+def _stage_result(request, stage) -> dict:
+    row = _pipeline_row(request, stage.pipeline_id)
+    return next(s for s in pipeline_out(row)["stages"] if s["id"] == stage.pk)
+
+
+@router.get("/pipelines", response=list[PipelineOut], summary="The pipelines with their stages, default first")
+@requires("sales:read", "opportunity.view")
+def pipeline_list(request):
+    return [pipeline_out(row) for row in pipeline_selectors.pipelines_overview(request.auth)]
+
+
+@router.post("/pipelines", response={201: PipelineOut}, summary="Create a pipeline (managers)",
+             description="With the `stages` given (at least one open, one won and one lost) or the standard ones. "
+                         "`is_default: true` unsets the previous default.")
+@requires("sales:write", "pipeline.manage")
+def pipeline_post(request, payload: PipelineIn):
+    stages = ([stage.model_dump(exclude_none=True) for stage in payload.stages] if payload.stages is not None
+              else None)
+    pipeline = pipeline_admin.pipeline_save(actor=request.auth, data=payload.model_dump(exclude={"stages"}),
+                                            stages=stages, via="api")
+    return Status(201, pipeline_out(_pipeline_row(request, pipeline.pk)))
+
+
+@router.patch("/pipelines/{pipeline_id}", response=PipelineOut, summary="Change a pipeline (managers)",
+              description="Only the fields sent change; `is_default: true` unsets the "
+                          "previous default, and the default cannot be switched off or made inactive.")
+@requires("sales:write", "pipeline.manage")
+def pipeline_patch(request, pipeline_id: str, payload: PipelinePatch):
+    pipeline = pipeline_selectors.pipeline_get(pipeline_id)
+    pipeline_admin.pipeline_save(actor=request.auth, pipeline=pipeline, data=payload.model_dump(exclude_unset=True),
+                                 via="api")
+    return pipeline_out(_pipeline_row(request, pipeline.pk))
+
+
+@router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut}, summary="Add a stage to a pipeline (managers)",
+             description="The stage goes last unless a `position` is given.")
+@requires("sales:write", "pipeline.manage")
+def stage_post(request, pipeline_id: str, payload: StageIn):
+    pipeline = pipeline_selectors.pipeline_get(pipeline_id)
+    stage = pipeline_admin.stage_save(actor=request.auth, pipeline=pipeline, data=payload.model_dump(), via="api")
+    return Status(201, _stage_result(request, stage))
+
+
+@router.patch("/stages/{stage_id}", response=StageOut, summary="Change a stage (managers)",
+              description="Only the fields sent change; `position` moves it. Its kind "
+                          "stays while opportunities are in it; the pipeline keeps an open, a won and a lost stage.")
+@requires("sales:write", "pipeline.manage")
+def stage_patch(request, stage_id: str, payload: StagePatch):
+    stage = pipeline_selectors.stage_get(stage_id)
+    stage = pipeline_admin.stage_save(actor=request.auth, stage=stage, data=payload.model_dump(exclude_unset=True),
+                                      via="api")
+    return _stage_result(request, stage)
+
+
+@router.delete("/stages/{stage_id}", response={204: None}, summary="Delete a stage (managers)",
+               description="Refused (400) while opportunities are in the stage or when "
+                           "they have passed through it, and for the pipeline's last open, won or lost stage.")
+@requires("sales:write", "pipeline.manage")
+def stage_delete(request, stage_id: str):
+    pipeline_admin.stage_delete(actor=request.auth, stage=pipeline_selectors.stage_get(stage_id), via="api")
+    return Status(204, None)

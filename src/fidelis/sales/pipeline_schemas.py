@@ -154,3 +154,59 @@ class ContractQuery(Schema):
     ending_within: str = Field("", description="Days")
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0)
+
+
+# --- pipelines and their stages ---------------------------------------------------------------------------------
+
+
+class StageIn(_Strict):
+    """A stage: its name in the pipeline, default win probability, kind and the fields it requires."""
+
+    name: str = Field(..., max_length=40)
+    probability: int = Field(..., description="0–100")
+    kind: str = Field("open", description="open | won | lost")
+    required_fields: list[str] = Field([], description="Fields an opportunity fills before entering: "
+                                                       "expected_amount | expected_close_date | products")
+    position: int | None = Field(None, description="Place among the pipeline's stages, 1 = first; default: last")
+
+
+class StagePatch(_Strict):
+    name: str | None = Field(None, max_length=40)
+    probability: int | None = Field(None, description="0–100")
+    kind: str | None = Field(None, description="open | won | lost; not while opportunities are in the stage")
+    required_fields: list[str] | None = None
+    position: int | None = Field(None, description="Place among the pipeline's stages, 1 = first")
+
+
+class StageOut(Schema):
+    id: int
+    pipeline: int
+    name: str
+    position: int
+    order: int
+    probability: int
+    kind: str
+    required_fields: list[str]
+
+
+class PipelineIn(_Strict):
+    name: str = Field(..., max_length=80)
+    is_active: bool = True
+    is_default: bool = Field(False, description="Making it the default unsets the previous default")
+    stages: list[StageIn] | None = Field(None, max_length=50, description="Default: the standard stages; at least "
+                                                                          "one open, one won and one lost")
+
+
+class PipelinePatch(_Strict):
+    name: str | None = Field(None, max_length=80)
+    is_active: bool | None = None
+    is_default: bool | None = Field(None, description="true makes it the default (unsetting the previous one)")
+
+
+class PipelineOut(Schema):
+    id: int
+    name: str
+    is_active: bool
+    is_default: bool
+    open_opportunities: int = Field(..., description="Open opportunities the caller may see")
+    stages: list[StageOut]

@@ -202,3 +202,38 @@ def contract_list_filtered(user, filters: ContractFilters, *, today: date | None
         text = filters.q.strip().upper()
         qs = qs.filter(number__startswith=text)
     return qs.order_by("-start_date", "-id")
+
+
+# --- pipelines and stages (the management pages and API) ----------------------------------------------------------
+
+
+@dataclass
+class PipelineRow:
+    pipeline: Pipeline
+    stages: list[Stage]
+    open_opportunities: int
+
+
+def pipelines_overview(user, pk: int | None = None) -> list[PipelineRow]:
+    """Return every pipeline (default first) with its stages and the number of its open opportunities the user
+    may see; only the one with this id when given."""
+    qs = Pipeline.objects.prefetch_related("stages").order_by("-is_default", "name")
+    if pk is not None:
+        qs = qs.filter(pk=pk)
+    counts = dict(opportunity_visible_qs(user).filter(status=StageKind.OPEN).order_by()
+                  .values_list("stage__pipeline").annotate(n=Count("id")).values_list("stage__pipeline", "n"))
+    return [PipelineRow(p, sorted(p.stages.all(), key=lambda s: (s.order, s.pk)), counts.get(p.pk, 0)) for p in qs]
+
+
+def stages_with_counts(pipeline: Pipeline) -> list[Stage]:
+    """Return the pipeline's stages in order, each with `opportunity_count` (all owners)."""
+    return list(pipeline.stages.annotate(opportunity_count=Count("opportunities")).order_by("order", "id"))
+
+
+def stage_get(pk: int | str) -> Stage:
+    """Return the stage with this id, or raise NotFound."""
+    found = Stage.objects.select_related("pipeline").filter(pk=int(pk)).first() if str(pk).isdigit() else None
+    if found is None:
+        raise NotFound(_("No such stage."), code="not_found")
+    return found
+
