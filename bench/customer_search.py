@@ -2,6 +2,7 @@
 """Customer search benchmark: search latency, the 360° page and bulk import on a database of demo customers.
 
     python bench/customer_search.py [--quick] [--customers N] [--db sqlite|postgres|both] [--only import]
+                                    [--profile-import]
 
 For each database it makes a fresh one (an SQLite file in a temporary directory, or the database
 `fidelis_bench` on the local PostgreSQL), loads `fidelis demo` data, starts gunicorn on a free 127.0.0.1 port,
@@ -10,7 +11,8 @@ the JSON search API (/api/customers?q=…) by the last 4 digits of a phone, by a
 by a Hanzi name, by pinyin initials and by customer number; the 360° page (/customers/<id>/); and the trivial
 view /healthz, against which each figure is also given as a ratio. Then it imports a CSV (with duplicates of
 existing customers, duplicates within the file and a few bad rows) through the import services and gives the
-rows per second (`--only import` measures that alone, without the server). Progress goes to the screen; the last
+rows per second (`--only import` measures that alone, without the server; `--profile-import` also prints
+where its time goes). Progress goes to the screen; the last
 line is one JSON object with the figures.
 Targets: search p95 <= 50 ms at 1,000,000 customers; 360° page <= 5x the trivial view; import >= 5,000 rows/s.
 """
@@ -53,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("import",), help="load the customers and measure the import alone")
     parser.add_argument("--explain", action="store_true", help="print the query plans of the searches")
+    parser.add_argument("--profile-import", action="store_true",
+                        help="run the import's check and import steps under cProfile (slower than measured) and "
+                             "print where the time goes")
     parser.add_argument("--existing", action="store_true",
                         help="measure the database of DATABASE_URL / FIDELIS_DATA_DIR as it is (no load; the import "
                              "writes to it unless --import-rows 0)")
@@ -103,7 +108,8 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--db", db, "--result-file", str(result_file),
             "--customers", str(args.customers), "--import-rows", str(args.import_rows), "--requests",
             str(args.requests), "--seed", str(args.seed)]
-    argv += [flag for flag, on in (("--explain", args.explain), ("--existing", args.existing)) if on]
+    argv += [flag for flag, on in (("--explain", args.explain), ("--existing", args.existing),
+                                   ("--profile-import", args.profile_import)) if on]
     argv += ["--only", args.only] if args.only else []
     say(f"== {db}: {args.customers:,} customers, {args.import_rows:,} import rows, {args.requests} requests per kind")
     started = time.monotonic()
@@ -151,7 +157,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     samples = _samples(args.seed, count=max(args.requests, 20))
     connection.close()
     if args.only == "import":
-        result.update(_import(args.import_rows, args.seed, samples))
+        result.update(_import(args.import_rows, args.seed, samples, profile=args.profile_import))
         result["targets_met"] = {"import": result["import_rows_per_s"] >= TARGETS["import_rows_per_s"]}
         return result
 
@@ -270,8 +276,11 @@ def _explain(samples: dict[str, list[str]]) -> None:
                     say("        " + " ".join(str(v) for v in row))
 
 
-def _import(rows: int, seed: int, samples: dict[str, list[str]]) -> dict:
+def _import(rows: int, seed: int, samples: dict[str, list[str]], profile: bool = False) -> dict:
     """Import a CSV through the import services (skip bad rows, flag duplicates); return rows per second."""
+    import cProfile
+    import pstats
+
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from fidelis.accounts.models import User
@@ -303,10 +312,18 @@ def _import(rows: int, seed: int, samples: dict[str, list[str]]) -> dict:
     started = time.monotonic()
     job = import_job_create(actor=actor, uploaded_file=SimpleUploadedFile("bench.csv", data, "text/csv"))
     uploaded = time.monotonic()
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
     job = import_job_validate(actor=actor, job=job, mapping=job.mapping, mode="skip")
     validated = time.monotonic()
     job = import_job_run(actor=actor, job=job)
     finished = time.monotonic()
+    if profiler:
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(25)
     seconds = finished - started
     say(f"  upload {uploaded - started:.1f} s, check {validated - uploaded:.1f} s, import {finished - validated:.1f} s: "
         f"{job.created_count:,} created, {job.error_rows:,} bad rows, {job.duplicate_count:,} possible duplicates, "

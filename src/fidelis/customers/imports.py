@@ -714,7 +714,9 @@ def _db_converter(field: models.Field) -> Any:
     if isinstance(field, models.DateField):
         return ops.adapt_datefield_value
     if isinstance(field, models.JSONField):
-        return lambda value: field.get_db_prep_save(value, connection)
+        # As JSON text, which both databases read into the column: a value the same in every row (`fixed`) is then
+        # encoded once, where the driver's JSON wrapper would encode it again for each row.
+        return partial(json.dumps, cls=field.encoder)
     return None
 
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from fidelis.core.models import PublicIdModel, TimeStampedModel
+from fidelis.core.models import PublicIdModel, TimeStampedModel, new_public_id
 
 
 class CustomerKind(models.TextChoices):
@@ -56,6 +56,7 @@ class CustomerQuerySet(models.QuerySet):
 
 
 class Customer(PublicIdModel):
+    public_id = models.CharField(_("public id"), max_length=16, default=new_public_id, editable=False)
     number = models.CharField(_("customer number"), max_length=20, unique=True,
                               help_text=_("Unique; given automatically when left empty."))
     kind = models.CharField(_("type"), max_length=12, choices=CustomerKind.choices, default=CustomerKind.INDIVIDUAL)
@@ -89,7 +90,7 @@ class Customer(PublicIdModel):
     source = models.CharField(_("source"), max_length=40, blank=True,
                               help_text=_("Where the record came from (store, game, import, …)."))
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="owned_customers", verbose_name=_("owner"))
+                              related_name="owned_customers", verbose_name=_("owner"), db_index=False)
     tags = models.ManyToManyField("Tag", through="CustomerTag", related_name="customers", blank=True,
                                   verbose_name=_("tags"))
     # Search keys, kept by the services: digits of the phones, and the same reversed for "ends with" searches.
@@ -112,6 +113,10 @@ class Customer(PublicIdModel):
         # varchar_pattern_ops on PostgreSQL), so each database carries only the index it can use.
         # SQLite rebuilds the table on most field changes and forgets them: a migration that alters a Customer
         # field must run 0003's `create` again (tests/customers/test_search_indexes.py checks they exist).
+        # The public id is unique by a constraint rather than unique=True, which would add a LIKE index on
+        # PostgreSQL (it is only ever looked up whole); the owner is indexed first in customer_owner_idx. Every
+        # imported customer writes each index.
+        constraints = [models.UniqueConstraint(fields=["public_id"], name="customer_public_id_unique")]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="customer_owner_idx"),
         ]
@@ -160,8 +165,9 @@ class Tag(TimeStampedModel):
 
 
 class CustomerTag(models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
+    # Each key is indexed first in one of the two indexes of Meta.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, db_index=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -221,7 +227,8 @@ class DuplicateStatus(models.TextChoices):
 class DuplicateCandidate(TimeStampedModel):
     """A pair of customers that look like the same person or company."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer"))
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("customer"),
+                                 db_index=False)  # indexed first in duplicate_pair_unique
     other = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("possible duplicate"))
     reason = models.CharField(_("reason"), max_length=20)
     score = models.FloatField(_("similarity"), default=1.0)

@@ -72,7 +72,8 @@ def customer_prepare(customer: Customer) -> None:
 
 def _validate(customer: Customer, exclude: list[str] | None = None) -> None:
     try:
-        customer.full_clean(exclude=exclude, validate_unique=False)
+        # Uniqueness (number, public id) is the database's and the check below: no query per field here.
+        customer.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise validation_error_to_domain(exc)
     if customer.number and Customer.objects.filter(number=customer.number).exclude(pk=customer.pk).exists():

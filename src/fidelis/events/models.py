@@ -56,16 +56,20 @@ class Channel(models.TextChoices):
 
 
 class Event(models.Model):
-    public_id = models.CharField(_("public id"), max_length=16, unique=True, default=new_public_id, editable=False)
+    # Unique by a constraint (see Meta), not unique=True: that would add a LIKE index on PostgreSQL.
+    public_id = models.CharField(_("public id"), max_length=16, default=new_public_id, editable=False)
+    # Its own index as well as the timeline's: the loyalty back-fill reads the events of a range of customers in
+    # customer and time order, which the timeline index (newest first) does not give; without it the back-fill
+    # measured a third slower.
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="events",
                                  verbose_name=_("customer"))
-    type = models.CharField(_("type"), max_length=40, db_index=True)
+    type = models.CharField(_("type"), max_length=40)
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     channel = models.CharField(_("channel"), max_length=16, default=Channel.SYSTEM)
     touchpoint = models.CharField(_("touchpoint"), max_length=80, blank=True)
     summary = models.CharField(_("summary"), max_length=200, blank=True)
     payload = models.JSONField(_("payload"), default=dict, blank=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                               related_name="+", verbose_name=_("recorded by"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
@@ -74,9 +78,16 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["-occurred_at", "-id"]
+        # Every event writes each of these: the public id and the idempotency key are only ever looked up whole,
+        # so they carry their unique index and no LIKE index (PostgreSQL).
+        constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="event_public_id_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="event_idempotency_unique"),
+        ]
         indexes = [
             models.Index(fields=["customer", "-occurred_at", "-id"], name="event_timeline_idx"),
             models.Index(fields=["-occurred_at", "-id"], name="event_recent_idx"),
+            models.Index(fields=["type"], name="event_type_idx"),
         ]
 
     def __str__(self) -> str:

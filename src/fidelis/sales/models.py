@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from fidelis.core.models import PublicIdModel, TimeStampedModel
+from fidelis.core.models import PublicIdModel, TimeStampedModel, new_public_id
 from fidelis.customers.models import ImportMode, ImportStatus
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -113,13 +113,15 @@ class OrderStatus(models.TextChoices):
 class Order(PublicIdModel):
     """A paid order: subtotal = sum of the line amounts, paid = subtotal − order discount."""
 
+    # Unique by a constraint (see Meta), not unique=True: that would add a LIKE index on PostgreSQL.
+    public_id = models.CharField(_("public id"), max_length=16, default=new_public_id, editable=False)
     order_no = models.CharField(_("order number"), max_length=40, unique=True)
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders",
-                                 verbose_name=_("customer"))
+                                 verbose_name=_("customer"), db_index=False)
     channel = models.CharField(_("channel"), max_length=10, choices=OrderChannel.choices,
                                default=OrderChannel.STORE)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, null=True, blank=True, related_name="orders",
-                              verbose_name=_("store"))
+                              verbose_name=_("store"), db_index=False)
     payment_method = models.CharField(_("payment method"), max_length=12, choices=PaymentMethod.choices,
                                       default=PaymentMethod.WECHAT_PAY)
     subtotal = models.DecimalField(_("subtotal"), **MONEY, help_text=_("The sum of the line amounts."))
@@ -129,7 +131,7 @@ class Order(PublicIdModel):
     status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PAID)
     paid_at = models.DateTimeField(_("paid at"))
     note = models.CharField(_("note"), max_length=200, blank=True)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("recorded by"))
 
@@ -137,7 +139,12 @@ class Order(PublicIdModel):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-paid_at", "-id"]
+        # Every order writes each index: the public id and the idempotency key, only ever looked up whole, carry
+        # their unique index and no LIKE index (PostgreSQL); the customer and the store are indexed first in
+        # composite indexes below and have none of their own.
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="sales_order_public_id_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="sales_order_idempotency_unique"),
             models.CheckConstraint(condition=Q(subtotal__gte=0), name="sales_order_subtotal_not_negative"),
             models.CheckConstraint(condition=Q(discount__gte=0), name="sales_order_discount_not_negative"),
             models.CheckConstraint(condition=Q(paid_amount__gte=0), name="sales_order_paid_not_negative"),
@@ -169,10 +176,12 @@ class OrderLine(models.Model):
     """One product on an order: amount = quantity × unit price − line discount."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"))
+    # Product and category are indexed first in the two indexes of Meta.
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"),
+                                db_index=False)
     # The category when sold: reports by category stay right after a product moves to another one.
     category = models.ForeignKey(ProductCategory, on_delete=models.PROTECT, related_name="+",
-                                 verbose_name=pgettext_lazy("product", "category"))
+                                 verbose_name=pgettext_lazy("product", "category"), db_index=False)
     quantity = models.IntegerField(_("quantity"))
     unit_price = models.DecimalField(_("unit price"), **MONEY)
     discount = models.DecimalField(_("line discount"), **MONEY, default=0)
