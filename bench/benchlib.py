@@ -20,6 +20,26 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+@contextmanager
+def profiled(enabled: bool = True, top: int = 40):
+    """Run the block under cProfile when enabled, then print where the time went: by cumulative and by own time."""
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(top * 3 // 4)
+
+
 def pg_admin(server: str, *statements: str) -> None:
     import psycopg
 

@@ -38,7 +38,7 @@ from datetime import timedelta
 from pathlib import Path
 from random import Random
 
-from benchlib import copy_rows, pg_admin, run_in_fresh_database, say
+from benchlib import copy_rows, pg_admin, profiled, run_in_fresh_database, say
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -300,19 +300,9 @@ def _backfill(args: argparse.Namespace, setup: dict) -> dict:
             last[0] = time.monotonic()
             say(f"  {done.applied:,} orders, {done.applied / max(done.seconds, 0.001):,.0f}/s")
 
-    if args.profile_backfill:
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        result = orders_backfill(actor=actor, program=program, progress=progress, workers=1)
-        profiler.disable()
-        stats = pstats.Stats(profiler, stream=sys.stdout)
-        stats.sort_stats("cumulative").print_stats(40)
-        stats.sort_stats("tottime").print_stats(30)
-    else:
-        result = orders_backfill(actor=actor, program=program, progress=progress)
+    with profiled(args.profile_backfill):
+        result = orders_backfill(actor=actor, program=program, progress=progress,
+                                 **({"workers": 1} if args.profile_backfill else {}))
     per_s = round(result.applied / max(result.seconds, 0.001))
     say(f"  {result.applied:,} orders in {result.seconds:.1f} s: {per_s:,} orders/s; {result.entries:,} entries, "
         f"{result.points:,} points, {result.tier_upgrades:,} tier upgrades, {result.members:,} members")
@@ -456,8 +446,6 @@ def _live_against_pgbench(args: argparse.Namespace, setup: dict) -> dict:
 
 
 def _profile(args: argparse.Namespace, setup: dict) -> None:
-    import cProfile
-    import pstats
 
     from django.db import connection, reset_queries
 
@@ -482,13 +470,8 @@ def _profile(args: argparse.Namespace, setup: dict) -> None:
     say(f"one live event: {len(queries)} SQL statements")
     for query in queries:
         say(f"  {float(query['time']) * 1000:6.2f} ms  {query['sql'][:150]}")
-    profiler = cProfile.Profile()
-    profiler.enable()
-    run(args.profile, "pp")
-    profiler.disable()
-    stats = pstats.Stats(profiler, stream=sys.stdout)
-    stats.sort_stats("cumulative").print_stats(35)
-    stats.sort_stats("tottime").print_stats(20)
+    with profiled(top=35):
+        run(args.profile, "pp")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 """Sales reports benchmark: the sales reports and the "my day" page against a trivial view; order import (PostgreSQL).
 
     python bench/sales_reports.py [--quick] [--orders N] [--customers N] [--requests N] [--import-lines N]
-                                  [--only import]
+                                  [--only import] [--profile-import]
 
 It makes a fresh database `fidelis_bench_sales` on the local PostgreSQL (dropped afterwards), migrates it and
 writes, with COPY: 20 stores, 20 product categories, 200 products, N customers, the orders (default 1,000,000;
@@ -16,7 +16,8 @@ Each figure is also given as a ratio to the trivial view. Last it imports a CSV 
 services: upload, check, import) and gives order lines per second.
 Targets: every report < 2 s at 1,000,000 orders; "my day" <= 5x the trivial view; order import >= 10,000 lines/s.
 `--only import` writes just what the import needs (users, stores, products, customers: no orders, tasks or
-opportunities), starts no server and measures the import alone.
+opportunities), starts no server and measures the import alone; `--profile-import` runs the import's check and
+import steps under cProfile (slower than measured) and prints where the time goes.
 Progress goes to the screen; the last line is one JSON object with the figures.
 """
 
@@ -32,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from random import Random
 
-from benchlib import copy_rows, median_of, p95_of, run_in_fresh_database, say, serve, timed
+from benchlib import copy_rows, median_of, p95_of, profiled, run_in_fresh_database, say, serve, timed
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench_sales"
@@ -60,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--db-name", default=PG_DATABASE, help=f"the database to create and drop ({PG_DATABASE})")
     parser.add_argument("--only", choices=["import"],
                         help="measure only the import, over a database of just the catalogue and the customers")
+    parser.add_argument("--profile-import", action="store_true",
+                        help="run the import's check and import steps under cProfile and print where the time goes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
@@ -85,7 +88,8 @@ def main(argv=None) -> int:
     child = ["--orders", str(args.orders), "--customers", str(args.customers), "--requests", str(args.requests),
              "--import-lines", str(args.import_lines), "--opportunities", str(args.opportunities), "--tasks",
              str(args.tasks), "--my-tasks", str(args.my_tasks), "--pg-server", args.pg_server, "--db-name", args.db_name,
-             "--seed", str(args.seed), *(["--only", args.only] if args.only else [])]
+             "--seed", str(args.seed), *(["--only", args.only] if args.only else []),
+             *(["--profile-import"] if args.profile_import else [])]
     return run_in_fresh_database(Path(__file__).resolve(), child, pg_server=args.pg_server, db_name=args.db_name,
                                  prefix="fidelis-bench-sales-", error_result={"orders": args.orders})
 
@@ -304,11 +308,12 @@ def _import(args: argparse.Namespace, setup: dict) -> dict:
     started = time.monotonic()
     job = order_import_create(actor=actor, uploaded_file=SimpleUploadedFile("orders.csv", data, "text/csv"))
     uploaded = time.monotonic()
-    job = order_import_validate(actor=actor, job=job, mapping=guess_mapping(job.headers),
-                                mode=ImportMode.ALL_OR_NOTHING)
-    checked = time.monotonic()
-    job = order_import_run(actor=actor, job=job)
-    done = time.monotonic()
+    with profiled(args.profile_import):
+        job = order_import_validate(actor=actor, job=job, mapping=guess_mapping(job.headers),
+                                    mode=ImportMode.ALL_OR_NOTHING)
+        checked = time.monotonic()
+        job = order_import_run(actor=actor, job=job)
+        done = time.monotonic()
     seconds = done - started
     per_s = round(args.import_lines / seconds)
     say(f"  upload {uploaded - started:.1f} s, check {checked - uploaded:.1f} s, import {done - checked:.1f} s: "
