@@ -283,11 +283,11 @@ class ImportMode(models.TextChoices):
     SKIP_BAD = "skip", _("Import the good rows, skip the bad ones")
 
 
-class ImportJob(PublicIdModel):
-    """A customer import: the uploaded file, the column mapping and the validation report."""
+class UploadedImport(PublicIdModel):
+    """What every import of a file keeps: the file's name, encoding and columns, the column mapping, the mode, the
+    status and the check report (customers here, historical orders in the sales app)."""
 
     file_name = models.CharField(_("file name"), max_length=200)
-    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
     encoding = models.CharField(_("encoding"), max_length=20, blank=True)
     headers = models.JSONField(_("columns"), default=list)
     mapping = models.JSONField(_("column mapping"), default=dict)
@@ -295,16 +295,25 @@ class ImportJob(PublicIdModel):
     status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     error_rows = models.PositiveIntegerField(_("bad rows"), default=0)
-    created_count = models.PositiveIntegerField(_("created"), default=0)
-    duplicate_count = models.PositiveIntegerField(_("possible duplicates"), default=0)
     report = models.JSONField(_("report"), default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                    related_name="+", verbose_name=_("by"))
 
     class Meta:
-        verbose_name = _("import")
-        verbose_name_plural = _("imports")
+        abstract = True
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class ImportJob(UploadedImport):
+    """A customer import: the uploaded file, the column mapping and the validation report."""
+
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    duplicate_count = models.PositiveIntegerField(_("possible duplicates"), default=0)
+
+    class Meta(UploadedImport.Meta):
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")

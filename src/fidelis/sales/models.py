@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from fidelis.core.models import PublicIdModel, TimeStampedModel, new_public_id
-from fidelis.customers.models import ImportMode, ImportStatus
+from fidelis.customers.models import UploadedImport
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -247,31 +247,16 @@ class RefundLine(models.Model):
         return f"{self.line_id} × {self.quantity}"
 
 
-class OrderImport(PublicIdModel):
+class OrderImport(UploadedImport):
     """A historical order import: the uploaded file, the column mapping and the check report."""
 
-    file_name = models.CharField(_("file name"), max_length=200)
     file = models.FileField(_("file"), upload_to="imports/orders/%Y/%m/")
-    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
-    headers = models.JSONField(_("columns"), default=list)
-    mapping = models.JSONField(_("column mapping"), default=dict)
-    mode = models.CharField(_("mode"), max_length=4, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING)
-    status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
-    total_rows = models.PositiveIntegerField(_("rows"), default=0)
-    error_rows = models.PositiveIntegerField(_("bad rows"), default=0)
     order_count = models.PositiveIntegerField(_("orders created"), default=0)
     line_count = models.PositiveIntegerField(_("lines created"), default=0)
-    report = models.JSONField(_("report"), default=dict, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                                   related_name="+", verbose_name=_("by"))
 
-    class Meta:
+    class Meta(UploadedImport.Meta):
         verbose_name = _("order import")
         verbose_name_plural = _("order imports")
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return self.file_name
 
 
 class SalesDay(models.Model):
