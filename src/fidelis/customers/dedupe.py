@@ -128,7 +128,12 @@ def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, in
         # so that the matcher analyses each name once as its second sequence rather than once per pair.
         for j in range(1, len(members)):
             other = members[j]
+            # With a subject (an import: its rows among the stored ones of their companies), only pairs that
+            # touch it are kept, so pairs of two stored records are not compared at all.
+            other_in = subject is None or other.pk in subject
             for row in members[max(0, j - NAME_WINDOW):j]:
+                if not other_in and row.pk not in subject:
+                    continue
                 score = _similar(matcher, row.name, other.name, NAME_SIMILARITY)
                 if score >= NAME_SIMILARITY:
                     add(row.pk, other.pk, REASON_NAME_COMPANY, score)
