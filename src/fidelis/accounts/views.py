@@ -23,7 +23,7 @@ from fidelis.accounts.services import (
     user_set_language,
     user_set_role,
 )
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.web.access import require_capability
 
 
@@ -35,7 +35,7 @@ def user_list(request):
         try:
             user = user_create(actor=request.user, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             messages.success(request, _("User %(name)s created.") % {"name": user.username})
             return redirect("accounts:users")
@@ -53,7 +53,7 @@ def user_edit(request, pk: int):
             user_set_role(actor=request.user, user=target, role=form.cleaned_data["role"],
                           is_active=form.cleaned_data["is_active"])
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("accounts:users")
@@ -73,7 +73,7 @@ def token_list(request):
                 scopes=form.cleaned_data["scopes"],
                 expires_at=timezone.now() + timedelta(days=days) if days else None)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             form = TokenCreateForm()
     tokens = ApiToken.objects.select_related("user")

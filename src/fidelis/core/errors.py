@@ -46,3 +46,8 @@ def validation_error_to_domain(exc: Any) -> DomainError:
                            errors={f: [str(m) for e in errs for m in e.messages] for f, errs in exc.error_dict.items()})
     messages = getattr(exc, "messages", [str(exc)])
     return DomainError(" ".join(str(m) for m in messages), code=getattr(exc, "code", None) or "invalid")
+
+
+def form_error(form: Any, exc: DomainError) -> None:
+    """Show a service's refusal on the form: on the field it names when the form has it, else above the form."""
+    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))

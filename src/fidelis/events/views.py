@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.events.models import DeliveryStatus
 from fidelis.events.webhooks import (
     EVENT_TYPE_CHOICES,
@@ -57,7 +57,7 @@ def webhook_list(request):
         try:
             created = webhook_endpoint_create(actor=request.user, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             form = WebhookEndpointForm()
     labels = dict(EVENT_TYPE_CHOICES)
@@ -80,7 +80,7 @@ def webhook_edit(request, public_id: str):
         try:
             webhook_endpoint_update(actor=request.user, endpoint=endpoint, **form.cleaned_data)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             messages.success(request, _("Saved."))
             return redirect("events:webhooks")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext_lazy as _
 
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.events.models import Channel, EventType
 from fidelis.loyalty.engine import ACTIONS, CONDITIONS, Kind
 from fidelis.loyalty.models import (
@@ -44,7 +44,7 @@ class ServiceModelForm(forms.ModelForm):
 
     def add_domain_error(self, exc: DomainError) -> None:
         """Show a service's refusal on its field (on the form when the field is not one of the form's)."""
-        self.add_error(exc.field if exc.field in self.fields else None, str(exc.message))
+        form_error(self, exc)
 
 
 class ProgramForm(ServiceModelForm):

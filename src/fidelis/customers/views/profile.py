@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from fidelis.accounts.models import Role
 from fidelis.accounts.permissions import has_capability, may_change_customer
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.customers import selectors, services
 from fidelis.customers.forms import ConsentForm, ContactForm, CustomerForm, TagForm
 from fidelis.customers.models import Category, ConsentChannel, LifecycleStage, Tag, ValueTier
@@ -30,10 +30,6 @@ def _filters(request) -> dict[str, str]:
 def _masks_contact_data(user) -> bool:
     # Read-only staff see enough of a phone or e-mail to recognise a customer, not to contact one.
     return user.effective_role == Role.READONLY
-
-
-def _form_error(form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
 
 
 def _search(user, q: str) -> list:
@@ -88,7 +84,7 @@ def customer_create(request):
             customer = services.customer_create(actor=request.user, data=form.service_data(),
                                                 owner=form.cleaned_data.get("owner"))
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
             return redirect("customers:detail", public_id=customer.public_id)
@@ -109,7 +105,7 @@ def customer_edit(request, public_id: str):
         except DomainError as exc:
             # The service set the new values on the instance before it refused them.
             customer.refresh_from_db()
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Changes saved."))
             return redirect("customers:detail", public_id=customer.public_id)

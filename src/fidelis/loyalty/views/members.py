@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.customers.normalize import query_digits
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.loyalty import services
@@ -140,7 +140,7 @@ def member_adjust(request, public_id: str):
             messages.success(request, _("Points adjusted."))
             return redirect("loyalty:member_detail", public_id=member.public_id)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
     member.refresh_from_db()
     context = _member_context(request, member)
     context["adjust_form"] = form

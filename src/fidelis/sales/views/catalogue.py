@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.sales import selectors, services
 from fidelis.sales.forms import CategoryForm, ProductForm, StoreForm
 from fidelis.sales.models import ProductCategory, Store
@@ -23,7 +23,7 @@ def _catalogue_form(request, form, *, save: Callable, title: str, tab: str, canc
         try:
             obj = save(form.cleaned_data)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             messages.success(request, saved % {"name": str(obj)})
             return redirect(next_url)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError, NotFound
+from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.sales import pipeline as services
 from fidelis.sales import pipeline_selectors as selectors
@@ -20,10 +20,6 @@ from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
 _FIELDS = ("number", "title", "amount", "payment_method", "start_date", "end_date", "signed_at", "status", "notes")
-
-
-def _form_error(form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
 
 
 def _owners(user):
@@ -74,7 +70,7 @@ def contract_create(request):
             contract = services.contract_create(actor=request.user, customer=customer, owner=data.get("owner"),
                                                 **{f: data[f] for f in _FIELDS})
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Contract %(number)s registered.") % {"number": contract.number})
             return redirect("sales:contract_detail", public_id=contract.public_id)
@@ -91,7 +87,7 @@ def contract_edit(request, public_id: str):
         try:
             services.contract_update(actor=request.user, contract=contract, data=data)
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Contract saved."))
             return redirect("sales:contract_detail", public_id=contract.public_id)
@@ -111,7 +107,7 @@ def contract_renew(request, public_id: str):
                                           amount=data["amount"], start_date=data["start_date"],
                                           end_date=data["end_date"])
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Contract %(old)s renewed as %(new)s.") % {"old": contract.number,
                                                                                    "new": new.number})

@@ -12,7 +12,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError, NotFound
+from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user, customer_search
 from fidelis.sales import selectors, services
 from fidelis.sales.forms import OrderForm, RefundForm
@@ -107,7 +107,7 @@ def order_create(request):
                 line_errors[rows[int(match.group(1))]] = str(exc.message)
                 form.add_error(None, _("Please correct the lines marked below."))
             else:
-                form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+                form_error(form, exc)
         else:
             messages.success(request, _("Order %(number)s recorded: ¥%(amount)s.")
                              % {"number": order.order_no, "amount": order.paid_amount})
@@ -143,7 +143,7 @@ def order_refund(request, public_id: str):
             refund = services.order_refund(actor=request.user, order=order, amount=form.cleaned_data["amount"],
                                            reason=form.cleaned_data["reason"], lines=form.lines(lines) or None)
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             messages.success(request, _("¥%(amount)s refunded on order %(number)s.")
                              % {"amount": refund.amount, "number": order.order_no})

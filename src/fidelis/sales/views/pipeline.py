@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError, NotFound
+from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.sales import pipeline as services
 from fidelis.sales import pipeline_selectors as selectors
@@ -23,10 +23,6 @@ from fidelis.sales.pipeline_forms import LostForm, MoveForm, OpportunityForm, Wo
 from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
-
-
-def _form_error(form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
 
 
 def _owners(user):
@@ -152,7 +148,7 @@ def opportunity_create(request):
                 stage=data.get("stage"), probability=data["probability"], products=list(data["products"]),
                 owner=data.get("owner"), notes=data["notes"])
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Opportunity %(title)s recorded.") % {"title": opportunity.title})
             return redirect("sales:opportunity_detail", public_id=opportunity.public_id)
@@ -185,7 +181,7 @@ def opportunity_edit(request, public_id: str):
         try:
             services.opportunity_update(actor=request.user, opportunity=opportunity, data=data)
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Opportunity saved."))
             return redirect("sales:opportunity_detail", public_id=opportunity.public_id)
@@ -229,7 +225,7 @@ def opportunity_lost(request, public_id: str):
                                       lost_reason=form.cleaned_data["lost_reason"],
                                       lost_note=form.cleaned_data["lost_note"])
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Lost: %(title)s.") % {"title": opportunity.title})
             return redirect("sales:opportunity_detail", public_id=opportunity.public_id)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.sales import pipeline_admin as services
 from fidelis.sales.models import REQUIRABLE_FIELDS, Opportunity, StageKind
 from fidelis.sales.pipeline_selectors import pipeline_get, pipelines_overview, stage_get, stages_with_counts
@@ -41,10 +41,6 @@ class StageForm(forms.Form):
         label=gettext_lazy("required fields"), required=False, choices=_requirable_choices,
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("Fields that must be filled before an opportunity enters it."))
-
-
-def _form_error(form, exc: DomainError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
 
 
 def _stage_form(data=None, stage=None) -> StageForm:
@@ -105,7 +101,7 @@ def pipeline_create(request):
         try:
             pipeline = services.pipeline_save(actor=request.user, data=form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, _("Pipeline %(name)s saved.") % {"name": pipeline.name})
             return redirect(_edit_url(pipeline))
@@ -123,7 +119,7 @@ def pipeline_edit(request, pk: int):
             try:
                 services.pipeline_save(actor=request.user, pipeline=pipeline, data=form.cleaned_data)
             except DomainError as exc:
-                _form_error(form, exc)
+                form_error(form, exc)
             else:
                 messages.success(request, _("Pipeline %(name)s saved.") % {"name": form.cleaned_data["name"]})
                 return redirect(_edit_url(pipeline))
@@ -143,7 +139,7 @@ def stage_create(request, pk: int):
         try:
             stage = services.stage_save(actor=request.user, pipeline=pipeline, data=form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             return _stage_done(request, stage, _("Stage %(name)s added.") % {"name": stage.name})
     return _stages_response(request, pipeline, new_form=form)
@@ -158,7 +154,7 @@ def stage_edit(request, pk: int):
         try:
             stage = services.stage_save(actor=request.user, stage=stage, data=form.cleaned_data)
         except DomainError as exc:
-            _form_error(form, exc)
+            form_error(form, exc)
         else:
             return _stage_done(request, stage, _("Stage %(name)s saved.") % {"name": stage.name})
     return _stages_response(request, stage.pipeline, editing=stage, edit_form=form)

@@ -7,7 +7,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, form_error
 from fidelis.web.access import require_capability
 from fidelis.work import selectors, services
 from fidelis.work.forms import FollowUpRuleForm
@@ -32,7 +32,7 @@ def _rule_form(request, rule=None):
             else:
                 rule = services.follow_up_rule_update(actor=request.user, rule=rule, data=form.service_data())
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            form_error(form, exc)
         else:
             messages.success(request, _("Follow-up rule “%(name)s” saved.") % {"name": rule.name})
             return redirect("work:rules")
