@@ -114,6 +114,7 @@ LANGUAGES = [
     ("en", "English"),
 ]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["fidelis.config.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

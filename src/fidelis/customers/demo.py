@@ -312,7 +312,9 @@ def _between(rng: Random, now: datetime, start: datetime) -> datetime:
     moment = _at(rng, now, rng.random() * span)
     if moment >= start:
         return moment
-    return min(now, start + timedelta(minutes=5 + int(rng.random() * 175)))
+    # A start in the last hours (a customer who joined today): some moment since, so that a company's many
+    # purchases do not all fall on the same minute.
+    return min(now, start + (now - start) * rng.random()).replace(microsecond=0) if now > start else now
 
 
 def _amount(rng: Random, low: int, high: int) -> Decimal:

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.core.errors import DomainError
 from fidelis.sales.pipeline_reports import DIMENSIONS, PipelineQuery, pipeline_report, report_table
-from fidelis.sales.views.reports import EXPORT_FORMATS, table_export
+from fidelis.sales.views.reports import AXES, EXPORT_FORMATS, table_export
 from fidelis.web.access import require_capability
 
 
@@ -18,7 +18,7 @@ def _chart(report) -> dict:
                      {"type": "bar", "name": _("weighted"), "x": x,
                       "y": [float(f["weighted"]) for f in report.forecast]}],
             "layout": {"barmode": "group", "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 320,
-                       "legend": {"orientation": "h"}, "yaxis": {"title": {"text": "CNY"}}}}
+                       "legend": {"orientation": "h"}, **AXES}}
 
 
 def _export(request, report, fmt: str) -> HttpResponse:

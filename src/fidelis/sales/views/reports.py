@@ -19,6 +19,11 @@ from fidelis.web.access import require_capability
 EXPORT_FORMATS = ("csv", "xlsx")
 
 
+# Periods as the table labels them ("2026-11"), not as Plotly would read dates ("Nov 2026", in English); amounts
+# in whole yuan with thousands separators, not "1.5M".
+AXES = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "CNY"}, "tickformat": ",.0f", "automargin": True}}
+
+
 def _period_label(period: str) -> str:
     return {"day": "%m-%d", "week": "%m-%d", "month": "%Y-%m"}[period]
 
@@ -30,7 +35,7 @@ def _chart(report) -> dict:
     return {"data": [{"type": "bar", "name": row.label, "x": x, "y": [float(v) for v in row.values]}
                      for row in report.rows],
             "layout": {"barmode": "stack", "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "height": 340,
-                       "legend": {"orientation": "h"}, "yaxis": {"title": {"text": "CNY"}}}}
+                       "legend": {"orientation": "h"}, **AXES}}
 
 
 def table_export(request, *, table: list[list], fmt: str, name: str, sheet: str, action: str, label: str,

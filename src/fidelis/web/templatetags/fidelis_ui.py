@@ -9,6 +9,7 @@ from django.conf import settings
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils.autoreload import file_changed
+from django.utils.formats import number_format
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, get_language_info
@@ -37,6 +38,14 @@ def _readable(e164: str) -> str:
 def phone(value: str) -> str:
     """Return a stored +86… phone as people write it (139 1234 5678; other countries with their code)."""
     return _readable(value) if value else ""
+
+
+@register.filter
+def percent(value, digits: int = 1) -> str:
+    """Return a share (0.815) as a percentage with one decimal, as the language writes it ("81.5 %"); "" for none."""
+    if value is None or value == "":
+        return ""
+    return f"{number_format(round(float(value) * 100, int(digits)), int(digits))} %"
 
 
 @register.filter

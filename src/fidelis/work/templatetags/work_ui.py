@@ -14,7 +14,7 @@ from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, gettext, gettext_noop, ngettext
+from django.utils.translation import get_language, gettext, gettext_noop, ngettext, pgettext
 
 from fidelis.web.templatetags.fidelis_ui import esc
 
@@ -36,7 +36,8 @@ def _url_parts(prefix: str, urlconf) -> dict[str, tuple[str, str]]:
 @lru_cache(maxsize=16)
 def _words(language: str) -> dict[str, str]:
     # The fixed words of a task, translated and escaped once per language instead of eight times per task.
-    return {key: esc(gettext(text)) for key, text in (
+    # The button says what it does ("完成"); the badge what the task is ("已完成").
+    return {"complete": esc(pgettext("task action", "Done"))} | {key: esc(gettext(text)) for key, text in (
         ("done", gettext_noop("Done")), ("cancelled", gettext_noop("Cancelled")),
         ("overdue", gettext_noop("Overdue")), ("high", gettext_noop("High priority")),
         ("mark_done", gettext_noop("Mark as done")), ("put_off_by", gettext_noop("Put off by")),
@@ -106,7 +107,7 @@ class _Page:
             forms = (
                 f'\n  <form method="post" action="{complete}" hx-post="{complete}" hx-target="closest .task" '
                 f'hx-swap="outerHTML">{inputs}\n    <button type="submit" class="small primary task-complete" '
-                f'title="{words["mark_done"]}">✓ {words["done"]}</button></form>'
+                f'title="{words["mark_done"]}">✓ {words["complete"]}</button></form>'
                 f'\n  <form method="post" action="{snooze}" hx-post="{snooze}" hx-target="closest .task" '
                 f'hx-swap="outerHTML" class="task-snooze">{inputs}\n    <select name="until" '
                 f'aria-label="{words["put_off_by"]}">{self.snooze_options}</select>\n'
