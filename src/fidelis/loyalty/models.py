@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fidelis.core.models import PublicIdModel
 
@@ -111,7 +112,7 @@ class Tier(models.Model):
 
 
 class MemberStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("member", "Active")
     LEFT = "left", _("Left the club")
 
 

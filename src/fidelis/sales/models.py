@@ -481,7 +481,7 @@ class OpportunityStageChange(models.Model):
 
 class ContractStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    ACTIVE = "active", _("Active")
+    ACTIVE = "active", pgettext_lazy("contract", "Active")
     EXPIRED = "expired", pgettext_lazy("contract", "Expired")
     TERMINATED = "terminated", _("Terminated")
     RENEWED = "renewed", _("Renewed")
