@@ -96,13 +96,18 @@ def demo_pipeline_load(ctx) -> dict[str, int]:
     won = [o for o in opportunities if o.status == StageKind.WON]
     today = now.date()
     for index in range(CONTRACTS):
-        opp = won[index % len(won)] if index < len(won) else None
+        # A few, signed a year ago before the pipeline was kept here, end within the next 30 days; those of a won
+        # opportunity start the day it was won; the rest run for a year from some time in the last months.
+        renewal_due = index % 8 == 0
+        opp = won[index % len(won)] if index < len(won) and not renewal_due else None
         rep = opp.owner if opp else reps[index % len(reps)]
         customer_id = opp.customer_id if opp else rng.choice(mine[rep.pk])
-        # a few end within the next 30 days, the rest run for a year from some time in the last months
-        if index % 8 == 0:
+        if renewal_due:
             end = today + timedelta(days=rng.randint(3, 28))
             start = end - timedelta(days=364)
+        elif opp is not None:
+            start = timezone.localtime(opp.won_at).date()
+            end = start + timedelta(days=364)
         else:
             start = today - timedelta(days=rng.randint(0, 300))
             end = start + timedelta(days=364)
