@@ -272,8 +272,11 @@ def rule_list(request, program: str):
 
 def _editor(request, program: Program, form: RuleForm, rule: Rule | None, preview=None, preview_error="",
             preview_form: PreviewForm | None = None, status: int = 200):
+    # What the rule has given, from the ledger as the program page counts it (`points_awarded` moves only for a
+    # rule with a total cap, so that live events do not all update the rule's row).
+    given = (rule.entries.aggregate(n=Sum("points"))["n"] or 0) if rule is not None else 0
     return _page(request, "loyalty/design_rule_form.html", program, "rules", {
-        "form": form, "rule": rule, "preview": preview, "preview_error": preview_error,
+        "form": form, "rule": rule, "given": given, "preview": preview, "preview_error": preview_error,
         "preview_form": preview_form or PreviewForm(),
         "row_url": reverse("loyalty:design_rule_row", args=[program.public_id]),
         "preview_url": reverse("loyalty:design_rule_preview", args=[program.public_id]),
