@@ -375,3 +375,20 @@ def test_manager_sees_every_design_page(client, manager, program):
         assert client.get(reverse(f"loyalty:{name}", args=[program.public_id])).status_code == 200, name
     for rule in program.rules.all():
         assert client.get(reverse("loyalty:design_rule_edit", args=[rule.public_id])).status_code == 200
+
+
+def test_the_rule_editor_shows_what_the_rule_has_given_from_the_ledger(client, marketer, member):
+    # given: a purchase of ¥1,234 earns the starter program's "1 point per CNY" (and a welcome bonus by another rule)
+    from fidelis.events.services import record_event
+    from fidelis.loyalty.rules import apply_event
+
+    event, _new = record_event(customer=member.customer, type="order.paid", channel="store",
+                               payload={"amount": "1234.00", "order_no": "T-1"}, idempotency_key="given-1")
+    apply_event(event.pk)
+    per_cny = member.program.rules.get(template="per_cny")
+    given = sum(per_cny.entries.values_list("points", flat=True))
+    assert given >= 1234 and per_cny.points_awarded == 0  # an uncapped rule does not count on its own row
+    # when the marketer opens the rule
+    body = client.get(reverse("loyalty:design_rule_edit", args=[per_cny.public_id])).content.decode()
+    # then the header gives the ledger's figure, grouped by thousands
+    assert f"{given:,}" in body
