@@ -68,11 +68,13 @@ def rule_from_template(*, actor, program: Program, key: str, coupon_template=Non
 
 
 DEFAULT_TIERS = (
-    # name, rank, spend threshold in the last 365 days (CNY), earn multiplier, colour
-    ("普通会员", 0, "0", "1", "#8a8f98"),
-    ("银卡", 1, "3000", "1.2", "#9aa4b1"),
-    ("金卡", 2, "10000", "1.5", "#c9a227"),
-    ("钻石卡", 3, "30000", "2", "#5b6abf"),
+    # name, rank, spend threshold in the last 365 days (CNY), earn multiplier, colour, benefits
+    ("普通会员", 0, "0", "1", "#8a8f98", gettext_lazy("Points on every purchase; double points in the birthday month.")),
+    ("银卡", 1, "3000", "1.2", "#9aa4b1", gettext_lazy("1.2 × points; 2 hours of free parking on every visit.")),
+    ("金卡", 2, "10000", "1.5", "#c9a227",
+     gettext_lazy("1.5 × points; invitations to the members' evenings; the members' service desk without queueing.")),
+    ("钻石卡", 3, "30000", "2", "#5b6abf",
+     gettext_lazy("2 × points; the VIP lounge; free gift wrapping and home delivery; a personal shopping adviser.")),
 )
 
 
@@ -87,11 +89,11 @@ def starter_program(*, actor, name: str, objective: str = Objective.FREQUENCY) -
                        "liability under control."),
     })
     tiers = {}
-    for tier_name, rank, threshold, multiplier, color in DEFAULT_TIERS:
+    for tier_name, rank, threshold, multiplier, color, benefits in DEFAULT_TIERS:
         tiers[rank] = tier_save(actor=actor, program=program, data={
             "name": tier_name, "rank": rank, "basis": Tier.Basis.SPEND, "threshold": Decimal(threshold),
             "window_days": 365, "earn_multiplier": Decimal(multiplier), "grace_days": 30 if rank else 0,
-            "color": color})
+            "color": color, "benefits": str(benefits)})
     welcome = coupon_template_save(actor=actor, program=program, data={
         "name": _("¥20 off ¥100 welcome coupon"), "kind": CouponKind.AMOUNT_OFF, "value": Decimal("20"),
         "min_spend": Decimal("100"), "valid_days": 30, "per_customer_limit": 1})
