@@ -14,7 +14,9 @@ from fidelis.core.errors import DomainError
 api = NinjaAPI(
     title="Fidelis API",
     version="1",
-    description=str(gettext_lazy("Customers, tags, consent and events for POS, shops and WeChat official accounts.")),
+    description=str(gettext_lazy(
+        "Customers, tags, consent and events; the member club (members, points, coupons, rewards); orders, "
+        "products, opportunities, pipelines and contracts; tasks — for POS, shops and WeChat official accounts.")),
     urls_namespace="api",
     auth=API_AUTH,
 )
