@@ -6,8 +6,10 @@ customers and unassigned ones); managers see everyone's. Anything else answers 4
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,8 +46,16 @@ class TaskLine(NamedTuple):
     customer: CustomerRef | None
 
 
-_LINE_COLUMNS = ("public_id", "title", "status", "priority", "due_at", "remind_at", "recurrence_days", "customer_id",
-                 "customer__public_id", "customer__name")
+@lru_cache(maxsize=1)
+def _my_day_sql() -> str:
+    """The "my day" query, written once per process from the models' tables and columns."""
+    task, customer = Task._meta, Customer._meta
+    columns = ", ".join(f"t.{task.get_field(name).column}" for name in (
+        "public_id", "title", "status", "priority", "due_at", "remind_at", "recurrence_days", "customer"))
+    return (f"SELECT {columns}, c.{customer.get_field('public_id').column}, c.{customer.get_field('name').column} "
+            f"FROM {task.db_table} t LEFT JOIN {customer.db_table} c ON c.id = t.{task.get_field('customer').column} "
+            f"WHERE t.{task.get_field('owner').column} = %s AND t.status = %s AND t.due_at < %s "
+            f"ORDER BY t.due_at, t.id LIMIT %s")
 
 
 def sees_all_tasks(user) -> bool:
@@ -137,13 +147,30 @@ class MyDay:
         return len(self.overdue) + len(self.today) + len(self.upcoming)
 
 
+def _aware(value):
+    # SQLite gives the stored UTC time without its zone (or as text): as the ORM's converter does.
+    return connection.ops.convert_datetimefield_value(value, None, connection)
+
+
+def _as_is(value):
+    return value
+
+
 def my_day(user, *, now: datetime | None = None, limit: int = MY_DAY_LIMIT) -> MyDay:
     """Return the user's open tasks due up to a week ahead, as overdue / today / upcoming, in one query."""
     now, tomorrow, horizon = day_bounds(now)
-    # One indexed range read (owner, status, due_at), the customer joined in, only the columns the list shows.
-    rows = [TaskLine(*row[:8], CustomerRef(row[8], row[9]) if row[7] else None) for row in
-            Task.objects.filter(owner=user, status=TaskStatus.OPEN, due_at__lt=horizon)
-            .order_by("due_at", "id").values_list(*_LINE_COLUMNS)[: limit + 1]]
+    # One indexed range read (owner, status, due_at), the customer joined in, only the columns the list shows:
+    # written by hand, as the timeline's, because compiling the queryset took a fifth of the query's time and
+    # reading model instances three times what these tuples cost.
+    with connection.cursor() as cursor:
+        cursor.execute(_my_day_sql(), [user.pk, TaskStatus.OPEN, connection.ops.adapt_datetimefield_value(horizon),
+                                       limit + 1])
+        found = cursor.fetchall()
+    aware = _aware if connection.vendor == "sqlite" else _as_is
+    rows = [TaskLine(public_id, title, status, priority, aware(due_at), aware(remind_at), recurrence_days,
+                     customer_id, CustomerRef(customer_public_id, name) if customer_id else None)
+            for (public_id, title, status, priority, due_at, remind_at, recurrence_days, customer_id,
+                 customer_public_id, name) in found]
     day = MyDay(more=len(rows) > limit)
     for task in rows[:limit]:
         if task.due_at < now:
