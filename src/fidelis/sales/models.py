@@ -285,9 +285,15 @@ class SalesDayProduct(models.Model):
     """One day's sales (mall time) of a product: the line amounts before order discounts and the pieces sold."""
 
     day = models.DateField(_("day"))
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", verbose_name=_("product"))
+    # Derived from the order lines (`rollups_rebuild` writes it again): no foreign-key constraint and no index of
+    # their own, so that the daily rows an import adds cost no look-ups at commit (two per row) and no index
+    # entries beyond the unique key the reports read. Deleting a product or a category still removes its rows
+    # (Django's CASCADE); a product with sales cannot be deleted anyway (its order lines protect it).
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", verbose_name=_("product"),
+                                db_constraint=False, db_index=False)
     category = models.ForeignKey(ProductCategory, on_delete=models.CASCADE, related_name="+",
-                                 verbose_name=pgettext_lazy("product", "category"))
+                                 verbose_name=pgettext_lazy("product", "category"), db_constraint=False,
+                                 db_index=False)
     amount = models.DecimalField(_("line sales"), max_digits=16, decimal_places=2, default=0)
     quantity = models.IntegerField(_("pieces"), default=0)
 
