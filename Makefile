@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/fidelis migrate --no-input
-	$(BIN)/fidelis demo
+	$(BIN)/fidelis demo --as-of today
 
 test: install
 	$(BIN)/ruff check .

@@ -151,6 +151,25 @@ def test_demo_customers_load_writes_customers_with_their_rows_and_one_audit_entr
 
 
 @pytest.mark.django_db
+def test_demo_as_of_today_ends_the_history_now_with_this_weeks_tasks():
+    from django.utils import timezone
+
+    from fidelis.events.models import Event
+    from fidelis.work.models import Task
+
+    # when: the demo is loaded as `make demo` loads it
+    before = timezone.now()
+    call_command("demo", customers=60, no_serve=True, as_of="today", stdout=io.StringIO())
+    # then: nothing happened after the moment it was loaded, the latest purchases are recent, and tasks are due
+    # around today rather than weeks ago
+    latest = Event.objects.order_by("-occurred_at").values_list("occurred_at", flat=True).first()
+    assert latest <= timezone.now()
+    assert Event.objects.filter(occurred_at__gte=before - timedelta(days=30)).exists()
+    due = list(Task.objects.values_list("due_at", flat=True))
+    assert due and max(due) >= before and min(due) >= before - timedelta(days=30)
+
+
+@pytest.mark.django_db
 def test_demo_command_creates_users_once_prints_logins_and_skips_a_second_load():
     # given
     out = io.StringIO()

@@ -72,7 +72,8 @@ def gunicorn_extra_args() -> list[str]:
 
 def _as_of(text: str) -> datetime:
     if text == "today":
-        return datetime.now(MALL_TZ).replace(hour=20, minute=0, second=0, microsecond=0)
+        # Now, to the minute: nothing in the demo happens later than the moment it is loaded.
+        return datetime.now(MALL_TZ).replace(second=0, microsecond=0)
     try:
         day = date.fromisoformat(text)
     except ValueError:
