@@ -98,6 +98,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# Django's database sessions and ModelBackend, each reading its row with one hand-written statement (see there).
+AUTHENTICATION_BACKENDS = ["fidelis.accounts.backends.UserBackend"]
+SESSION_ENGINE = "fidelis.accounts.sessions"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
