@@ -110,15 +110,16 @@ class Client:
             raise SystemExit(f"login failed (HTTP {status})")
 
 
-def timed(client: Client, paths: list[str], n: int, warmup: int = 5) -> tuple[list[float], Counter]:
+def timed(client: Client, paths: list[str], n: int, warmup: int = 5,
+          headers: dict | None = None) -> tuple[list[float], Counter]:
     statuses: Counter = Counter()
     for path in paths[:warmup]:
-        client.request("GET", path)
+        client.request("GET", path, headers=headers)
     times = []
     for i in range(n):
         path = paths[i % len(paths)]
         started = time.perf_counter()
-        status, _body = client.request("GET", path)
+        status, _body = client.request("GET", path, headers=headers)
         times.append((time.perf_counter() - started) * 1000)
         statuses[status] += 1
     return times, statuses

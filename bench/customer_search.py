@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench"
 USERNAME, PASSWORD = "manager", "fidelis-demo"
+HTMX = {"HX-Request": "true"}  # as htmx asks for the parts of a page
 SEARCH_KINDS = ("phone_last4", "phone_prefix", "hanzi", "initials", "number")
 TARGETS = {"search_p95_ms": 50, "page360_ratio": 5, "import_rows_per_s": 5000}
 
@@ -240,6 +241,36 @@ def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
     out["http_status"]["page360"] = dict(statuses)
     say(f"  {'360° page':<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   {p95 / trivial_p95:5.1f}x trivial   "
         f"HTTP {dict(statuses)}")
+    out.update(_panels(client, samples["page360"], n, trivial_p95))
+    return out
+
+
+def _panels(client: Client, pages: list[str], n: int, trivial_p95: float) -> dict:
+    """Measure the parts the 360° page loads after itself (hx-trigger="load"), each alone, and the whole page:
+    the page and then every part, one request after another (a browser asks for the parts side by side)."""
+    panels: dict[str, list[str]] = {}
+    for page in pages:
+        _status, body = client.request("GET", page)
+        for url in re.findall(r'hx-get="([^"]+)" hx-trigger="load"', body.decode()):
+            panels.setdefault(url.rstrip("/").rsplit("/", 1)[-1], []).append(url)
+    out: dict = {"page360_panels_p95_ms": {}, "http_status_panels": {}}
+    for name, urls in sorted(panels.items()):
+        times, statuses = timed(client, urls, n, headers=HTMX)
+        out["page360_panels_p95_ms"][name] = round(p95_of(times), 2)
+        out["http_status_panels"][name] = dict(statuses)
+        say(f"  {'  part ' + name:<22} median {median_of(times):7.2f} ms   p95 {p95_of(times):7.2f} ms   "
+            f"HTTP {dict(statuses)}")
+    whole = []
+    for i in range(n):
+        page = pages[i % len(pages)]
+        started = time.perf_counter()
+        _status, body = client.request("GET", page)
+        for url in re.findall(r'hx-get="([^"]+)" hx-trigger="load"', body.decode()):
+            client.request("GET", url, headers=HTMX)
+        whole.append((time.perf_counter() - started) * 1000)
+    out.update({"page360_full_p95_ms": round(p95_of(whole), 2), "page360_full_median_ms": round(median_of(whole), 2)})
+    say(f"  {'360° page + parts':<22} median {median_of(whole):7.2f} ms   p95 {p95_of(whole):7.2f} ms   "
+        f"{p95_of(whole) / trivial_p95:5.1f}x trivial (one after another)")
     return out
 
 

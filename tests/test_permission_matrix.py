@@ -46,6 +46,8 @@ WEB = {
     "customers:consent": "customer.consent",
     "customers:contact_add": "customer.change",
     "customers:timeline": "customer.view",
+    "customers:tags": "customer.view",
+    "customers:consent_panel": "customer.view",
     "customers:person_export": "customer.privacy",
     "customers:person_erase": "customer.privacy",
     "events:webhooks": "webhook.manage",

@@ -1,5 +1,7 @@
 """The staff pages of the customer archive: list and search, create and edit, the 360° page and its panels."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -242,12 +244,23 @@ def test_customer_detail_shows_grouped_profile_funnel_position_consent_and_timel
     record_event(customer=zhang, type="order.paid", summary="订单 1001", payload={"amount": "199.00"})
     client = client_for(manager)
     client.cookies["django_language"] = "en"
-    body = client.get(reverse("customers:detail", args=[zhang.public_id])).content.decode()
+    page = client.get(reverse("customers:detail", args=[zhang.public_id])).content.decode()
     for section in ("basic-data", "contact-data", "classification", "personal-notes", "consent", "timeline"):
-        assert f'id="{section}"' in body
-    assert 'class="current" title="Interested"' in body
+        assert f'id="{section}"' in page
+    assert 'class="current" title="Interested"' in page and "138 0013 8000" in page
+    # tags, consent and the timeline come with the parts the page loads after itself
+    assert "公众号关注" not in page and "订单 1001" not in page
+    body = _with_parts(client, page)
     assert "公众号关注" in body and "订单 1001" in body and "¥199.00" in body
-    assert "138 0013 8000" in body
+
+
+def _with_parts(client, page: str) -> str:
+    """Return the page followed by every part it loads after itself (hx-trigger="load"), as a browser shows it."""
+    urls = re.findall(r'hx-get="([^"]+)" hx-trigger="load"', page)
+    assert urls
+    parts = [client.get(url, HTTP_HX_REQUEST="true") for url in urls]
+    assert all(part.status_code == 200 for part in parts), [(url, p.status_code) for url, p in zip(urls, parts, strict=True)]
+    return page + "".join(part.content.decode() for part in parts)
 
 
 @pytest.mark.django_db
@@ -262,7 +275,9 @@ def test_customer_detail_shows_privacy_buttons_only_to_managers(client_for, user
 
 @pytest.mark.django_db
 def test_customer_detail_read_only_user_sees_no_edit_controls(client_for, users, zhang):
-    body = client_for(users[Role.READONLY]).get(reverse("customers:detail", args=[zhang.public_id])).content.decode()
+    client = client_for(users[Role.READONLY])
+    body = _with_parts(client, client.get(reverse("customers:detail", args=[zhang.public_id])).content.decode())
+    assert 'id="tags-panel"' in body and 'id="consent-panel"' in body
     assert reverse("customers:edit", args=[zhang.public_id]) not in body
     assert reverse("customers:tag_add", args=[zhang.public_id]) not in body
     assert reverse("customers:consent", args=[zhang.public_id]) not in body
@@ -280,11 +295,15 @@ def test_customer_detail_query_count_is_fixed(client_for, manager, django_assert
     for i in range(40):
         record_event(customer=company, type="store.visited", summary=f"visit {i}", actor=manager)
     client = client_for(manager)
-    # when / then
-    with django_assert_max_num_queries(8):
+    # when / then: the page (session, user, customer, contacts) and each part it loads
+    with django_assert_max_num_queries(5):
         response = client.get(reverse("customers:detail", args=[company.public_id]))
-    assert response.status_code == 200
-    assert "联系人4" in response.content.decode() and len(response.context["events"]) == 30
+    assert response.status_code == 200 and "联系人4" in response.content.decode()
+    for name, most in (("customers:tags", 4), ("customers:consent_panel", 4), ("customers:timeline", 4)):
+        with django_assert_max_num_queries(most):
+            part = client.get(reverse(name, args=[company.public_id]), HTTP_HX_REQUEST="true")
+        assert part.status_code == 200, name
+    assert len(part.context["events"]) == 30 and 'id="timeline-more"' in part.content.decode()
 
 
 @pytest.mark.django_db
@@ -292,7 +311,7 @@ def test_customer_timeline_loads_older_events_after_the_last_shown(client_for, m
     for i in range(40):
         record_event(customer=zhang, type="store.visited", summary=f"visit {i:02d}")
     client = client_for(manager)
-    first = client.get(reverse("customers:detail", args=[zhang.public_id])).context["events"]
+    first = client.get(reverse("customers:timeline", args=[zhang.public_id]), HTTP_HX_REQUEST="true").context["events"]
     more = client.get(reverse("customers:timeline", args=[zhang.public_id]), {"before": first[-1].pk},
                       HTTP_HX_REQUEST="true")
     shown = {e.pk for e in first} | {e.pk for e in more.context["events"]}

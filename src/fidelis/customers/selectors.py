@@ -4,8 +4,10 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.models import User
 from fidelis.accounts.permissions import has_capability, sees_all_customers
 from fidelis.core.errors import NotFound
+from fidelis.core.rows import ModelColumns
 from fidelis.customers.models import Customer, Tag
 from fidelis.customers.normalize import is_han, looks_like_phone, name_key, query_digits
 from fidelis.events.models import Event
@@ -33,13 +35,38 @@ def customer_list_filtered(user, *, category: str = "", value_tier: str = "", li
     return qs.order_by("-created_at", "-id")
 
 
+_CUSTOMER = ModelColumns(Customer, "c")
+_OWNER = ModelColumns(User, "o")
+
+
 def customer_get_for_user(user, public_id: str) -> Customer:
-    """Return the visible customer with this public id, or raise NotFound (never reveal another's customer)."""
-    # Unordered: the public id is unique, and compiling the default ordering costs more than the lookup.
-    found = customer_visible_qs(user).select_related("owner").filter(public_id=public_id).order_by()[:1]
-    if not found:
+    """Return the visible customer with this public id, or raise NotFound (never reveal another's customer).
+
+    The same row as `customer_visible_qs(user).select_related("owner").get(public_id=…)`, read with one
+    hand-written statement: every customer page and panel starts here, and compiling the ORM query cost several
+    times what PostgreSQL needs to answer it (1.9 → 0.5 ms, measured in process).
+    """
+    if not has_capability(user, "customer.view"):
         raise NotFound(_("No such customer."), code="not_found")
-    return found[0]
+    quote = connection.ops.quote_name
+    meta = Customer._meta
+    owner_column = f"c.{quote(meta.get_field('owner').column)}"
+    sql = (f"SELECT {_CUSTOMER.sql}, {_OWNER.sql} FROM {quote(meta.db_table)} c "  # noqa: S608 - our own names
+           f"LEFT JOIN {quote(User._meta.db_table)} o ON o.{quote(User._meta.pk.column)} = {owner_column} "
+           f"WHERE c.{quote(meta.get_field('public_id').column)} = %s "
+           f"AND c.{quote(meta.get_field('merged_into').column)} IS NULL")
+    params: list = [public_id]
+    if not sees_all_customers(user):
+        sql += f" AND ({owner_column} = %s OR {owner_column} IS NULL)"
+        params.append(user.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(_("No such customer."), code="not_found")
+    customer = _CUSTOMER.instance(row[:len(_CUSTOMER)])
+    meta.get_field("owner").set_cached_value(customer, _OWNER.instance(row[len(_CUSTOMER):]))
+    return customer
 
 
 def _prefix(field: str, value: str) -> tuple[tuple[str, ...], Q]:

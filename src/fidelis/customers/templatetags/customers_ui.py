@@ -1,14 +1,17 @@
-"""Rows of the 360° page that repeat: rendered in Python, where the template language costs most per row."""
+"""Parts of the 360° page rendered in Python, where the template language costs most per value: timeline rows,
+profile cards."""
 
 from functools import lru_cache
 
 from django import template
+from django.template.defaultfilters import linebreaksbr
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from fidelis.events.models import Channel, EventType
-from fidelis.web.templatetags.fidelis_ui import esc
+from fidelis.web.templatetags.fidelis_ui import esc, mask_email, mask_phone, phone
 
 register = template.Library()
 
@@ -48,3 +51,83 @@ def timeline_items(events) -> SafeString:
     types, channels = _labels(get_language())
     zone = timezone.get_current_timezone()
     return mark_safe("".join(_event_item(event, types, channels, zone) for event in events))
+
+
+@lru_cache(maxsize=16)
+def _fact_labels(language: str | None) -> dict[str, str]:
+    """Return the escaped headings and labels of the profile cards in this language, translated once per process."""
+    words = {
+        "basic": _("Basic data"), "number": _("customer number"), "type": _("type"), "gender": _("gender"),
+        "birthday": _("birthday"), "source": _("source"), "owner": _("owner"), "unassigned": _("Unassigned"),
+        "created": _("created at"), "contact": _("Contact data"), "phone": _("mobile phone"),
+        "phone_alt": _("other phone"), "email": _("e-mail"), "wechat": _("WeChat ID"), "address": _("address"),
+        "company_data": _("Company data"), "employer": _("Employer"), "company": _("company"),
+        "industry": _("industry"), "size": _("company size"), "notes_card": _("Personal notes"),
+        "occupation": _("occupation"), "interests": _("interests"), "requests": _("special requests"),
+        "notes": _("notes"),
+    }
+    return {key: esc(word) for key, word in words.items()}
+
+
+def _or_dash(value) -> str:
+    return esc(value) if value else "—"
+
+
+def _facts(rows: list[tuple[str, str, str]]) -> str:
+    """Return a <dl> of (label, attributes of the <dd>, value HTML) rows."""
+    return ('<dl class="facts">'
+            + "".join(f"<dt>{label}</dt><dd{attrs}>{value}</dd>" for label, attrs, value in rows) + "</dl>")
+
+
+@register.simple_tag
+def profile_cards(customer, mask: bool) -> SafeString:
+    """Return the 360° page's profile cards: basic data, contact data, company or employer, personal notes.
+
+    Some forty labelled values: as a template they were most of the page's rendering time; built here with the
+    same markup and escaping, about four times cheaper (measured in process).
+    """
+    w = _fact_labels(get_language())
+    company = customer.is_company
+    basic = [(w["number"], ' class="num"', esc(customer.number)), (w["type"], "", esc(customer.get_kind_display()))]
+    if not company:
+        basic += [(w["gender"], "", esc(customer.get_gender_display())),
+                  (w["birthday"], "", customer.birthday.isoformat() if customer.birthday else "—")]
+    basic += [(w["source"], "", _or_dash(customer.source)),
+              (w["owner"], ' id="field-owner"', esc(customer.owner) if customer.owner else w["unassigned"]),
+              (w["created"], "", f"{timezone.localtime(customer.created_at):%Y-%m-%d %H:%M}")]
+    if not customer.phone:
+        phone_html = "—"
+    elif mask:
+        phone_html = esc(mask_phone(customer.phone))
+    else:
+        phone_html = f'<a href="tel:{esc(customer.phone)}">{esc(phone(customer.phone))}</a>'
+    contact = [(w["phone"], ' id="field-phone" class="num"', phone_html)]
+    if customer.phone_alt:
+        contact.append((w["phone_alt"], ' class="num"',
+                        esc(mask_phone(customer.phone_alt) if mask else phone(customer.phone_alt))))
+    if not customer.email:
+        email_html = "—"
+    elif mask:
+        email_html = esc(mask_email(customer.email))
+    else:
+        email_html = f'<a href="mailto:{esc(customer.email)}">{esc(customer.email)}</a>'
+    place = customer.province + (customer.city if customer.city != customer.province else "") + customer.district
+    address = (esc(place) + " " + esc(customer.address)
+               if customer.province or customer.city or customer.district or customer.address else "—")
+    contact += [(w["email"], "", email_html), (w["wechat"], "", _or_dash(customer.wechat_id)),
+                (w["address"], "", address)]
+    cards = [("basic-data", w["basic"], basic), ("contact-data", w["contact"], contact)]
+    if company or customer.company_name or customer.industry:
+        employer = [(w["company"], "", esc(customer.company_name or customer.name) if company
+                     else _or_dash(customer.company_name)),
+                    (w["industry"], "", _or_dash(customer.industry))]
+        if company:
+            employer.append((w["size"], "", esc(customer.get_company_size_display())))
+        cards.append(("company-data", w["company_data"] if company else w["employer"], employer))
+    cards.append(("personal-notes", w["notes_card"], [
+        (w["occupation"], ' id="field-occupation"', _or_dash(customer.occupation)),
+        (w["interests"], "", _or_dash(customer.interests)),
+        (w["requests"], "", linebreaksbr(customer.special_requests or "—", autoescape=True)),
+        (w["notes"], "", linebreaksbr(customer.notes or "—", autoescape=True))]))
+    return mark_safe("\n".join(f'<section class="card" id="{key}">\n  <h2>{title}</h2>\n  {_facts(rows)}\n</section>'
+                               for key, title, rows in cards))

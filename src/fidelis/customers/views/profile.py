@@ -112,20 +112,23 @@ def customer_edit(request, public_id: str):
     return render(request, "customers/customer_form.html", {"form": form, "customer": customer})
 
 
-def _detail_context(request, customer) -> dict:
+def _may_change(request, customer) -> bool:
+    return may_change_customer(request.user, customer) and not customer.erased_at
+
+
+def _tags_context(request, customer) -> dict:
+    can_change = _may_change(request, customer)
+    # Only the panel's form when it is shown: a form deep-copies its fields.
+    return {"customer": customer, "tags": list(customer.tags.all()), "can_change": can_change,
+            "tag_form": TagForm() if can_change else None}
+
+
+def _consent_context(request, customer) -> dict:
     consents = {c.channel: c for c in customer.consents.select_related("recorded_by")}
-    can_change = may_change_customer(request.user, customer) and not customer.erased_at
-    can_consent = can_change and has_capability(request.user, "customer.consent")
-    return {
-        "customer": customer,
-        "tags": list(customer.tags.all()),
-        "consent_rows": [(value, label, consents.get(value)) for value, label in ConsentChannel.choices],
-        "can_change": can_change,
-        "can_consent": can_consent,
-        # Only the panels' forms that are shown: a form deep-copies its fields.
-        "tag_form": TagForm() if can_change else None,
-        "consent_form": ConsentForm() if can_consent else None,
-    }
+    can_consent = _may_change(request, customer) and has_capability(request.user, "customer.consent")
+    return {"customer": customer, "can_consent": can_consent,
+            "consent_rows": [(value, label, consents.get(value)) for value, label in ConsentChannel.choices],
+            "consent_form": ConsentForm() if can_consent else None}
 
 
 def _funnel(stage_index: int) -> list[tuple[str, str]]:
@@ -136,15 +139,18 @@ def _funnel(stage_index: int) -> list[tuple[str, str]]:
 
 @require_capability("customer.view")
 def customer_detail(request, public_id: str):
-    """Show the 360° page: profile, classification, tags, consent, contacts and the timeline."""
+    """Show the 360° page: profile, classification, tags, consent and contacts.
+
+    The tags, consent and timeline, like the member, orders, opportunities and tasks panels, are loaded by the
+    page afterwards (`customer_tags`, `customer_consent`, `customer_timeline`): the profile shows at once.
+    """
     customer = selectors.customer_get_for_user(request.user, public_id)
-    events = selectors.customer_timeline_page(customer, limit=TIMELINE_PAGE)
     stage_index = LifecycleStage.values.index(customer.lifecycle_stage)
-    context = _detail_context(request, customer)
-    context |= {
-        "events": events, "has_more": len(events) == TIMELINE_PAGE,
+    can_change = _may_change(request, customer)
+    context = {
+        "customer": customer, "can_change": can_change,
         "contacts": list(customer.contacts.all()) if customer.is_company else [],
-        "contact_form": ContactForm() if customer.is_company and context["can_change"] else None,
+        "contact_form": ContactForm() if customer.is_company and can_change else None,
         "funnel": _funnel(stage_index), "stage_index": stage_index,
         "can_privacy": has_capability(request.user, "customer.privacy"),
         "mask": _masks_contact_data(request.user),
@@ -154,18 +160,34 @@ def customer_detail(request, public_id: str):
 
 @require_capability("customer.view")
 def customer_timeline(request, public_id: str):
-    """Return the next page of the timeline, older than the event `before`."""
+    """Return the timeline's newest events, or its next page: the events older than the event `before`."""
     customer = selectors.customer_get_for_user(request.user, public_id)
     before = request.GET.get("before", "")
     events = selectors.customer_timeline_page(customer, limit=TIMELINE_PAGE,
                                               before_id=int(before) if before.isdigit() else None)
     return render(request, "customers/_timeline.html",
-                  {"customer": customer, "events": events, "has_more": len(events) == TIMELINE_PAGE, "more": True})
+                  {"customer": customer, "events": events, "has_more": len(events) == TIMELINE_PAGE,
+                   "more": bool(before)})
+
+
+@require_capability("customer.view")
+def customer_tags(request, public_id: str):
+    """Return the tags panel of the 360° page."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
+    return render(request, "customers/_tags.html", _tags_context(request, customer))
+
+
+@require_capability("customer.view")
+def customer_consent(request, public_id: str):
+    """Return the consent panel of the 360° page."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
+    return render(request, "customers/_consent.html", _consent_context(request, customer))
 
 
 def _panel_or_redirect(request, customer, template: str, extra: dict):
     if request.htmx:
-        return render(request, template, _detail_context(request, customer) | extra)
+        context = _tags_context if template == "customers/_tags.html" else _consent_context
+        return render(request, template, context(request, customer) | extra)
     return redirect("customers:detail", public_id=customer.public_id)
 
 

@@ -8,6 +8,7 @@ from django import forms, template
 from django.conf import settings
 from django.dispatch import receiver
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.autoreload import file_changed
 from django.utils.formats import number_format
 from django.utils.html import format_html_join
@@ -161,6 +162,26 @@ def widget(field: forms.BoundField) -> SafeString:
     if not _renders_alike_everywhere(field):
         return mark_safe(str(field))
     return _unbound_widget(type(field.form), field.name, get_language())
+
+
+ID_STANDIN = "0a1b2c3d4e5f6a7b"  # stands for a public id in a URL reversed once
+
+
+@lru_cache(maxsize=512)
+def _url_around_id(name: str, prefix: str, urlconf) -> tuple[str, str]:
+    head, _sep, tail = reverse(name, args=[ID_STANDIN], urlconf=urlconf).partition(ID_STANDIN)
+    return head, tail
+
+
+@register.simple_tag
+def id_url(name: str, public_id: str) -> str:
+    """Return the URL of the view `name` for an object's public id, as {% url name public_id %} does.
+
+    Reversed once per URL name (and script prefix); per call only the id is put in: a page with a dozen links
+    to one customer's panels spent a quarter of its rendering in `reverse`. Public ids are URL-safe.
+    """
+    head, tail = _url_around_id(name, get_script_prefix(), get_urlconf())
+    return f"{head}{public_id}{tail}"
 
 
 @receiver(file_changed)

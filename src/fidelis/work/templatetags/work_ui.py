@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, gettext_noop, ngettext, pgettext
 
-from fidelis.web.templatetags.fidelis_ui import esc
+from fidelis.web.templatetags.fidelis_ui import ID_STANDIN, esc
 
 register = template.Library()
-_ID = "0a1b2c3d4e5f6a7b"  # stands for a public id in a reversed URL
+_ID = ID_STANDIN
 _URLS = ("work:task_complete", "work:task_snooze", "work:task_reopen", "work:task_detail", "customers:detail")
 
 
