@@ -219,7 +219,7 @@ def _samples(seed: int, count: int) -> dict[str, list[str]]:
 
 def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
     out: dict = {"search_p95_ms": {}, "search_median_ms": {}, "search_ratio": {}, "http_status": {}}
-    trivial, statuses = timed(client, ["/healthz"], n)
+    trivial, statuses = timed(client, ["/healthz"], n, warmup=50)
     trivial_p95, trivial_median = p95_of(trivial), median_of(trivial)
     out["http_status"]["trivial"] = dict(statuses)
     say(f"  {'trivial /healthz':<22} median {trivial_median:7.2f} ms   p95 {trivial_p95:7.2f} ms")
@@ -233,6 +233,11 @@ def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
         out["http_status"][kind] = dict(statuses)
         say(f"  {'search ' + kind:<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   "
             f"{p95 / trivial_p95:5.1f}x trivial   HTTP {dict(statuses)}")
+    # The trivial view again, right before the page: the machine's speed drifts; the page is compared with the
+    # faster of the two measurements (the larger ratio).
+    again, _statuses = timed(client, ["/healthz"], n)
+    say(f"  {'trivial /healthz again':<22} median {median_of(again):7.2f} ms   p95 {p95_of(again):7.2f} ms")
+    trivial_p95, trivial_median = min(trivial_p95, p95_of(again)), min(trivial_median, median_of(again))
     times, statuses = timed(client, samples["page360"], n)
     p95, median = p95_of(times), median_of(times)
     out.update({"trivial_p95_ms": round(trivial_p95, 2), "trivial_median_ms": round(trivial_median, 2),
@@ -251,14 +256,15 @@ def _panels(client: Client, pages: list[str], n: int, trivial_p95: float) -> dic
     panels: dict[str, list[str]] = {}
     for page in pages:
         _status, body = client.request("GET", page)
+        public_id = page.rstrip("/").rsplit("/", 1)[-1]
         for url in re.findall(r'hx-get="([^"]+)" hx-trigger="load"', body.decode()):
-            panels.setdefault(url.rstrip("/").rsplit("/", 1)[-1], []).append(url)
+            panels.setdefault(url.replace(public_id, "<id>"), []).append(url)
     out: dict = {"page360_panels_p95_ms": {}, "http_status_panels": {}}
     for name, urls in sorted(panels.items()):
         times, statuses = timed(client, urls, n, headers=HTMX)
         out["page360_panels_p95_ms"][name] = round(p95_of(times), 2)
         out["http_status_panels"][name] = dict(statuses)
-        say(f"  {'  part ' + name:<22} median {median_of(times):7.2f} ms   p95 {p95_of(times):7.2f} ms   "
+        say(f"  {name:<44} median {median_of(times):7.2f} ms   p95 {p95_of(times):7.2f} ms   "
             f"HTTP {dict(statuses)}")
     whole = []
     for i in range(n):
