@@ -238,7 +238,7 @@ def _setup(args: argparse.Namespace) -> dict:
 
 def _measure(client, n: int) -> dict:
     out: dict = {"report_p95_s": {}, "report_median_s": {}, "report_ratio": {}, "http_status": {}}
-    trivial, statuses = timed(client, ["/healthz"], max(n, 50))
+    trivial, statuses = timed(client, ["/healthz"], max(n, 200), warmup=50)
     trivial_p95 = p95_of(trivial)
     out["trivial_p95_ms"], out["http_status"]["trivial"] = round(trivial_p95, 2), dict(statuses)
     say(f"  {'trivial /healthz':<26} median {median_of(trivial):8.2f} ms   p95 {trivial_p95:8.2f} ms")
@@ -264,7 +264,12 @@ def _measure(client, n: int) -> dict:
         out["http_status"][f"report_{key}"] = dict(statuses)
         say(f"  {'pipeline report by ' + kind:<26} median {median:8.2f} ms   p95 {p95:8.2f} ms   "
             f"HTTP {dict(statuses)}")
-    times, statuses = timed(client, ["/"], max(n, 50))
+    # The trivial view again, right before "my day": the machine's speed drifts; the page is compared with the
+    # faster of the two measurements (the larger ratio).
+    again, _statuses = timed(client, ["/healthz"], max(n, 200))
+    say(f"  {'trivial /healthz again':<26} median {median_of(again):8.2f} ms   p95 {p95_of(again):8.2f} ms")
+    trivial_p95 = min(trivial_p95, p95_of(again))
+    times, statuses = timed(client, ["/"], max(n, 200))
     p95 = p95_of(times)
     out.update({"my_day_p95_ms": round(p95, 2), "my_day_median_ms": round(median_of(times), 2),
                 "my_day_ratio": round(p95 / trivial_p95, 1)})
