@@ -94,6 +94,17 @@ def test_generate_customers_funnel_narrows_from_interested_to_advocates():
     assert stages[LifecycleStage.ADVOCATE] > 0
 
 
+def test_generate_customers_repeat_buyers_have_been_customers_long_enough_for_their_purchases():
+    # when
+    demos = _generate(3000)
+    # then: at most about one purchase a fortnight since the first contact, companies included
+    buyers = [(d, sum(e.type == "order.paid" for e in d.events)) for d in demos]
+    buyers = [(d, n) for d, n in buyers if n]
+    assert len(buyers) > 300 and any(d.customer["kind"] == "company" for d, _n in buyers)
+    for demo, orders in buyers:
+        assert (DEMO_NOW - demo.customer["created_at"]).days >= 14 * orders - 1, (demo.customer["name"], orders)
+
+
 def test_generate_customers_timeline_lies_in_the_two_years_before_now_in_order():
     # when
     demos = _generate(500)

@@ -299,10 +299,15 @@ def place(rng: Random) -> tuple[str, str, str, str]:
 
 
 def _at(rng: Random, now: datetime, days_ago: float) -> datetime:
-    """Return a moment during opening hours `days_ago` days before now (never after now)."""
+    """Return a moment during opening hours on the day `days_ago` days before now (never after now).
+
+    The days count back from now itself, not from the start of today: early in the morning only a little of today
+    has passed, so only a little of the history falls on it (counted from today's start, a whole day's purchases
+    were squeezed into the hours before now).
+    """
     r = rng.random()
-    moment = (now - timedelta(days=int(days_ago))).replace(hour=_pick(rng, HOURS), minute=int(r * 60),
-                                                           second=int(r * 3600) % 60, microsecond=0)
+    moment = (now - timedelta(days=days_ago)).replace(hour=_pick(rng, HOURS), minute=int(r * 60),
+                                                      second=int(r * 3600) % 60, microsecond=0)
     return moment if moment <= now else now - timedelta(minutes=1 + int(r * 600))
 
 
@@ -343,6 +348,11 @@ def generate_customer(rng: Random, *, now: datetime, owner_ids: list[int]) -> De
         stage = LifecycleStage.values[rank]
     source, first_channel = _pick(rng, SOURCES)
     created = _at(rng, now, HISTORY_DAYS * (1 - r() ** 0.5))
+    orders_low, orders_high = ORDERS.get(stage, (0, 0))
+    if orders_high:
+        # A repeat buyer has been coming for a while: since the first contact, at most about one purchase a fortnight
+        # (a company joined yesterday does not buy twenty times at the service desk by today).
+        created = min(created, _at(rng, now, min(HISTORY_DAYS, orders_high * 14 * (1 + r()))))
     province, city, district, address = place(rng)
     c: dict[str, Any] = {
         "kind": CustomerKind.COMPANY.value if is_company else CustomerKind.INDIVIDUAL.value,
@@ -416,8 +426,7 @@ def generate_customer(rng: Random, *, now: datetime, owner_ids: list[int]) -> De
                                 {"card": f"XH{int(r() * 10**9):09d}", "club": CLUB_NAME}))
     spent = Decimal("0")
     shops: list[str] = []
-    low, high = ORDERS.get(stage, (0, 0))
-    for _i in range(rng.randint(low, high) if high else 0):
+    for _i in range(rng.randint(orders_low, orders_high) if orders_high else 0):
         shop, floor, lo, hi = ("会员服务台", "1F", 2000, 50000) if is_company else _pick(rng, SHOPS)
         amount = _amount(rng, lo, hi)
         spent += amount
