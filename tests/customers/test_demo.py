@@ -105,6 +105,17 @@ def test_generate_customers_repeat_buyers_have_been_customers_long_enough_for_th
         assert (DEMO_NOW - demo.customer["created_at"]).days >= 14 * orders - 1, (demo.customer["name"], orders)
 
 
+def test_generate_customers_some_buyers_never_join_the_club():
+    # when
+    demos = _generate(2000)
+    # then: the program page has non-members' repeat purchases to compare the members' with
+    walk_ins = [d for d in demos if any(e.type == "order.paid" for e in d.events)
+                and not any(e.type == "member.joined" for e in d.events)]
+    members = [d for d in demos if any(e.type == "member.joined" for e in d.events)]
+    assert walk_ins and len(walk_ins) < len(members)
+    assert {d.customer["lifecycle_stage"] for d in walk_ins} == {"buyer"}
+
+
 def test_generate_customers_timeline_lies_in_the_two_years_before_now_in_order():
     # when
     demos = _generate(500)

@@ -420,7 +420,10 @@ def generate_customer(rng: Random, *, now: datetime, owner_ids: list[int]) -> De
             _between(rng, min(now, created + timedelta(days=30)), created)
         events.append(DemoEvent("wechat.followed", followed, Channel.WECHAT.value, f"关注{MALL_NAME}公众号",
                                 "微信公众号"))
-    if followed is not None and rank >= 2:
+    # Some buyers never join the club (they pay at the till with their phone number): the program page compares
+    # their repeat purchases with the members'.
+    walk_in = stage == LifecycleStage.BUYER and not is_company and r() < 0.3
+    if followed is not None and rank >= 2 and not walk_in:
         joined = _between(rng, min(now, followed + timedelta(days=60)), followed)
         events.append(DemoEvent("member.joined", joined, first_channel, f"加入{CLUB_NAME}", source,
                                 {"card": f"XH{int(r() * 10**9):09d}", "club": CLUB_NAME}))

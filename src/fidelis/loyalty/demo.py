@@ -3,7 +3,8 @@
 Runs after the customer archive's loader. Every customer whose timeline has a member.joined event becomes a
 member on that day (the card number of the event is the card code). The welcome points are written in bulk
 (the members are new, so their balances start at zero), then the purchases are back-filled through
-`backfill.orders_backfill`, the same engine as live processing. A few members redeem a reward and a few
+`backfill.orders_backfill`, the same engine as live processing (one member in twelve was referred by an earlier
+member, so the referral rule pays both at the first purchase). A few members redeem a reward and a few
 followers get the welcome coupon, so that the program page and the member pages have something to show.
 """
 
@@ -38,6 +39,7 @@ from fidelis.loyalty.templates import starter_program
 BATCH = 5000
 REDEEMERS = 200
 COUPON_FOLLOWERS = 300
+REFERRED_SHARE = 0.08  # of the members, brought in by a member friend
 
 
 def demo_load(ctx) -> dict[str, int]:
@@ -45,6 +47,7 @@ def demo_load(ctx) -> dict[str, int]:
     program = starter_program(actor=ctx.actor, name=CLUB_NAME)
     members = _members(program)
     ctx.write(f"  {members:,} members enrolled from the timeline ({time.monotonic() - started:.0f} s)")
+    _referrals(program, Random(ctx.seed + 1))
     result = orders_backfill(actor=ctx.actor, program=program)
     ctx.write(f"  {result.purchases:,} purchases back-filled into the points ledger ({time.monotonic() - started:.0f} s)")
     rng = Random(ctx.seed)
@@ -110,6 +113,16 @@ def _members(program: Program) -> int:
             flush()
     flush()
     return count
+
+
+def _referrals(program: Program, rng: Random) -> int:
+    """Let some members have been brought in by a friend who was a member already: the referral rule then pays
+    both at the newcomer's first purchase, which the back-fill applies."""
+    ids = list(Member.objects.filter(program=program).order_by("joined_at", "pk").values_list("pk", flat=True))
+    referred = [Member(pk=ids[i], referred_by_id=ids[rng.randrange(i)])
+                for i in range(10, len(ids)) if rng.random() < REFERRED_SHARE]
+    Member.objects.bulk_update(referred, ["referred_by"], batch_size=BATCH)
+    return len(referred)
 
 
 def _redemptions(program: Program, rng: Random, actor) -> int:
