@@ -10,6 +10,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from fidelis.customers.models import Customer, LifecycleStage
 from fidelis.events.models import Channel, EventType
 from fidelis.web.templatetags.fidelis_ui import esc, mask_email, mask_phone, phone
 
@@ -131,3 +132,47 @@ def profile_cards(customer, mask: bool) -> SafeString:
         (w["notes"], "", linebreaksbr(customer.notes or "—", autoescape=True))]))
     return mark_safe("\n".join(f'<section class="card" id="{key}">\n  <h2>{title}</h2>\n  {_facts(rows)}\n</section>'
                                for key, title, rows in cards))
+
+
+def _label(field: str, value: str) -> str:
+    return str(dict(Customer._meta.get_field(field).flatchoices).get(value, value))
+
+
+@lru_cache(maxsize=64)
+def _funnel(language: str | None, stage: str) -> SafeString:
+    index = LifecycleStage.values.index(stage) if stage in LifecycleStage.values else -1
+    current = ' aria-current="step"'
+    items = "".join(
+        f'<li class="{"done" if i < index else "current" if i == index else ""}" title="{esc(label)}"'
+        f'{current if i == index else ""}>{esc(label)}</li>'
+        for i, label in enumerate(LifecycleStage.labels))
+    return mark_safe(f'<ol class="funnel" id="lifecycle-funnel" aria-label="{esc(_("lifecycle stage"))}">\n'
+                     f"  {items}\n</ol>")
+
+
+@register.simple_tag
+def lifecycle_funnel(stage: str) -> SafeString:
+    """Return the loyalty funnel with the customer's stage marked: the same for every customer at that stage, so
+    rendered once per language and stage."""
+    return _funnel(get_language(), stage)
+
+
+@lru_cache(maxsize=512)
+def _classification(language: str | None, category: str, value_tier: str, stage: str) -> SafeString:
+    position = LifecycleStage.values.index(stage) + 1 if stage in LifecycleStage.values else 0
+    return mark_safe(
+        '<div class="classification">\n'
+        f'  <div><span class="label">{esc(_("category"))}</span><span class="badge cat-{esc(category)}">'
+        f'{esc(_label("category", category))}</span></div>\n'
+        f'  <div><span class="label">{esc(_("value tier"))}</span><span class="badge tier-{esc(value_tier)}">'
+        f'{esc(_label("value_tier", value_tier))}</span></div>\n'
+        f'  <div><span class="label">{esc(_("lifecycle stage"))}</span><span class="badge stage">'
+        f'{esc(_label("lifecycle_stage", stage))}</span>\n'
+        f'    <span class="muted small">{position}/{len(LifecycleStage.values)}</span></div>\n</div>')
+
+
+@register.simple_tag
+def classification(customer) -> SafeString:
+    """Return the customer's category, value tier and lifecycle stage as badges (rendered once per language and
+    combination)."""
+    return _classification(get_language(), customer.category, customer.value_tier, customer.lifecycle_stage)

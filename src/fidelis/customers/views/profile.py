@@ -131,12 +131,6 @@ def _consent_context(request, customer) -> dict:
             "consent_form": ConsentForm() if can_consent else None}
 
 
-def _funnel(stage_index: int) -> list[tuple[str, str]]:
-    """Return each lifecycle stage's label with its place in the funnel: done, current or still ahead ("")."""
-    return [(str(label), "done" if i < stage_index else "current" if i == stage_index else "")
-            for i, label in enumerate(LifecycleStage.labels)]
-
-
 @require_capability("customer.view")
 def customer_detail(request, public_id: str):
     """Show the 360° page: profile, classification, tags, consent and contacts.
@@ -145,13 +139,11 @@ def customer_detail(request, public_id: str):
     page afterwards (`customer_tags`, `customer_consent`, `customer_timeline`): the profile shows at once.
     """
     customer = selectors.customer_get_for_user(request.user, public_id)
-    stage_index = LifecycleStage.values.index(customer.lifecycle_stage)
     can_change = _may_change(request, customer)
     context = {
         "customer": customer, "can_change": can_change,
         "contacts": list(customer.contacts.all()) if customer.is_company else [],
         "contact_form": ContactForm() if customer.is_company and can_change else None,
-        "funnel": _funnel(stage_index), "stage_index": stage_index,
         "can_privacy": has_capability(request.user, "customer.privacy"),
         "mask": _masks_contact_data(request.user),
     }
