@@ -184,6 +184,18 @@ def id_url(name: str, public_id: str) -> str:
     return f"{head}{public_id}{tail}"
 
 
+@lru_cache(maxsize=512)
+def _url_once(name: str, prefix: str, urlconf) -> str:
+    return reverse(name, urlconf=urlconf)
+
+
+@register.simple_tag
+def url_once(name: str) -> str:
+    """Return the URL of a view that takes no arguments, as {% url name %} does, reversed once per name (and
+    script prefix): the layout links every page to the same few views."""
+    return _url_once(name, get_script_prefix(), get_urlconf())
+
+
 @receiver(file_changed)
 def _forget_rendered(sender, file_path, **kwargs) -> None:
     # runserver reloads changed templates without a restart: render icons and widgets afresh then too.
