@@ -85,6 +85,6 @@ def test_sales_reports_bench_runs_tiny_on_postgres_and_ends_with_json(tmp_path):
                                            "pipeline_by_source"}
     assert all(status == {"200": 2} for key, status in result["http_status"].items()
                if key.startswith("report_")), result["http_status"]
-    assert result["my_day_ratio"] > 0 and result["http_status"]["my_day"] == {"200": 50}
+    assert result["my_day_ratio"] > 0 and result["http_status"]["my_day"] == {"200": 200}
     assert result["import_lines_written"] == 200 and result["import_bad_rows"] == 0
     assert set(result["targets_met"]) == {"reports", "my_day", "import"}
