@@ -74,6 +74,15 @@ def _or_dash(value) -> str:
     return esc(value) if value else "—"
 
 
+def _reachable(value: str, scheme: str, mask: bool, shown, hidden) -> str:
+    """Return a phone or e-mail as a link (tel:, mailto:), hidden in part for roles that only read, or "—"."""
+    if not value:
+        return "—"
+    if mask:
+        return esc(hidden(value))
+    return f'<a href="{scheme}:{esc(value)}">{esc(shown(value))}</a>'
+
+
 def _facts(rows: list[tuple[str, str, str]]) -> str:
     """Return a <dl> of (label, attributes of the <dd>, value HTML) rows."""
     return ('<dl class="facts">'
@@ -96,22 +105,11 @@ def profile_cards(customer, mask: bool) -> SafeString:
     basic += [(w["source"], "", _or_dash(customer.source)),
               (w["owner"], ' id="field-owner"', esc(customer.owner) if customer.owner else w["unassigned"]),
               (w["created"], "", f"{timezone.localtime(customer.created_at):%Y-%m-%d %H:%M}")]
-    if not customer.phone:
-        phone_html = "—"
-    elif mask:
-        phone_html = esc(mask_phone(customer.phone))
-    else:
-        phone_html = f'<a href="tel:{esc(customer.phone)}">{esc(phone(customer.phone))}</a>'
-    contact = [(w["phone"], ' id="field-phone" class="num"', phone_html)]
+    contact = [(w["phone"], ' id="field-phone" class="num"', _reachable(customer.phone, "tel", mask, phone, mask_phone))]
     if customer.phone_alt:
         contact.append((w["phone_alt"], ' class="num"',
                         esc(mask_phone(customer.phone_alt) if mask else phone(customer.phone_alt))))
-    if not customer.email:
-        email_html = "—"
-    elif mask:
-        email_html = esc(mask_email(customer.email))
-    else:
-        email_html = f'<a href="mailto:{esc(customer.email)}">{esc(customer.email)}</a>'
+    email_html = _reachable(customer.email, "mailto", mask, str, mask_email)
     place = customer.province + (customer.city if customer.city != customer.province else "") + customer.district
     address = (esc(place) + " " + esc(customer.address)
                if customer.province or customer.city or customer.district or customer.address else "—")
