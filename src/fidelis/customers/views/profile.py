@@ -176,9 +176,8 @@ def customer_consent(request, public_id: str):
     return render(request, "customers/_consent.html", _consent_context(request, customer))
 
 
-def _panel_or_redirect(request, customer, template: str, extra: dict):
+def _panel_or_redirect(request, customer, template: str, context, extra: dict):
     if request.htmx:
-        context = _tags_context if template == "customers/_tags.html" else _consent_context
         return render(request, template, context(request, customer) | extra)
     return redirect("customers:detail", public_id=customer.public_id)
 
@@ -199,7 +198,7 @@ def tag_add(request, public_id: str):
         error = " ".join(str(e) for errors in form.errors.values() for e in errors)
     if error and not request.htmx:
         messages.error(request, error)
-    return _panel_or_redirect(request, customer, "customers/_tags.html", {"tag_error": error})
+    return _panel_or_redirect(request, customer, "customers/_tags.html", _tags_context, {"tag_error": error})
 
 
 @require_POST
@@ -215,7 +214,7 @@ def tag_remove(request, public_id: str, tag_id: int):
         error = str(exc.message)
         if not request.htmx:
             messages.error(request, error)
-    return _panel_or_redirect(request, customer, "customers/_tags.html", {"tag_error": error})
+    return _panel_or_redirect(request, customer, "customers/_tags.html", _tags_context, {"tag_error": error})
 
 
 @require_POST
@@ -236,7 +235,7 @@ def consent_set(request, public_id: str):
     if error and not request.htmx:
         messages.error(request, error)
     bound = form if error else ConsentForm()
-    return _panel_or_redirect(request, customer, "customers/_consent.html",
+    return _panel_or_redirect(request, customer, "customers/_consent.html", _consent_context,
                               {"consent_error": error, "consent_form": bound})
 
 
