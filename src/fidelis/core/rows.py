@@ -22,6 +22,7 @@ class ModelColumns:
         self.model = model
         self.alias = alias
         self.fields = list(model._meta.concrete_fields)
+        self.pk_index = self.fields.index(model._meta.pk)
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -45,7 +46,7 @@ class ModelColumns:
         """Return the instance of these column values (in `sql`'s order), or None when its key is NULL
         (the unmatched side of a LEFT JOIN)."""
         values = list(values)
-        if values[self.fields.index(self.model._meta.pk)] is None:
+        if values[self.pk_index] is None:
             return None
         for index, converters, column in self._converters:
             value = values[index]

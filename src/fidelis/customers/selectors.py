@@ -1,5 +1,7 @@
 """Reads on the customer archive; each applies the visibility rule of the user's role."""
 
+from functools import lru_cache
+
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
@@ -39,6 +41,19 @@ _CUSTOMER = ModelColumns(Customer, "c")
 _OWNER = ModelColumns(User, "o")
 
 
+@lru_cache(maxsize=8)
+def _customer_select(vendor: str, restricted: bool) -> str:
+    """The statement of `customer_get_for_user`, written once per database and visibility rule."""
+    quote = connection.ops.quote_name
+    meta = Customer._meta
+    owner = f"c.{quote(meta.get_field('owner').column)}"
+    sql = (f"SELECT {_CUSTOMER.sql}, {_OWNER.sql} FROM {quote(meta.db_table)} c "  # noqa: S608 - our own names
+           f"LEFT JOIN {quote(User._meta.db_table)} o ON o.{quote(User._meta.pk.column)} = {owner} "
+           f"WHERE c.{quote(meta.get_field('public_id').column)} = %s "
+           f"AND c.{quote(meta.get_field('merged_into').column)} IS NULL")
+    return sql + f" AND ({owner} = %s OR {owner} IS NULL)" if restricted else sql
+
+
 def customer_get_for_user(user, public_id: str) -> Customer:
     """Return the visible customer with this public id, or raise NotFound (never reveal another's customer).
 
@@ -48,24 +63,16 @@ def customer_get_for_user(user, public_id: str) -> Customer:
     """
     if not has_capability(user, "customer.view"):
         raise NotFound(_("No such customer."), code="not_found")
-    quote = connection.ops.quote_name
-    meta = Customer._meta
-    owner_column = f"c.{quote(meta.get_field('owner').column)}"
-    sql = (f"SELECT {_CUSTOMER.sql}, {_OWNER.sql} FROM {quote(meta.db_table)} c "  # noqa: S608 - our own names
-           f"LEFT JOIN {quote(User._meta.db_table)} o ON o.{quote(User._meta.pk.column)} = {owner_column} "
-           f"WHERE c.{quote(meta.get_field('public_id').column)} = %s "
-           f"AND c.{quote(meta.get_field('merged_into').column)} IS NULL")
-    params: list = [public_id]
-    if not sees_all_customers(user):
-        sql += f" AND ({owner_column} = %s OR {owner_column} IS NULL)"
-        params.append(user.pk)
+    restricted = not sees_all_customers(user)
+    sql = _customer_select(connection.vendor, restricted)
+    params: list = [public_id, user.pk] if restricted else [public_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise NotFound(_("No such customer."), code="not_found")
     customer = _CUSTOMER.instance(row[:len(_CUSTOMER)])
-    meta.get_field("owner").set_cached_value(customer, _OWNER.instance(row[len(_CUSTOMER):]))
+    Customer._meta.get_field("owner").set_cached_value(customer, _OWNER.instance(row[len(_CUSTOMER):]))
     return customer
 
 

@@ -164,12 +164,13 @@ def widget(field: forms.BoundField) -> SafeString:
     return _unbound_widget(type(field.form), field.name, get_language())
 
 
-ID_STANDIN = "0a1b2c3d4e5f6a7b"  # stands for a public id in a URL reversed once
+_ID_STANDIN = "0a1b2c3d4e5f6a7b"  # stands for a public id in a URL reversed once
 
 
 @lru_cache(maxsize=512)
-def _url_around_id(name: str, prefix: str, urlconf) -> tuple[str, str]:
-    head, _sep, tail = reverse(name, args=[ID_STANDIN], urlconf=urlconf).partition(ID_STANDIN)
+def url_around_id(name: str, prefix: str, urlconf) -> tuple[str, str]:
+    """Return the URL of the view `name` before and after its public-id argument, reversed once."""
+    head, _sep, tail = reverse(name, args=[_ID_STANDIN], urlconf=urlconf).partition(_ID_STANDIN)
     return head, tail
 
 
@@ -180,7 +181,7 @@ def id_url(name: str, public_id: str) -> str:
     Reversed once per URL name (and script prefix); per call only the id is put in: a page with a dozen links
     to one customer's panels spent a quarter of its rendering in `reverse`. Public ids are URL-safe.
     """
-    head, tail = _url_around_id(name, get_script_prefix(), get_urlconf())
+    head, tail = url_around_id(name, get_script_prefix(), get_urlconf())
     return f"{head}{public_id}{tail}"
 
 

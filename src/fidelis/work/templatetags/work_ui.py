@@ -11,26 +11,20 @@ htmx answer shows a task the same way.
 from functools import cached_property, lru_cache
 
 from django import template
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import get_script_prefix, get_urlconf
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, gettext_noop, ngettext, pgettext
 
-from fidelis.web.templatetags.fidelis_ui import ID_STANDIN, esc
+from fidelis.web.templatetags.fidelis_ui import esc, url_around_id
 
 register = template.Library()
-_ID = ID_STANDIN
 _URLS = ("work:task_complete", "work:task_snooze", "work:task_reopen", "work:task_detail", "customers:detail")
 
 
-@lru_cache(maxsize=16)
 def _url_parts(prefix: str, urlconf) -> dict[str, tuple[str, str]]:
     """Return, per URL name of a task's links, the text before and after the public id (reversed once)."""
-    parts = {}
-    for name in _URLS:
-        head, _sep, tail = reverse(name, args=[_ID], urlconf=urlconf).partition(_ID)
-        parts[name] = (head, tail)
-    return parts
+    return {name: url_around_id(name, prefix, urlconf) for name in _URLS}
 
 
 @lru_cache(maxsize=16)
