@@ -32,7 +32,7 @@ import urllib.parse
 from pathlib import Path
 from random import Random
 
-from benchlib import Client, median_of, p95_of, pg_admin, profiled, say, serve, timed
+from benchlib import Client, median_of, p95_of, pg_admin, profiled, say, serve, timed, trivial_again
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -233,11 +233,7 @@ def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
         out["http_status"][kind] = dict(statuses)
         say(f"  {'search ' + kind:<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   "
             f"{p95 / trivial_p95:5.1f}x trivial   HTTP {dict(statuses)}")
-    # The trivial view again, right before the page: the machine's speed drifts; the page is compared with the
-    # faster of the two measurements (the larger ratio).
-    again, _statuses = timed(client, ["/healthz"], n)
-    say(f"  {'trivial /healthz again':<22} median {median_of(again):7.2f} ms   p95 {p95_of(again):7.2f} ms")
-    trivial_p95, trivial_median = min(trivial_p95, p95_of(again)), min(trivial_median, median_of(again))
+    trivial_p95, trivial_median = trivial_again(client, n, trivial_p95, trivial_median, 22)
     times, statuses = timed(client, samples["page360"], n)
     p95, median = p95_of(times), median_of(times)
     out.update({"trivial_p95_ms": round(trivial_p95, 2), "trivial_median_ms": round(trivial_median, 2),

@@ -33,7 +33,17 @@ from decimal import Decimal
 from pathlib import Path
 from random import Random
 
-from benchlib import copy_rows, median_of, p95_of, profiled, run_in_fresh_database, say, serve, timed
+from benchlib import (
+    copy_rows,
+    median_of,
+    p95_of,
+    profiled,
+    run_in_fresh_database,
+    say,
+    serve,
+    timed,
+    trivial_again,
+)
 
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench_sales"
@@ -264,11 +274,7 @@ def _measure(client, n: int) -> dict:
         out["http_status"][f"report_{key}"] = dict(statuses)
         say(f"  {'pipeline report by ' + kind:<26} median {median:8.2f} ms   p95 {p95:8.2f} ms   "
             f"HTTP {dict(statuses)}")
-    # The trivial view again, right before "my day": the machine's speed drifts; the page is compared with the
-    # faster of the two measurements (the larger ratio).
-    again, _statuses = timed(client, ["/healthz"], max(n, 200))
-    say(f"  {'trivial /healthz again':<26} median {median_of(again):8.2f} ms   p95 {p95_of(again):8.2f} ms")
-    trivial_p95 = min(trivial_p95, p95_of(again))
+    trivial_p95, _median = trivial_again(client, max(n, 200), trivial_p95, median_of(trivial), 26)
     times, statuses = timed(client, ["/"], max(n, 200))
     p95 = p95_of(times)
     out.update({"my_day_p95_ms": round(p95, 2), "my_day_median_ms": round(median_of(times), 2),
