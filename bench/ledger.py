@@ -14,13 +14,16 @@ Then it measures:
     rule over those past events, in seconds (and, for comparison, of a rule without conditions, which has to read
     every event: `preview_full_scan_s`);
 (a) live events: each client process records order.paid events of random members with `record_event` for a
-    fixed time; with no CELERY_BROKER_URL they are dispatched and applied in-process (points, purchase, tier), so
-    an event counts when its effects are committed; 1 and 4 clients, each with its own connection;
+    fixed time (as the POS API does), while `--workers` Celery worker processes (broker: a Redis database of its
+    own) apply them to the ledger in batches (`events.dispatch_pending`: points, purchase, tier, timeline); the
+    figure is the events applied per second from the start until the last one's effects are committed, so a
+    backlog the workers leave counts against it; 1 and 4 clients, each with its own connection;
 (b) pgbench `tpcb-like` with as many clients, for as long, against the same server, right after each live
     phase, on the scratch database `fidelis_bench_ledger_pgbench`; ratio = events per second / pgbench tps.
 Progress goes to the screen; the last line is one JSON object with the figures.
 Targets: ratio >= 0.5; back-fill >= 20,000 orders/s for 1,000,000 orders; preview of 1,000,000 events < 10 s.
-`--profile N` records N more events in this process under cProfile and prints where the time goes.
+`--profile N` records N more events in this process under cProfile (a client), then dispatches them as a worker
+does, and prints where the time goes in each.
 `--only PHASE` (backfill, preview or live; repeatable) runs only those phases (the preview needs the back-filled
 events, so it imports them too) — to iterate on one figure. `--profile-backfill` runs the back-fill with one worker
 under cProfile (slower than measured) and prints where the time goes.
@@ -44,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench_ledger"  # and "<name>_pgbench" for pgbench's tables
 PGBENCH = "/usr/bin/pgbench"
+BROKER = "redis://127.0.0.1:6379/13"
 TARGETS = {"ratio": 0.5, "backfill_orders_per_s": 20_000, "preview_1m_s": 10}
 STORES = [f"S{i:02d}" for i in range(1, 21)]
 CHANNELS = ["store"] * 6 + ["online"] * 3 + ["wechat"]
@@ -70,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pgbench", default=os.environ.get("PGBENCH", PGBENCH), help="the pgbench program")
     parser.add_argument("--db-name", default=PG_DATABASE,
                         help=f"the database to create and drop (default {PG_DATABASE}; pgbench uses <name>_pgbench)")
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes of the live phases (default 1)")
+    parser.add_argument("--broker", default=os.environ.get("FIDELIS_BENCH_BROKER", BROKER),
+                        help=f"the Redis broker of the live phases' workers (default {BROKER}; it is flushed)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
@@ -96,6 +103,7 @@ def main(argv=None) -> int:
     child = ["--members", str(args.members), "--orders", str(args.orders), "--duration", str(args.duration),
              "--clients", ",".join(map(str, args.clients)), "--profile", str(args.profile), "--pg-server",
              args.pg_server, "--pgbench", args.pgbench, "--db-name", args.db_name, "--seed", str(args.seed),
+             "--workers", str(args.workers), "--broker", args.broker,
              *(f"--only={phase}" for phase in args.only), *(["--profile-backfill"] if args.profile_backfill else [])]
     say(f"== postgres: {args.members:,} members, {args.orders:,} historical orders, {args.duration:g} s phases, "
         f"clients {args.clients}, phases {', '.join(args.only)}")
@@ -372,7 +380,7 @@ def _client(index: int, phase: str, customer_ids: list[int], seconds: float, see
     try:
         for i in range(5):
             one(-i - 1)  # warm up: connection, caches
-        barrier.wait(timeout=120)
+        barrier.wait(timeout=300)
         started = time.monotonic()
         deadline = started + seconds
         done = 0
@@ -386,32 +394,101 @@ def _client(index: int, phase: str, customer_ids: list[int], seconds: float, see
         connection.close()
 
 
-def _live(args: argparse.Namespace, setup: dict, clients: int) -> tuple[float, bool]:
+def _live(args: argparse.Namespace, setup: dict, clients: int) -> tuple[float, bool, dict]:
+    """Clients record events for the phase's time while Celery workers apply them; return the events applied per
+    second (from the start until the last one's effects are committed), whether all were applied, and details."""
     from django.db import connections
 
-    from fidelis.events.models import Event
+    from fidelis.events.models import Event, PendingDispatch
     from fidelis.loyalty.models import AppliedEvent
 
     phase = f"c{clients}"
     connections.close_all()  # the children must not share this process's connection
     context = multiprocessing.get_context("fork")
-    barrier, queue = context.Barrier(clients), context.Queue()
+    barrier, queue = context.Barrier(clients + 1), context.Queue()
     processes = [context.Process(target=_client, args=(i, phase, setup["customer_ids"], args.duration, args.seed,
                                                        barrier, queue)) for i in range(clients)]
     for process in processes:
         process.start()
+    barrier.wait(timeout=300)
+    started = time.monotonic()
     reports = [queue.get(timeout=args.duration + 300) for _process in processes]
+    recorded_by = time.monotonic()
     for process in processes:
         process.join(timeout=60)
     errors = [r[3] for r in reports if r[3]]
     if errors:
         raise SystemExit(f"a client failed: {errors[0]}")
     events = sum(r[1] for r in reports)
-    seconds = max(r[2] for r in reports)
-    recorded = Event.objects.filter(idempotency_key__startswith=f"bench:{phase}:")
-    applied = AppliedEvent.objects.filter(program_id=setup["program_id"], event__in=recorded).count()
-    ok = applied == recorded.count()
-    return events / seconds, ok
+    recorded = Event.objects.filter(idempotency_key__startswith=f"bench:{phase}:")  # with the clients' warm-up
+    total = recorded.count()
+    applied = AppliedEvent.objects.filter(program_id=setup["program_id"], event__in=recorded)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and (PendingDispatch.objects.exists() or applied.count() < total):
+        time.sleep(0.01)
+    finished = time.monotonic()
+    ok = applied.count() == total
+    details = {"recorded": events, "recording_s": round(recorded_by - started, 2),
+               "recorded_per_s": round(events / max(recorded_by - started, 0.001), 1),
+               "lag_s": round(finished - recorded_by, 2)}
+    return events / (finished - started), ok, details
+
+
+class _Workers:
+    """Celery worker processes on the bench database, fed through a Redis broker database of their own."""
+
+    def __init__(self, args: argparse.Namespace, setup: dict, workdir: Path) -> None:
+        self.args, self.setup, self.log = args, setup, workdir / "workers.log"
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "_Workers":
+        import redis
+        from django.db import connection
+
+        from fidelis.config.celery import app
+
+        redis.Redis.from_url(self.args.broker).flushdb()
+        db = connection.settings_dict
+        env = {**os.environ, "CELERY_BROKER_URL": self.args.broker, "LOG_LEVEL": "WARNING",
+               "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"}
+        with self.log.open("ab") as log:
+            for index in range(self.args.workers):
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "fidelis.config", "worker", "--pool=solo",
+                     "--concurrency=1", "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+                     "--without-heartbeat", "-n", f"bench{index}@%h"], env=env, cwd=ROOT, stdout=log, stderr=log))
+        self.saved = (app.conf.task_always_eager, app.conf.broker_url)
+        app.conf.task_always_eager, app.conf.broker_url = False, self.args.broker
+        self._ready()
+        return self
+
+    def _ready(self) -> None:
+        """Wait until the workers apply an event (they have started, and their caches are warm)."""
+        from fidelis.customers.models import Customer
+        from fidelis.events.services import record_event
+        from fidelis.loyalty.models import AppliedEvent
+
+        customer = Customer.objects.get(pk=self.setup["customer_ids"][0])
+        for i in range(self.args.workers * 3):
+            event, _new = record_event(customer=customer, type="order.paid", payload={"amount": "1.00"},
+                                       idempotency_key=f"bench:warm:{time.monotonic_ns()}:{i}")
+        deadline = time.monotonic() + 120
+        while not AppliedEvent.objects.filter(event=event).exists():
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                raise SystemExit("the Celery workers did not start:\n" + self.log.read_text(errors="replace")[-3000:])
+            time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        from fidelis.config.celery import app
+
+        app.conf.task_always_eager, app.conf.broker_url = self.saved
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def _pgbench(args: argparse.Namespace, clients: int) -> float | None:
@@ -432,24 +509,33 @@ def _live_against_pgbench(args: argparse.Namespace, setup: dict) -> dict:
                           capture_output=True, text=True, check=False)
     if init.returncode != 0:
         raise SystemExit(f"pgbench -i failed: {init.stderr.strip()[-500:]}")
-    out: dict = {"events_per_s": {}, "pgbench_tps": {}, "ratio": {}, "live_applied_ok": {}}
-    for clients in args.clients:
-        say(f"live: {clients} client(s) recording order.paid events for {args.duration:g} s …")
-        per_s, ok = _live(args, setup, clients)
-        tps = _pgbench(args, clients)
-        ratio = round(per_s / tps, 2) if tps else None
-        key = str(clients)
-        out["events_per_s"][key], out["pgbench_tps"][key] = round(per_s, 1), tps and round(tps, 1)
-        out["ratio"][key], out["live_applied_ok"][key] = ratio, ok
-        say(f"  {per_s:,.1f} events/s (all applied: {ok}); pgbench tpcb-like {tps or 0:,.1f} tps; ratio {ratio}")
+    out: dict = {"events_per_s": {}, "pgbench_tps": {}, "ratio": {}, "live_applied_ok": {}, "live": {},
+                 "workers": args.workers}
+    with _Workers(args, setup, Path(os.environ.get("FIDELIS_DATA_DIR", "."))):
+        for clients in args.clients:
+            say(f"live: {clients} client(s) recording order.paid events for {args.duration:g} s, "
+                f"{args.workers} Celery worker(s) applying them …")
+            per_s, ok, details = _live(args, setup, clients)
+            tps = _pgbench(args, clients)
+            ratio = round(per_s / tps, 2) if tps else None
+            key = str(clients)
+            out["events_per_s"][key], out["pgbench_tps"][key] = round(per_s, 1), tps and round(tps, 1)
+            out["ratio"][key], out["live_applied_ok"][key], out["live"][key] = ratio, ok, details
+            say(f"  {per_s:,.1f} events/s applied (all applied: {ok}; {details['recorded']:,} recorded at "
+                f"{details['recorded_per_s']:,.1f}/s, the last applied {details['lag_s']} s after the clients "
+                f"stopped); pgbench tpcb-like {tps or 0:,.1f} tps; ratio {ratio}")
     return out
 
 
 def _profile(args: argparse.Namespace, setup: dict) -> None:
-
+    """Where the time of live events goes: recording N events (a client, with a broker and no worker: the
+    messages wait in the broker), then dispatching them in this process as a worker does, a batch at a time."""
+    import redis
     from django.db import connection, reset_queries
 
+    from fidelis.config.celery import app
     from fidelis.customers.models import Customer
+    from fidelis.events.dispatch import dispatch_pending
     from fidelis.events.services import record_event
 
     rng = Random(args.seed + 99)
@@ -461,17 +547,26 @@ def _profile(args: argparse.Namespace, setup: dict) -> None:
                          payload={"amount": f"{rng.lognormvariate(5, 1):.2f}", "order_no": f"{phase}-{i}",
                                   "store": rng.choice(STORES)}, idempotency_key=f"bench:{phase}:{i}")
 
-    run(5, "pw")
-    connection.force_debug_cursor = True
-    reset_queries()
-    run(1, "pq")
-    queries = list(connection.queries)
-    connection.force_debug_cursor = False
-    say(f"one live event: {len(queries)} SQL statements")
-    for query in queries:
-        say(f"  {float(query['time']) * 1000:6.2f} ms  {query['sql'][:150]}")
-    with profiled(top=35):
-        run(args.profile, "pp")
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager, app.conf.broker_url = False, args.broker
+    try:
+        say(f"recording {args.profile:,} events (a client) …")
+        with profiled(top=25):
+            run(args.profile, "pp")
+        connection.force_debug_cursor = True
+        reset_queries()
+        dispatch_pending(limit=1, batches=1)
+        say(f"one event dispatched alone: {len(connection.queries)} SQL statements")
+        reset_queries()
+        dispatch_pending(limit=100, batches=1)
+        say(f"a batch of 100: {len(connection.queries)} SQL statements")
+        connection.force_debug_cursor = False
+        say("dispatching the rest in batches (a worker) …")
+        with profiled(top=35):
+            dispatch_pending()
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = saved
+        redis.Redis.from_url(args.broker).flushdb()
 
 
 if __name__ == "__main__":

@@ -39,3 +39,17 @@ def _fresh_loyalty_programs_cache():
     programs_cache_clear()
     yield
     programs_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _celery_join_flag():
+    """Each test starts outside any task as far as Celery knows.
+
+    In-process (eager) tasks set a process-wide "inside a task" flag while they run and put back the value they
+    found; eager tasks run by several threads at once (the concurrency tests) can put back another thread's value
+    and leave it set, and a later `result.get()` would then refuse to run.
+    """
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield

@@ -2,7 +2,7 @@ import pytest
 from django.db import transaction
 
 from fidelis.core.errors import DomainError
-from fidelis.events.models import Event
+from fidelis.events.models import Event, PendingDispatch
 from fidelis.events.registry import _handlers, on_event
 from fidelis.events.services import record_event
 from tests.factories import CustomerFactory
@@ -67,3 +67,59 @@ def test_record_event_rolled_back_dispatches_nothing(handler_log):
         raise RuntimeError("abort")
     assert handler_log == []
     assert not Event.objects.filter(type="test.pinged").exists()
+    assert not PendingDispatch.objects.exists()
+
+
+@pytest.fixture
+def batch_log():
+    """A batch handler and a handler that fails on events whose payload says so, for a test-only type."""
+    batches: list[list[int]] = []
+    singles: list[int] = []
+
+    @on_event("test.batched", batch=True)
+    def remember_batch(event_ids: list[int]) -> None:
+        batches.append(list(event_ids))
+
+    @on_event("test.batched")
+    def fail_some(event_id: int) -> None:
+        event = Event.objects.get(pk=event_id)
+        Event.objects.create(customer_id=event.customer_id, type="test.side_effect")
+        if event.payload.get("fail"):
+            raise ValueError("this one fails")
+        singles.append(event_id)
+
+    yield batches, singles
+    _handlers["test.batched"].remove(remember_batch)
+    _handlers["test.batched"].remove(fail_some)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_dispatches_queued_events_in_batches_and_drops_only_the_one_that_fails(batch_log, caplog):
+    from fidelis.config.celery import app
+    from fidelis.events.dispatch import dispatch_pending
+
+    batches, singles = batch_log
+    customer = CustomerFactory()
+    # given seven events queued while no worker runs (a broker that nobody reads: the message is not sent)
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with transaction.atomic():
+            events = [record_event(customer=customer, type="test.batched", payload={"fail": i == 4})[0]
+                      for i in range(7)]
+            transaction.get_connection().run_on_commit.clear()
+    finally:
+        app.conf.task_always_eager = saved
+    ids = [e.pk for e in events]
+    assert set(PendingDispatch.objects.values_list("event_id", flat=True)) == set(ids)
+    # when a worker takes them, three at a time
+    assert dispatch_pending(limit=3) == 7
+    # then the batch handler saw three batches in order; after the failure in the second batch that batch ran
+    # again one event at a time (its handlers ran twice: they must be safe to), and in the database only the
+    # failing event's effects are missing
+    assert batches[0] == ids[:3] and batches[-1] == ids[6:]
+    assert [ids[3]] in batches and [ids[5]] in batches
+    assert sorted(set(singles)) == ids[:4] + ids[5:]
+    assert Event.objects.filter(type="test.side_effect").count() == 6
+    assert not PendingDispatch.objects.exists()
+    assert "a handler failed" in caplog.text

@@ -17,11 +17,20 @@ def audit_record(*, actor: User | None, action: str, obj: Any = None, object_typ
                  object_id: str = "", object_repr: str = "", changes: dict | None = None,
                  via: str = "web") -> AuditEntry:
     """Append one audit entry (call inside the transaction of the change it records)."""
+    entry = audit_entry(actor=actor, action=action, obj=obj, object_type=object_type, object_id=object_id,
+                        object_repr=object_repr, changes=changes, via=via)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(*, actor: User | None, action: str, obj: Any = None, object_type: str = "", object_id: str = "",
+                object_repr: str = "", changes: dict | None = None, via: str = "web") -> AuditEntry:
+    """Return an unsaved audit entry, for a change that writes many at once (`AuditEntry.objects.bulk_create`)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(getattr(obj, "public_id", None) or obj.pk)
         object_repr = object_repr or str(obj)[:200]
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action, object_type=object_type, object_id=object_id, object_repr=object_repr[:200],
         changes=changes or {}, ip_address=current_ip.get(), via=via,

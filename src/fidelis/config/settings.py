@@ -168,11 +168,14 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-expiry-notices": {"task": "loyalty.expiry_notices", "schedule": 24 * 3600.0},
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": 3600.0},
     "loyalty-tier-reviews": {"task": "loyalty.tier_reviews", "schedule": 24 * 3600.0},
+    "events-dispatch-pending": {"task": "events.dispatch_pending", "schedule": 60.0},
     "loyalty-apply-missed": {"task": "loyalty.apply_missed", "schedule": 300.0},
     "events-webhook-retry-due": {"task": "events.webhook_retry_due", "schedule": 60.0},
     "work-send-due-reminders": {"task": "work.send_due_reminders", "schedule": 60.0},
     "sales-contract-expiry-reminders": {"task": "sales.contract_expiry_reminders", "schedule": 3600.0},
 }
+# How many queued events a worker hands to the handlers in one transaction (events.dispatch_pending).
+FIDELIS_DISPATCH_BATCH = env_int("FIDELIS_DISPATCH_BATCH", 500)
 # Days before a contract's end date when its owner gets a to-do to renew it.
 FIDELIS_CONTRACT_REMINDER_DAYS = env_int("FIDELIS_CONTRACT_REMINDER_DAYS", 30)
 

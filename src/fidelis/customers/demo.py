@@ -46,7 +46,7 @@ from fidelis.customers.models import (
 )
 from fidelis.customers.normalize import company_key, name_pinyin, normalize_email, phone_search_digits
 from fidelis.customers.services import customer_number_next
-from fidelis.events.models import Channel, Event
+from fidelis.events.models import Channel, Event, PendingDispatch
 
 MALL_NAME = "星河购物中心"
 CLUB_NAME = "星河会员俱乐部"
@@ -744,7 +744,7 @@ def _indexes_built_at_end(models, say: Callable[[str], None] | None = None):
 
 def demo_customers_reset() -> None:
     """Delete every customer and what hangs off them, and restart the customer numbers (demo databases only)."""
-    for model in (Event, DuplicateCandidate, MergeRecord, ImportJob, CustomerTag, Consent, Contact):
+    for model in (PendingDispatch, Event, DuplicateCandidate, MergeRecord, ImportJob, CustomerTag, Consent, Contact):
         model.objects.all()._raw_delete(model.objects.db)
     Customer.objects.update(merged_into=None)
     Customer.objects.all()._raw_delete(Customer.objects.db)

@@ -108,6 +108,26 @@ class Event(models.Model):
             return self.type
 
 
+class PendingDispatch(models.Model):
+    """An event whose handlers have not run yet.
+
+    `record_event` writes it in the transaction of the event; the dispatcher deletes it in the transaction in which
+    the handlers run, so an event is handed to its handlers once even when a worker dies half-way (its transaction
+    is rolled back and the row is there again for the next one).
+    """
+
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, primary_key=True, related_name="+",
+                                 verbose_name=_("event"))
+    type = models.CharField(_("type"), max_length=40)
+
+    class Meta:
+        verbose_name = _("event to dispatch")
+        verbose_name_plural = _("events to dispatch")
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.event_id}"
+
+
 # What a webhook subscription may name: a dotted event type, as `record_event` accepts them.
 EVENT_TYPE_PATTERN = re.compile(r"[\w-]+(\.[\w-]+)+")
 

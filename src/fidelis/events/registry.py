@@ -1,17 +1,28 @@
-"""Handlers that react to events: apps register here; `record_event` dispatches after commit."""
+"""Handlers that react to events: apps register here; `record_event` dispatches after commit.
+
+A handler receives one event id; a batch handler (`on_event(..., batch=True)`) receives the ids of every event of
+a dispatched batch it reacts to, in the order they were recorded, and does for all of them at once what it would
+do for each.
+"""
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
-Handler = Callable[[int], None]
+Handler = Callable[[Any], Any]
 Validator = Callable[[str, dict], None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
 _excluded: dict[Handler, frozenset[str]] = {}
+_batch: set[Handler] = set()
 _validators: dict[str, list[Validator]] = defaultdict(list)
 
 
-def on_event(*event_types: str, exclude: frozenset[str] | set[str] = frozenset()) -> Callable[[Handler], Handler]:
-    """Register a handler for the given event types ("*" for all but `exclude`); it receives the event id."""
+def on_event(*event_types: str, exclude: frozenset[str] | set[str] = frozenset(),
+             batch: bool = False) -> Callable[[Handler], Handler]:
+    """Register a handler for the given event types ("*" for all but `exclude`).
+
+    It receives the event id, or with `batch` the list of the ids of a dispatched batch.
+    """
 
     def decorator(func: Handler) -> Handler:
         for event_type in event_types:
@@ -19,6 +30,8 @@ def on_event(*event_types: str, exclude: frozenset[str] | set[str] = frozenset()
                 _handlers[event_type].append(func)
         if exclude:
             _excluded[func] = frozenset(exclude) | _excluded.get(func, frozenset())
+        if batch:
+            _batch.add(func)
         return func
 
     return decorator
@@ -28,6 +41,10 @@ def handlers_for(event_type: str) -> list[Handler]:
     """Return the handlers registered for a type, specific ones first."""
     return [h for h in (*_handlers.get(event_type, []), *_handlers.get("*", []))
             if event_type not in _excluded.get(h, ())]
+
+
+def is_batch(handler: Handler) -> bool:
+    return handler in _batch
 
 
 def validates(*event_types: str) -> Callable[[Validator], Validator]:

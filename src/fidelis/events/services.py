@@ -1,52 +1,112 @@
 """Writing to the event stream."""
 
+import time
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidelis.core.errors import DomainError
-from fidelis.events.models import Event
+from fidelis.events.models import Event, PendingDispatch
 from fidelis.events.registry import handlers_for, validators_for
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 
 
-def record_event(*, customer, type: str, actor=None, occurred_at: datetime | None = None,
-                 channel: str = "system", touchpoint: str = "", summary: str = "",
-                 payload: dict[str, Any] | None = None, idempotency_key: str | None = None) -> tuple[Event, bool]:
-    """Write one event; return it and whether it is new (the same idempotency key gives the first one back)."""
+def _check(type: str, payload: dict) -> None:
     if not type or "." not in type or len(type) > 40:
         raise DomainError(_("An event type looks like \"order.paid\"."), code="invalid_type", field="type")
-    payload = payload or {}
     if len(str(payload)) > MAX_PAYLOAD_BYTES:
         raise DomainError(_("The event payload is too large."), code="too_large", field="payload")
     for validate in validators_for(type):
         validate(type, payload)
+
+
+def record_event(*, customer, type: str, actor=None, occurred_at: datetime | None = None,
+                 channel: str = "system", touchpoint: str = "", summary: str = "",
+                 payload: dict[str, Any] | None = None, idempotency_key: str | None = None) -> tuple[Event, bool]:
+    """Write one event; return it and whether it is new (the same idempotency key gives the first one back).
+
+    An event that handlers react to is queued for them in the same transaction (`PendingDispatch`) and dispatched
+    after the commit: by a worker, or at once in this process when no broker is configured.
+    """
+    payload = payload or {}
+    _check(type, payload)
     event = Event(customer=customer, type=type, actor=actor if getattr(actor, "is_authenticated", False) else None,
                   occurred_at=occurred_at or timezone.now(), channel=channel, touchpoint=touchpoint,
                   summary=summary[:200], payload=payload, idempotency_key=idempotency_key or None)
+    queued = bool(handlers_for(type))
     if idempotency_key:
         # Insert first and look only when the key is taken: the common case costs one statement. A savepoint, so
         # that a key already used leaves the caller's transaction usable.
         try:
             with transaction.atomic():
                 event.save(force_insert=True)
+                if queued:
+                    _queue([(event.pk, type)])
         except IntegrityError:
             existing = Event.objects.filter(idempotency_key=idempotency_key).first()
             if existing is None:
                 raise
             return _same_or_conflict(existing, customer, type), False
+    elif queued:
+        with transaction.atomic():
+            event.save(force_insert=True)
+            _queue([(event.pk, type)])
     else:
         event.save(force_insert=True)
-    if handlers_for(type):
-        from fidelis.events.tasks import dispatch_event
-
-        event_id = event.pk
-        transaction.on_commit(lambda: dispatch_event.delay(event_id, type))
     return event, True
+
+
+def record_events(events: list[Event]) -> list[Event]:
+    """Write many new events at once (no idempotency keys), queued for their handlers as `record_event` does."""
+    if not events:
+        return events
+    for event in events:
+        _check(event.type, event.payload)
+        event.summary = event.summary[:200]
+    with transaction.atomic():
+        Event.objects.bulk_create(events, batch_size=1000)
+        _queue([(e.pk, e.type) for e in events if handlers_for(e.type)])
+    return events
+
+
+def _queue(pairs: list[tuple[int, str]]) -> None:
+    """Queue events for their handlers (inside the transaction that writes them) and dispatch them after it."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(PendingDispatch._meta.db_table)
+    with connection.cursor() as cursor:
+        if len(pairs) == 1:
+            cursor.execute(f"INSERT INTO {table} (event_id, type) VALUES (%s, %s)", pairs[0])  # noqa: S608
+        else:
+            cursor.executemany(f"INSERT INTO {table} (event_id, type) VALUES (%s, %s)", pairs)  # noqa: S608
+    ids = [pk for pk, _type in pairs]
+    transaction.on_commit(lambda: _nudge(ids))
+
+
+# A worker is sent `events.dispatch_pending` at most once per NUDGE_INTERVAL by each process: sending a Celery
+# message costs more than writing the event. An event committed within the interval after this process's last
+# message is dispatched by the worker that takes that message: either the event is committed before that worker
+# looks at the queue, or the worker, finding the queue empty, keeps looking for DISPATCH_LINGER (longer than the
+# interval) and finds it then. (The sweep from Celery beat is the safety net for a message lost with its worker.)
+NUDGE_INTERVAL = 0.05
+DISPATCH_LINGER = 2 * NUDGE_INTERVAL
+_last_nudge = [float("-inf")]
+
+
+def _nudge(ids: list[int]) -> None:
+    from fidelis.config.celery import app
+    from fidelis.events.tasks import dispatch_pending
+
+    if not app.conf.task_always_eager:
+        now = time.monotonic()
+        if now - _last_nudge[0] < NUDGE_INTERVAL:
+            return
+        _last_nudge[0] = now
+    dispatch_pending.delay(ids)
 
 
 def _same_or_conflict(existing: Event, customer, type: str) -> Event:

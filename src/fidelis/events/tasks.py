@@ -2,24 +2,36 @@
 
 from celery import shared_task
 
+from fidelis.events import dispatch
 from fidelis.events.models import Event
-from fidelis.events.registry import handlers_for
+
+
+@shared_task(name="events.dispatch_pending", acks_late=True)
+def dispatch_pending(event_ids: list[int] | None = None) -> int:
+    """Run the handlers of queued events; return how many events were dispatched.
+
+    `record_event` sends it after each commit with the new events' ids. In a worker it claims those and every
+    other queued event, a batch at a time, until none is left (later messages then find theirs done); in-process
+    (no broker) it dispatches just those, and a handler's error reaches the caller. Without ids (Celery beat):
+    whatever is still queued.
+    """
+    from fidelis.config.celery import app
+
+    if app.conf.task_always_eager:
+        return dispatch.dispatch_pending(event_ids, more=event_ids is None, reraise=True)
+    from fidelis.events.services import DISPATCH_LINGER
+
+    return dispatch.dispatch_pending(event_ids, linger=DISPATCH_LINGER)
 
 
 @shared_task(name="events.dispatch", acks_late=True)
-def dispatch_event(event_id: int, event_type: str | None = None) -> int:
-    """Run every handler registered for the event's type; return how many ran.
+def dispatch_event(event_id: int) -> int:
+    """Run every handler of one event again, whether or not it was dispatched before; return how many ran.
 
-    `record_event` sends the type along (an event's type never changes), which spares a query per event.
+    For an operator replaying an event: the handlers are safe to run twice (each writes its effect once).
     """
-    if event_type is None:
-        event_type = Event.objects.filter(pk=event_id).values_list("type", flat=True).first()
-    if event_type is None:
-        return 0
-    handlers = handlers_for(event_type)
-    for handler in handlers:
-        handler(event_id)
-    return len(handlers)
+    event_type = Event.objects.filter(pk=event_id).values_list("type", flat=True).first()
+    return dispatch.dispatch([(event_id, event_type)]) if event_type is not None else 0
 
 
 @shared_task(name="events.webhook_deliver", acks_late=True)

@@ -229,9 +229,13 @@ def webhook_delivery_retry(*, actor, delivery: WebhookDelivery) -> WebhookDelive
 # The outbox
 
 
-@on_event("*")
-def webhooks_on_event(event_id: int) -> None:
-    webhook_deliveries_enqueue(event_id=event_id)
+@on_event("*", batch=True)
+def webhooks_on_events(event_ids: list[int]) -> None:
+    """Queue a batch of events for the endpoints; one query tells when there is none (the usual case)."""
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True).order_by("pk"))
+    if endpoints:
+        for event_id in event_ids:
+            _enqueue(event_id, endpoints)
 
 
 def event_body(event: Event) -> dict:

@@ -214,12 +214,62 @@ def _chunks(pending: QuerySet[Event], size: int) -> Iterator[tuple[int, int]]:
         yield first, customer_id
 
 
-class _Job:
-    """What stays the same for every chunk: the rules, the tiers, the columns to read."""
+@dataclass(frozen=True)
+class _Range:
+    """The customers first..last and their pending events (a back-fill chunk)."""
 
-    def __init__(self, program: Program, actor, events: QuerySet[Event] | None) -> None:
+    first: int
+    last: int
+
+    def customers(self, rows: QuerySet, field: str) -> QuerySet:
+        return rows.filter(**{f"{field}__gte": self.first, f"{field}__lte": self.last})
+
+    def events(self, rows: QuerySet) -> QuerySet:
+        return self.customers(rows, "customer_id")
+
+    def holds(self, customer_id: int) -> bool:
+        return self.first <= customer_id <= self.last
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Some events, and their customers (a batch of live events)."""
+
+    event_ids: tuple[int, ...]
+    customer_ids: frozenset[int]
+
+    def customers(self, rows: QuerySet, field: str) -> QuerySet:
+        return rows.filter(**{f"{field}__in": sorted(self.customer_ids)})
+
+    def events(self, rows: QuerySet) -> QuerySet:
+        return rows.filter(pk__in=self.event_ids)
+
+    def holds(self, customer_id: int) -> bool:
+        return customer_id in self.customer_ids
+
+
+@dataclass
+class _Live:
+    """What live processing does beyond the back-fill, gathered while a batch is computed and done after its
+    writes: the timeline events, and the coupons and tags the rules give."""
+
+    left_over: list[int] = field(default_factory=list)  # events of customers who are not (active) members
+    tier_changes: list[tuple] = field(default_factory=list)  # (account, from tier id, to tier id, when, reason)
+    actions: list[tuple] = field(default_factory=list)  # (rule id, event id, customer id, outcome)
+
+
+class _Job:
+    """What stays the same for every chunk: the rules, the tiers, the columns to read.
+
+    With `live`, it applies batches of live order.paid events (`apply_orders`) as `rules.apply_event` would one by
+    one: with the points.changed and tier.changed events on the timeline, the coupons and tags of the rules, and
+    no audit entry (the events are the record).
+    """
+
+    def __init__(self, program: Program, actor, events: QuerySet[Event] | None, *, live: bool = False) -> None:
         self.program = program
         self.actor = actor
+        self.live = live
         self.events = (events if events is not None else Event.objects.all()).filter(type=TRIGGER)
         self.rules = {r.pk: r for r in live_rules(program, TRIGGER)}
         views = [rule_view(r) for r in self.rules.values()]
@@ -238,7 +288,6 @@ class _Job:
         self.total_capped = [pk for pk, r in self.rules.items() if r.cap_total is not None]
         # Worker threads start in the default language and time zone: use the caller's.
         self.language = translation.get_language()
-        self.referral_reason = _("%(rule)s: %(member)s")
 
     def expires(self, when: datetime, day) -> datetime | None:
         key = (day.year, day.month)  # expiry_for depends only on the local month of the earning
@@ -254,10 +303,22 @@ class _Job:
             connection.close()  # this thread's own connection
 
     def run(self, bounds: tuple[int, int]) -> BackfillResult:
+        return self._attempts(_Range(*bounds))
+
+    def apply_orders(self, event_ids: list[int], customer_ids: set[int]) -> list[int]:
+        """Apply live order.paid events inside the caller's transaction; return those it left to `apply_event`
+        (the events of customers who are not active members)."""
+        live = _Live()
+        self._attempts(_Batch(tuple(event_ids), frozenset(customer_ids)), live)
+        return live.left_over
+
+    def _attempts(self, scope, live: "_Live | None" = None) -> BackfillResult:
         for attempt in range(ATTEMPTS):
             try:
                 with transaction.atomic():
-                    return self.run_chunk(*bounds)
+                    if live is not None:
+                        live.__init__()
+                    return self.run_chunk(scope, live)
             except (IntegrityError, OperationalError):
                 # Live processing applied one of these events meanwhile, or a deadlock with it: nothing of the
                 # chunk was written; read again under the locks.
@@ -267,27 +328,35 @@ class _Job:
 
     # --- one chunk, inside its transaction -----------------------------------------------------------------
 
-    def run_chunk(self, first: int, last: int) -> BackfillResult:
-        """Apply the pending events of the customers first..last; the members' rows are locked first."""
+    def run_chunk(self, scope: "_Range | _Batch", live: _Live | None = None) -> BackfillResult:
+        """Apply the pending events of the scope's customers; the members' rows are locked first."""
         now = timezone.now()
-        accounts = self._lock(first, last)
-        by_customer = {a.customer_id: a for a in accounts.values() if first <= a.customer_id <= last and a.active}
+        # Live: claim the events first, as `rules._apply` does (the same lock order: the event, then the member).
+        claimed = self._claim(scope.event_ids, now) if live is not None else None
+        accounts = self._lock(scope)
+        by_customer = {a.customer_id: a for a in accounts.values() if scope.holds(a.customer_id) and a.active}
         # Read after the locks: an event that live processing applied before we got them is not pending any more.
-        members = self._members(first, last).filter(status=MemberStatus.ACTIVE).values("customer_id")
-        rows = list(self.events.filter(customer_id__gte=first, customer_id__lte=last, customer_id__in=members)
-                    .annotate(**self.columns).order_by("customer_id", "occurred_at", "id").values_list(*self.names))
-        applied_before = set(where_in(AppliedEvent.objects.filter(program=self.program).values_list(
-            "event_id", flat=True), "event_id", [row[0] for row in rows]))
-        if applied_before:
-            rows = [row for row in rows if row[0] not in applied_before]
+        events = scope.events(self.events)
+        if live is None:
+            members = self._members(scope).filter(status=MemberStatus.ACTIVE).values("customer_id")
+            events = events.filter(customer_id__in=members)
+        rows = list(events.annotate(**self.columns).order_by("customer_id", "occurred_at", "id")
+                    .values_list(*self.names))
+        if claimed is not None:
+            rows = [row for row in rows if row[0] in claimed]
+        else:
+            applied_before = set(where_in(AppliedEvent.objects.filter(program=self.program).values_list(
+                "event_id", flat=True), "event_id", [row[0] for row in rows]))
+            if applied_before:
+                rows = [row for row in rows if row[0] not in applied_before]
         result = BackfillResult(events=len(rows))
         member_ids = [a.pk for a in by_customer.values()]
         self._load_history(by_customer, member_ids)
         day_used = self._day_used(member_ids)
-        totals = dict(Rule.objects.select_for_update().filter(pk__in=self.total_capped).order_by("pk")
+        totals = dict(Rule.objects.select_for_update(no_key=True).filter(pk__in=self.total_capped).order_by("pk")
                       .values_list("pk", "points_awarded")) if self.total_capped else {}
-        birthdays = self._birthdays(first, last)
-        tags = self._tags(first, last)
+        birthdays = self._birthdays(scope)
+        tags = self._tags(scope)
 
         entries: list[list] = []  # without their ids yet
         purchases: list[tuple] = []
@@ -303,6 +372,7 @@ class _Job:
         tier_facts = {pk: (t.rank, t.earn_multiplier) for pk, t in tiers.items()}
         no_tags: frozenset[str] = frozenset()
         post, tier_upgrade = self._post, self._tier_upgrade
+        referral_reason = _("%(rule)s: %(member)s")
         for row in rows:
             event_id, public_id, customer_id, occurred_at, channel, touchpoint = row[:6]
             if occurred_at.__class__ is int:
@@ -310,6 +380,8 @@ class _Job:
             account = by_customer.get(customer_id)
             if account is None:
                 result.not_members += 1
+                if live is not None:
+                    live.left_over.append(event_id)
                 continue
             result.applied += 1
             amount = payload_amount(row[amount_at])
@@ -351,21 +423,24 @@ class _Job:
                          amount if amount is not None else zero, rule_name[:200],
                          f"rule:{rule_id}:event:{event_id}", True)
                     earned += points
-                if outcome.coupons:
+                if live is not None and (outcome.coupons or outcome.tags):
+                    live.actions.append((rule_id, event_id, customer_id, outcome))
+                elif outcome.coupons or outcome.tags:
                     result.coupons_not_issued += len(outcome.coupons)
-                if outcome.tags:
                     result.tags_not_added += len(outcome.tags)
                 if outcome.tier:
                     raised = tiers.get(int(outcome.tier))
                     current = tiers.get(account.tier_id)
                     if raised is not None and (current is None or raised.rank > current.rank):
+                        if live is not None:
+                            live.tier_changes.append((account, account.tier_id, raised.pk, occurred_at, rule_name))
                         account.tier_id, account.tier_since, account.grace_until = raised.pk, occurred_at, None
                         result.tier_upgrades += 1
                 if outcome.referrer_points and account.referrer_id is not None:
                     referrer = accounts.get(account.referrer_id)
                     if referrer is not None and referrer.active:
                         referrer.changed = True
-                        reason = self.referral_reason % {"rule": rule_name, "member": account.number}
+                        reason = referral_reason % {"rule": rule_name, "member": account.number}
                         post(entries, referrer, outcome.referrer_points, occurred_at, day, now, rule_id, event_id, "",
                              None, reason[:200], f"rule:{rule_id}:event:{event_id}:referrer", False)
                         result.referrer_points += outcome.referrer_points
@@ -374,19 +449,74 @@ class _Job:
             applied.append((program_id, event_id, now, earned))
             result.points += earned
             if account.windows:
-                result.tier_upgrades += tier_upgrade(account, occurred_at, amount or zero)
+                before = account.tier_id
+                if tier_upgrade(account, occurred_at, amount or zero):
+                    result.tier_upgrades += 1
+                    if live is not None:
+                        live.tier_changes.append((account, before, account.tier_id, occurred_at, None))
 
         changed = [a for a in accounts.values() if a.changed]
-        _Writer(self.program).write(entries, purchases, applied, changed, totals, now)
+        _Writer(self.program).write(entries, purchases, applied, changed, totals, now, claimed=claimed is not None)
         result.purchases = len(purchases)
         result.entries = len(entries)
         result.points += result.referrer_points
         result.members = len(changed)
-        if applied:
+        if live is not None:
+            self._timeline(entries, accounts, live.tier_changes)
+            self._actions(live.actions)
+        elif applied:
             audit_record(actor=self.actor, action="loyalty.points_backfill", obj=self.program, via="backfill",
                          changes={"events": [None, len(applied)], "points": [None, result.points],
                                   "members": [None, len(changed)]})
         return result
+
+    def _claim(self, event_ids: tuple[int, ...], now: datetime) -> set[int]:
+        """Write the AppliedEvent rows of these events unless they are there; return the events claimed so."""
+        if not event_ids:
+            return set()
+        table = connection.ops.quote_name(AppliedEvent._meta.db_table)
+        stamp = AppliedEvent._meta.get_field("applied_at").get_db_prep_save(now, connection)
+        values = ", ".join(["(%s, %s, %s, 0)"] * len(event_ids))
+        params = [v for event_id in sorted(event_ids) for v in (self.program.pk, event_id, stamp)]
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} (program_id, event_id, applied_at, points) VALUES {values} "  # noqa: S608
+                           "ON CONFLICT DO NOTHING RETURNING event_id", params)
+            return {row[0] for row in cursor.fetchall()}
+
+    def _timeline(self, entries: list[list], accounts: dict[int, _Account], tier_changes: list[tuple]) -> None:
+        """Record the points.changed and tier.changed events live processing records (`ledger.post`,
+        `rules.tier_change`), in one statement."""
+        from fidelis.events.services import record_events
+        from fidelis.loyalty.ledger import timeline_event
+        from fidelis.loyalty.rules import tier_changed_event
+
+        program = self.program
+        events = []
+        for entry_id, member_id, kind, points, balance, occurred_at, _at, _rule, _event, order_ref, _amount, reason, \
+                *_more in entries:
+            account = accounts[member_id]
+            events.append(timeline_event(program, account.customer_id, account.number, entry_id, kind, points,
+                                         balance, occurred_at, reason, order_ref))
+        for account, before, after, when, reason in tier_changes:
+            events.append(tier_changed_event(program, account.customer_id, account.number, self.tiers.get(before),
+                                             self.tiers[after], when, reason or _("Qualified")))
+        record_events(events)
+
+    def _actions(self, actions: list[tuple]) -> None:
+        """Issue the coupons and add the tags the rules gave, as `rules._carry_out` does."""
+        if not actions:
+            return
+        from fidelis.customers.services import customer_tag_add
+        from fidelis.loyalty.rules import coupons_issue
+
+        customers = Customer.objects.in_bulk({a[2] for a in actions})
+        events = Event.objects.in_bulk({a[1] for a in actions})
+        for rule_id, event_id, customer_id, outcome in actions:
+            rule, event = self.rules[rule_id], events[event_id]
+            event.customer = customers[customer_id]
+            coupons_issue(self.program, rule, outcome, event)
+            for tag in outcome.tags:
+                customer_tag_add(actor=None, customer=event.customer, tag_name=tag, via="rule")
 
     def _post(self, entries: list, account: _Account, points: int, occurred_at: datetime, day, now: datetime,
               rule_id: int, event_id: int, ref: str, amount: Decimal | None, reason: str, key: str, own: bool) -> None:
@@ -421,17 +551,17 @@ class _Job:
 
     # --- reads under the locks -----------------------------------------------------------------------------
 
-    def _members(self, first: int, last: int) -> QuerySet[Member]:
-        return Member.objects.filter(program=self.program, customer_id__gte=first, customer_id__lte=last)
+    def _members(self, scope: _Range | _Batch) -> QuerySet[Member]:
+        return scope.customers(Member.objects.filter(program=self.program), "customer_id")
 
-    def _lock(self, first: int, last: int) -> dict[int, _Account]:
+    def _lock(self, scope: _Range | _Batch) -> dict[int, _Account]:
         """Lock the chunk's members and their referrers, in pk order (the order every ledger lock takes)."""
         ids: set[int] = set()
-        for pk, referrer_id in self._members(first, last).values_list("pk", "referred_by_id"):
+        for pk, referrer_id in self._members(scope).values_list("pk", "referred_by_id"):
             ids.add(pk)
             if referrer_id is not None:
                 ids.add(referrer_id)
-        locked = where_in(Member.objects.select_for_update().order_by("pk").values_list(
+        locked = where_in(Member.objects.select_for_update(no_key=True).order_by("pk").values_list(
             "pk", "customer_id", "number", "balance", "earned_total", "purchases", "tier_id", "tier_since",
             "tier_grace_until", "referred_by_id", "status"), "pk", sorted(ids))
         return {row[0]: _Account(row) for row in locked}
@@ -470,17 +600,17 @@ class _Job:
             used[(rule_id, member_id, self.bulk.local_day(occurred_at))] += points
         return used
 
-    def _birthdays(self, first: int, last: int) -> dict[int, Any]:
+    def _birthdays(self, scope: _Range | _Batch) -> dict[int, Any]:
         if "birthday_month" not in self.kinds:
             return {}
-        return dict(Customer.objects.filter(pk__gte=first, pk__lte=last, birthday__isnull=False)
+        return dict(scope.customers(Customer.objects.filter(birthday__isnull=False), "pk")
                     .values_list("pk", "birthday"))
 
-    def _tags(self, first: int, last: int) -> dict[int, frozenset[str]]:
+    def _tags(self, scope: _Range | _Batch) -> dict[int, frozenset[str]]:
         if "tag_in" not in self.kinds:
             return {}
         names: dict[int, set[str]] = defaultdict(set)
-        for customer_id, name in CustomerTag.objects.filter(customer_id__gte=first, customer_id__lte=last).values_list(
+        for customer_id, name in scope.customers(CustomerTag.objects.all(), "customer_id").values_list(
                 "customer_id", "tag__name"):
             names[customer_id].add(name)
         return {pk: frozenset(found) for pk, found in names.items()}
@@ -518,7 +648,8 @@ class _Writer:
         self.postgres = connection.vendor == "postgresql"
 
     def write(self, entries: list[list], purchases: list[tuple], applied: list[tuple], accounts: list[_Account],
-              totals: dict[int, int], now: datetime) -> None:
+              totals: dict[int, int], now: datetime, *, claimed: bool = False) -> None:
+        """Write a chunk; with `claimed`, its AppliedEvent rows are there already and get their points."""
         ids = self._entry_ids(len(entries))
         lots = []
         for entry_id, entry in zip(ids, entries, strict=True):
@@ -527,7 +658,10 @@ class _Writer:
         self._insert(PointsEntry, ENTRY_FIELDS, entries)
         self._insert(PointsLot, LOT_FIELDS, lots)
         self._insert(Purchase, PURCHASE_FIELDS, purchases)
-        self._insert(AppliedEvent, APPLIED_FIELDS, applied)
+        if claimed:
+            self._applied_points([(row[1], row[3]) for row in applied if row[3]])
+        else:
+            self._insert(AppliedEvent, APPLIED_FIELDS, applied)
         self._update_members(accounts, now)
         for rule_id, given in totals.items():
             Rule.objects.filter(pk=rule_id).update(points_awarded=given)
@@ -573,6 +707,13 @@ class _Writer:
                         row[i] = f.get_db_prep_save(row[i], connection)
             marks = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
+
+    def _applied_points(self, points: list[tuple[int, int]]) -> None:
+        if points:
+            with connection.cursor() as cursor:
+                cursor.executemany(f"UPDATE {connection.ops.quote_name(AppliedEvent._meta.db_table)} "  # noqa: S608
+                                   "SET points = %s WHERE program_id = %s AND event_id = %s",
+                                   [(p, self.program.pk, event_id) for event_id, p in points])
 
     def _update_members(self, accounts: list[_Account], now: datetime) -> None:
         if not accounts:

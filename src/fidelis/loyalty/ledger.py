@@ -1,7 +1,9 @@
 """The points ledger: the one place where a member's balance changes.
 
 Every change appends a `PointsEntry` and moves `Member.balance` by the same amount, inside the caller's transaction,
-with the member row locked (`lock_member`: SELECT … FOR UPDATE on Postgres; SQLite takes its write lock at the
+with the member row locked (`lock_member`: SELECT … FOR NO KEY UPDATE on Postgres, which keeps other writers of the
+row out but lets rows that refer to the member be written meanwhile — their foreign-key checks would otherwise wait
+for it and, in a batch that holds several members, deadlock; SQLite takes its write lock at the
 start of each transaction, see the IMMEDIATE transaction mode in settings). Positive entries open a `PointsLot`;
 negative ones use the lots up, oldest expiry first, so that expiry takes exactly the points that are still
 unspent. Hence, always: balance == sum(entries) == sum(lot.remaining) >= 0.
@@ -31,7 +33,7 @@ class InsufficientPoints(DomainError):
 def _locked_members():
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("members are locked inside a transaction")
-    return Member.objects.select_for_update(of=("self",)).select_related("program", "customer", "tier")
+    return Member.objects.select_for_update(of=("self",), no_key=True).select_related("program", "customer", "tier")
 
 
 def lock_member(member_id: int) -> Member:
@@ -126,17 +128,24 @@ def _use_lots(member: Member, points: int) -> None:
 
 
 def _timeline(member: Member, entry: PointsEntry) -> None:
-    from fidelis.events.services import record_event
+    from fidelis.events.services import record_events
 
-    label = EntryKind(entry.kind).label
+    record_events([timeline_event(member.program, member.customer_id, member.number, entry.pk, entry.kind,
+                                  entry.points, entry.balance_after, entry.occurred_at, entry.reason,
+                                  entry.order_ref)])
+
+
+def timeline_event(program: Program, customer_id: int, number: str, entry_id: int, kind: str, points: int,
+                   balance: int, occurred_at: datetime, reason: str, order_ref: str):
+    """Return the (unsaved) points.changed event of a ledger entry, for the member's timeline."""
+    from fidelis.events.models import Event
+
     summary = _("%(kind)s %(points)s %(name)s · balance %(balance)s") % {
-        "kind": label, "points": f"{entry.points:+d}", "name": member.program.currency_name,
-        "balance": entry.balance_after}
-    record_event(customer=member.customer, type="points.changed", occurred_at=entry.occurred_at,
-                 channel="system", touchpoint=member.program.name, summary=summary,
-                 payload={"member": member.number, "kind": entry.kind, "points": entry.points,
-                          "balance": entry.balance_after, "entry": entry.pk, "reason": entry.reason,
-                          "order": entry.order_ref})
+        "kind": EntryKind(kind).label, "points": f"{points:+d}", "name": program.currency_name, "balance": balance}
+    return Event(customer_id=customer_id, type="points.changed", occurred_at=occurred_at, channel="system",
+                 touchpoint=program.name, summary=summary,
+                 payload={"member": number, "kind": kind, "points": points, "balance": balance, "entry": entry_id,
+                          "reason": reason, "order": order_ref})
 
 
 def expire_due(member: Member, now: datetime | None = None) -> int:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q, Sum
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 OWN_TYPES = frozenset({"points.changed", "points.expiring", "coupon.issued", "coupon.redeemed", "coupon.reversed",
                        "tier.changed"})
 BUILT_IN = frozenset({"member.joined", "order.paid", "order.refunded"})
+ORDER_PAID = "order.paid"
 
 
 def order_amount(payload: dict, field: str = "amount") -> Decimal | None:
@@ -83,9 +85,9 @@ def validate_order_payload(event_type: str, payload: dict) -> None:
         raise DomainError(_("Name the refunded order: payload.order_no."), code="required", field="payload.order_no")
 
 
-@on_event("*", exclude=OWN_TYPES)
-def loyalty_on_event(event_id: int) -> None:
-    apply_event(event_id)
+@on_event("*", exclude=OWN_TYPES, batch=True)
+def loyalty_on_events(event_ids: list[int]) -> None:
+    apply_events(event_ids)
 
 
 @dataclass
@@ -93,6 +95,14 @@ class _Loaded:
     program: Program
     rules: list[Rule]
     tiers: list[Tier]
+    orders: Any = None  # the program's live order.paid job (`backfill._Job`), made when first needed
+
+    def orders_job(self):
+        if self.orders is None:
+            from fidelis.loyalty.backfill import _Job
+
+            self.orders = _Job(self.program, None, None, live=True)
+        return self.orders
 
 
 # The active programs with their live rules and tiers, per event type, read once and kept for CACHE_SECONDS:
@@ -131,6 +141,34 @@ def _programs_for(event_type: str) -> list[_Loaded]:
     return loaded
 
 
+def apply_events(event_ids: list[int]) -> None:
+    """Apply a batch of events in the order they were recorded: each run of order.paid events at once, as the
+    back-fill computes them (`backfill._Job.apply_orders`, which does what `apply_event` does for each, timeline
+    and coupons included), every other event by itself."""
+    rows = (Event.objects.filter(pk__in=event_ids).exclude(type__in=OWN_TYPES).order_by("pk")
+            .values_list("pk", "type", "customer_id"))
+    run: list[tuple[int, str, int]] = []
+    for row in [*rows, None]:
+        if row is not None and row[1] == ORDER_PAID:
+            run.append(row)
+            continue
+        if run:
+            _apply_orders(run)
+            run = []
+        if row is not None:
+            apply_event(row[0])
+
+
+def _apply_orders(rows: list[tuple[int, str, int]]) -> None:
+    ids, customers = [row[0] for row in rows], {row[2] for row in rows}
+    for loaded in _programs_for(ORDER_PAID):
+        # The events of customers who are not active members: rules may still give them coupons or tags.
+        for event_id in loaded.orders_job().apply_orders(ids, customers):
+            event = Event.objects.select_related("customer").filter(pk=event_id).first()
+            if event is not None:
+                _apply(loaded.program, loaded.rules, event, loaded.tiers, claimed=True)
+
+
 def apply_event(event_id: int) -> int:
     """Apply an event to every active program once; return the points it gave."""
     event = Event.objects.select_related("customer").filter(pk=event_id).first()
@@ -158,11 +196,12 @@ def _insert_once(model, **values) -> int | None:
     return row[0] if row else None
 
 
-def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] | None = None) -> int:
+def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] | None = None, *,
+           claimed: bool = False) -> int:
+    """Apply one event to a program; `claimed`: its AppliedEvent row was written already, in this transaction."""
     with transaction.atomic():
-        applied_id = _insert_once(AppliedEvent, program=program.pk, event=event.pk, applied_at=timezone.now(),
-                                  points=0)
-        if applied_id is None:
+        if not claimed and _insert_once(AppliedEvent, program=program.pk, event=event.pk, applied_at=timezone.now(),
+                                        points=0) is None:
             return 0  # applied before (a redelivered task, a second worker)
         member = ledger.lock_member_of(program.pk, event.customer_id)
         if member is None and event.type == "member.joined" and program.enrol_on_join_event:
@@ -202,7 +241,7 @@ def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] 
         if member is not None and (earned or purchase is not None):
             tier_upgrade(member, now=event.occurred_at, tiers=tiers)
         if earned:
-            AppliedEvent.objects.filter(pk=applied_id).update(points=earned)
+            AppliedEvent.objects.filter(program=program, event=event).update(points=earned)
         return earned
 
 
@@ -268,7 +307,7 @@ def _capped(rule: Rule, member: Member, points: int, when: datetime) -> int:
         points = max(0, min(points, rule.cap_member_day - used))
     if rule.cap_total is not None and points:
         # Lock the rule row only for capped rules: the total must not be overrun by concurrent events.
-        given = Rule.objects.select_for_update().filter(pk=rule.pk).values_list("points_awarded", flat=True).get()
+        given = Rule.objects.select_for_update(no_key=True).filter(pk=rule.pk).values_list("points_awarded", flat=True).get()
         points = max(0, min(points, rule.cap_total - given))
         if points:
             Rule.objects.filter(pk=rule.pk).update(points_awarded=given + points)
@@ -278,7 +317,6 @@ def _capped(rule: Rule, member: Member, points: int, when: datetime) -> int:
 def _carry_out(program: Program, rule: Rule, outcome, event: Event, member: Member | None,
                purchase: Purchase | None) -> int:
     from fidelis.customers.services import customer_tag_add
-    from fidelis.loyalty.services import coupon_issue
 
     points = 0
     if member is not None and outcome.points > 0:
@@ -287,16 +325,7 @@ def _carry_out(program: Program, rule: Rule, outcome, event: Event, member: Memb
             ledger.post(member, EntryKind.EARN, points, occurred_at=event.occurred_at, rule=rule, event=event,
                         order_ref=purchase.order_ref if purchase else "", amount=purchase.amount if purchase else None,
                         reason=rule.name, idempotency_key=f"rule:{rule.pk}:event:{event.pk}")
-    for index, template_id in enumerate(outcome.coupons):
-        template = CouponTemplate.objects.filter(program=program, public_id=template_id).first()
-        if template is None:
-            continue
-        try:
-            coupon_issue(actor=None, template=template, customer=event.customer, source="rule", rule=rule,
-                         event=event, issue_key=f"rule:{rule.pk}:event:{event.pk}:{index}")
-        except DomainError as exc:
-            # A limit reached is not an error of the event: the customer simply gets no more of them.
-            log.info("rule %s, event %s: no coupon: %s", rule.pk, event.pk, exc.message)
+    coupons_issue(program, rule, outcome, event)
     for tag in outcome.tags:
         customer_tag_add(actor=None, customer=event.customer, tag_name=tag, via="rule")
     if member is not None and outcome.tier:
@@ -312,10 +341,26 @@ def _carry_out(program: Program, rule: Rule, outcome, event: Event, member: Memb
     return points
 
 
+def coupons_issue(program: Program, rule: Rule, outcome, event: Event) -> None:
+    """Issue the coupons a rule gives the event's customer, once per rule, event and coupon."""
+    from fidelis.loyalty.services import coupon_issue
+
+    for index, template_id in enumerate(outcome.coupons):
+        template = CouponTemplate.objects.filter(program=program, public_id=template_id).first()
+        if template is None:
+            continue
+        try:
+            coupon_issue(actor=None, template=template, customer=event.customer, source="rule", rule=rule,
+                         event=event, issue_key=f"rule:{rule.pk}:event:{event.pk}:{index}")
+        except DomainError as exc:
+            # A limit reached is not an error of the event: the customer simply gets no more of them.
+            log.info("rule %s, event %s: no coupon: %s", rule.pk, event.pk, exc.message)
+
+
 def _refund(member: Member, event: Event) -> None:
     ref = order_ref(event.payload)
     refunded = order_amount(event.payload) or Decimal("0")
-    purchase = Purchase.objects.select_for_update().filter(member=member, order_ref=ref).first() if ref else None
+    purchase = Purchase.objects.select_for_update(no_key=True).filter(member=member, order_ref=ref).first() if ref else None
     if purchase is None or purchase.amount <= 0:
         return
     total_refunded = min(purchase.amount, purchase.refunded + refunded)
@@ -373,18 +418,25 @@ def tier_qualified(member: Member, now: datetime, tiers: list[Tier] | None = Non
 
 def tier_change(member: Member, tier: Tier, *, reason: str, when: datetime | None = None) -> None:
     """Move a locked member to a tier; a tier.changed event goes on the timeline."""
-    from fidelis.events.services import record_event
+    from fidelis.events.services import record_events
 
     before = member.tier
     member.tier = tier
     member.tier_since = when or timezone.now()
     member.tier_grace_until = None
     member.save(update_fields=["tier", "tier_since", "tier_grace_until", "updated_at"])
+    record_events([tier_changed_event(member.program, member.customer_id, member.number, before, tier,
+                                      member.tier_since, reason)])
+
+
+def tier_changed_event(program: Program, customer_id: int, number: str, before: Tier | None, tier: Tier,
+                       when: datetime, reason: str) -> Event:
+    """Return the (unsaved) tier.changed event of a member's move from `before` to `tier`."""
     up = before is None or tier.rank > before.rank
     summary = (_("Upgraded to %(tier)s") if up else _("Moved down to %(tier)s")) % {"tier": tier.name}
-    record_event(customer=member.customer, type="tier.changed", occurred_at=member.tier_since, channel="system",
-                 touchpoint=member.program.name, summary=summary,
-                 payload={"member": member.number, "from": before.name if before else None, "to": tier.name,
+    return Event(customer_id=customer_id, type="tier.changed", occurred_at=when, channel="system",
+                 touchpoint=program.name, summary=summary,
+                 payload={"member": number, "from": before.name if before else None, "to": tier.name,
                           "direction": "up" if up else "down", "reason": reason})
 
 

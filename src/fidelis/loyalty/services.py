@@ -355,7 +355,7 @@ def coupon_issue(*, actor, template: CouponTemplate, customer, source: str = "ma
         if done is not None:
             return done
     with transaction.atomic():
-        locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
+        locked = CouponTemplate.objects.select_for_update(no_key=True).get(pk=template.pk)
         if not locked.is_active:
             raise DomainError(_("This coupon is not being issued."), code="inactive", field="template")
         if locked.valid_until and locked.valid_until <= now:

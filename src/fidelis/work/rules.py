@@ -62,7 +62,16 @@ def rule_assignee(rule: FollowUpRule, event: Event):
     return None
 
 
-@on_event(*FollowUpTrigger.values)
+@on_event(*FollowUpTrigger.values, batch=True)
+def follow_up_tasks_for(event_ids: list[int]) -> list[Task]:
+    """Open the follow-up tasks of a batch of events; one query tells when no rule is active."""
+    triggers = set(FollowUpRule.objects.filter(is_active=True).values_list("trigger", flat=True))
+    if not triggers:
+        return []
+    ids = Event.objects.filter(pk__in=event_ids, type__in=triggers).order_by("pk").values_list("pk", flat=True)
+    return [task for event_id in ids for task in follow_up_tasks_create(event_id)]
+
+
 def follow_up_tasks_create(event_id: int) -> list[Task]:
     """Open the follow-up task of every active rule the event meets; safe to run twice (one task per rule)."""
     event = Event.objects.select_related("customer__owner").filter(pk=event_id).first()

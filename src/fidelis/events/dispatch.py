@@ -1,0 +1,115 @@
+"""Handing recorded events to their handlers, a batch at a time.
+
+`record_event` queues each event that handlers react to (`PendingDispatch`) and sends the `events.dispatch_pending`
+task after the commit. The task claims queued events — the ones it was sent for and, in a worker, as many more as
+are waiting, oldest first — deletes their rows and runs the handlers, all in one transaction: batch handlers once
+for the batch, the others once per event. When a handler fails, the batch is rolled back to before the handlers
+and run again one event at a time, so that one bad event costs only itself (it is logged and dropped). A worker
+killed half-way leaves its transaction uncommitted: the queued rows are there again for the next worker or for
+the sweep (`dispatch_pending()` without ids, every minute from Celery beat).
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from fidelis.events.models import PendingDispatch
+from fidelis.events.registry import handlers_for, is_batch
+
+log = logging.getLogger(__name__)
+
+LINGER_STEP = 0.01  # seconds between looks at an empty queue while lingering
+
+def dispatch(events: Iterable[tuple[int, str]]) -> int:
+    """Run the handlers of these (event id, type) pairs; return how many handler calls there were."""
+    by_handler: dict = {}
+    for event_id, event_type in events:
+        for handler in handlers_for(event_type):
+            by_handler.setdefault(handler, []).append(event_id)
+    calls = 0
+    for handler, ids in by_handler.items():
+        if is_batch(handler):
+            handler(ids)
+            calls += 1
+        else:
+            for event_id in ids:
+                handler(event_id)
+            calls += len(ids)
+    return calls
+
+
+def dispatch_pending(event_ids: list[int] | None = None, *, more: bool = True, limit: int | None = None,
+                     batches: int | None = None, linger: float = 0.0, reraise: bool = False) -> int:
+    """Claim queued events and run their handlers, batch after batch, until none is left; return how many.
+
+    With `event_ids`, those are claimed first; `more` claims the other waiting ones as well (oldest first, up to
+    `limit` a batch: FIDELIS_DISPATCH_BATCH), which is what a worker does, for at most `batches` batches. `linger`
+    (seconds): once the queue is empty, keep looking that long for events recorded meanwhile (see
+    `services.NUDGE_INTERVAL`). `reraise` lets a handler's error through (in-process dispatch: the caller sees it)
+    instead of logging it.
+    """
+    limit = limit or settings.FIDELIS_DISPATCH_BATCH
+    done = rounds = 0
+    wanted = list(event_ids or [])
+    idle_since = None
+    while batches is None or rounds < batches:
+        with transaction.atomic():
+            claimed = _claim(wanted[:limit], limit if more else 0)
+            wanted = wanted[limit:]
+            if claimed:
+                _run(claimed, reraise)
+        if not claimed:
+            if wanted:
+                continue
+            idle_since = idle_since or time.monotonic()
+            if not more or time.monotonic() - idle_since >= linger:
+                return done
+            time.sleep(LINGER_STEP)
+            continue
+        idle_since = None
+        done += len(claimed)
+        rounds += 1
+        if not more and not wanted:
+            return done
+    return done
+
+
+def _run(claimed: list[tuple[int, str]], reraise: bool) -> None:
+    try:
+        with transaction.atomic():
+            dispatch(claimed)
+        return
+    except Exception:
+        if reraise and len(claimed) == 1:
+            raise
+    for pair in claimed:  # again one by one: only the event that fails is lost
+        try:
+            with transaction.atomic():
+                dispatch([pair])
+        except Exception:
+            if reraise:
+                raise
+            log.exception("event %s (%s): a handler failed; the event is not dispatched again", *pair)
+
+
+def _claim(event_ids: list[int], more: int) -> list[tuple[int, str]]:
+    """Delete and return the queued rows of these events (those still queued) and of up to `more` others."""
+    table = connection.ops.quote_name(PendingDispatch._meta.db_table)
+    # Rows another worker holds are skipped, not waited for (PostgreSQL; SQLite has one writer at a time anyway).
+    skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    claimed: list[tuple[int, str]] = []
+    with connection.cursor() as cursor:
+        if event_ids:
+            marks = ", ".join(["%s"] * len(event_ids))
+            cursor.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "  # noqa: S608
+                           f"WHERE event_id IN ({marks}){skip}) RETURNING event_id, type", event_ids)
+            claimed.extend(cursor.fetchall())
+        if more > len(claimed):
+            cursor.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "  # noqa: S608
+                           f"ORDER BY event_id LIMIT %s{skip}) RETURNING event_id, type", [more - len(claimed)])
+            claimed.extend(cursor.fetchall())
+    claimed.sort()
+    return claimed
