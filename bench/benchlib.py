@@ -151,7 +151,7 @@ def copy_rows(model, columns: list[str], rows) -> int:
     """
     from django.db import connection
 
-    from fidelis.loyalty.backfill import _pg_type
+    from fidelis.core.bulk import pg_type
 
     fields = [model._meta.get_field(name) for name in columns]
     rest = [f for f in model._meta.concrete_fields if f.name not in columns and not f.primary_key and not f.null]
@@ -160,7 +160,7 @@ def copy_rows(model, columns: list[str], rows) -> int:
     count = 0
     with connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {connection.ops.quote_name(model._meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types([_pg_type(f) for f in [*fields, *rest]])
+        copy.set_types([pg_type(f) for f in [*fields, *rest]])
         for row in rows:
             copy.write_row(row + fill)
             count += 1

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
+from fidelis.core.bulk import ids_reserve
 from fidelis.core.errors import DomainError, PermissionDenied
 from fidelis.customers.dedupe import _ROW_FIELDS, _candidates_base, _pairs, _Row, _row
 from fidelis.customers.models import (
@@ -775,30 +776,6 @@ def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable
             cursor.executemany(sql, prepared[start:start + BATCH])
 
 
-def _ids_reserve(model: type[models.Model], count: int) -> list[int]:
-    """Return `count` new primary keys of the model, in increasing order, for rows inserted with their key.
-
-    Knowing the keys before the insert spares reading them back by customer number afterwards.
-    """
-    if not count:
-        return []
-    ops = connection.ops
-    table, column = model._meta.db_table, model._meta.pk.column
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [ops.quote_name(table), column, count])
-            return sorted(row[0] for row in cursor.fetchall())
-        # SQLite: AUTOINCREMENT never gives a key again, so start above the highest ever given (sqlite_sequence)
-        # as well as above the highest stored. The transaction holds the write lock (IMMEDIATE), so no other
-        # writer takes these keys in between; and a key taken anyway fails the insert, which rolls back.
-        cursor.execute(f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
-                       f"COALESCE((SELECT MAX({ops.quote_name(column)}) FROM {ops.quote_name(table)}), 0))",
-                       [table])
-        start = cursor.fetchone()[0] + 1
-    return list(range(start, start + count))
-
-
 def _tags_ensure(all_tags: Iterable[tuple[str, str]]) -> dict[str, Tag]:
     wanted = {name: group for group, name in all_tags}
     if not wanted:
@@ -850,7 +827,7 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     emails = {row[at["email_normalized"]] for row in values}
     companies = {row[at["company_key"]] for row in values}
     stored = _stored_matching(phones - {""}, emails - {""}, companies - {""})
-    pks = _ids_reserve(Customer, len(values))
+    pks = ids_reserve(Customer, len(values))
     customer_rows = [(public_id, pk, *row)
                      for public_id, pk, row in zip(_public_ids(len(values)), pks, values, strict=True)]
     if connection.vendor == "postgresql":

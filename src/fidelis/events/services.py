@@ -11,6 +11,7 @@ from django.db.models import sql
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.core.errors import DomainError
 from fidelis.events.models import Event, PendingDispatch
 from fidelis.events.registry import handlers_for, validators_for
@@ -78,31 +79,37 @@ def _insert(event: Event, queued: bool) -> None:
         else:
             event.save(force_insert=True)
             if queued:
-                _queue_rows([(event.pk, event.type)])
+                rows_insert(PendingDispatch, ("event", "type"), [(event.pk, event.type)])
+
+
+EVENT_FIELDS = ("id", "public_id", "customer", "type", "occurred_at", "channel", "touchpoint", "summary", "payload",
+                "idempotency_key", "actor", "created_at")
 
 
 def record_events(events: list[Event]) -> list[Event]:
-    """Write many new events at once (no idempotency keys), queued for their handlers as `record_event` does."""
+    """Write many new events at once (no idempotency keys), queued for their handlers as `record_event` does.
+
+    In one statement per table (`core.bulk`): the ledger writes a points.changed event for each entry of a batch.
+    """
     if not events:
         return events
     for event in events:
         _check(event.type, event.payload)
         event.summary = event.summary[:200]
+    now = timezone.now()
     with transaction.atomic():
-        Event.objects.bulk_create(events, batch_size=1000)
+        rows = []
+        for pk, event in zip(ids_reserve(Event, len(events)), events, strict=True):
+            event.pk, event.created_at = pk, now
+            event._state.adding, event._state.db = False, connection.alias
+            rows.append((pk, event.public_id, event.customer_id, event.type, event.occurred_at, event.channel,
+                         event.touchpoint, event.summary, event.payload, event.idempotency_key, event.actor_id, now))
+        rows_insert(Event, EVENT_FIELDS, rows)
         queued = [(e.pk, e.type) for e in events if handlers_for(e.type)]
-        if queued:
-            _queue_rows(queued)
+        rows_insert(PendingDispatch, ("event", "type"), queued)
     if queued:
         transaction.on_commit(partial(_nudge, [pk for pk, _type in queued]))
     return events
-
-
-def _queue_rows(pairs: list[tuple[int, str]]) -> None:
-    """Queue events for their handlers, inside the transaction that writes them."""
-    table = connection.ops.quote_name(PendingDispatch._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} (event_id, type) VALUES (%s, %s)", pairs)  # noqa: S608
 
 
 # A worker is sent `events.dispatch_pending` at most once per NUDGE_INTERVAL by each process: sending a Celery

@@ -49,6 +49,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.services import audit_record
+from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.customers.models import Customer, CustomerTag
 from fidelis.events.models import Event
 from fidelis.loyalty.engine import EventFacts
@@ -630,18 +631,8 @@ PURCHASE_FIELDS = ("member", "event", "order_ref", "amount", "refunded", "points
 APPLIED_FIELDS = ("program", "event", "applied_at", "points")
 
 
-PG_TYPES = {"bigint": "int8", "integer": "int4", "smallint": "int2", "boolean": "bool", "date": "date",
-            "timestamp with time zone": "timestamptz", "text": "text", "jsonb": "jsonb"}
-
-
-def _pg_type(field) -> str:
-    """Return the PostgreSQL type name of a field's column (of the target's key for a foreign key)."""
-    db_type = field.db_type(connection).split("(")[0].strip()
-    return PG_TYPES.get(db_type, db_type)
-
-
 class _Writer:
-    """Set-based writes of one chunk: COPY on PostgreSQL, executemany on SQLite (and other databases)."""
+    """Set-based writes of one chunk (`core.bulk`: COPY on PostgreSQL, executemany elsewhere)."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -650,63 +641,21 @@ class _Writer:
     def write(self, entries: list[list], purchases: list[tuple], applied: list[tuple], accounts: list[_Account],
               totals: dict[int, int], now: datetime, *, claimed: bool = False) -> None:
         """Write a chunk; with `claimed`, its AppliedEvent rows are there already and get their points."""
-        ids = self._entry_ids(len(entries))
+        ids = ids_reserve(PointsEntry, len(entries))
         lots = []
         for entry_id, entry in zip(ids, entries, strict=True):
             entry.insert(0, entry_id)
             lots.append((entry[1], entry_id, entry[3], entry[3], entry[13], False))
-        self._insert(PointsEntry, ENTRY_FIELDS, entries)
-        self._insert(PointsLot, LOT_FIELDS, lots)
-        self._insert(Purchase, PURCHASE_FIELDS, purchases)
+        rows_insert(PointsEntry, ENTRY_FIELDS, entries)
+        rows_insert(PointsLot, LOT_FIELDS, lots)
+        rows_insert(Purchase, PURCHASE_FIELDS, purchases)
         if claimed:
             self._applied_points([(row[1], row[3]) for row in applied if row[3]])
         else:
-            self._insert(AppliedEvent, APPLIED_FIELDS, applied)
+            rows_insert(AppliedEvent, APPLIED_FIELDS, applied)
         self._update_members(accounts, now)
         for rule_id, given in totals.items():
             Rule.objects.filter(pk=rule_id).update(points_awarded=given)
-
-    def _entry_ids(self, count: int) -> list[int]:
-        """Reserve ids for new entries (their lots point at them)."""
-        if not count:
-            return []
-        table = PointsEntry._meta.db_table
-        with connection.cursor() as cursor:
-            if self.postgres:
-                cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                               [table, count])
-                return [row[0] for row in cursor.fetchall()]
-            # SQLite: the transaction holds the database's write lock, so nobody else takes ids meanwhile.
-            cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608 - our own table name
-            top = cursor.fetchone()[0]
-            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-            row = cursor.fetchone()
-            start = max(top, row[0] if row else 0) + 1
-            return list(range(start, start + count))
-
-    def _insert(self, model, names: tuple[str, ...], rows: list) -> None:
-        if not rows:
-            return
-        fields = [model._meta.get_field(name) for name in names]
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        table = connection.ops.quote_name(model._meta.db_table)
-        with connection.cursor() as cursor:
-            if self.postgres:
-                # Binary COPY: psycopg turns each value into its column's type in C, several times faster than text.
-                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types([_pg_type(f) for f in fields])
-                    for row in rows:
-                        copy.write_row(row)
-                return
-            prepare = [(i, f) for i, f in enumerate(fields) if f.get_internal_type() in ("DateTimeField",
-                                                                                        "DecimalField")]
-            if prepare:
-                rows = [list(row) for row in rows]
-                for row in rows:
-                    for i, f in prepare:
-                        row[i] = f.get_db_prep_save(row[i], connection)
-            marks = ", ".join(["%s"] * len(fields))
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 
     def _applied_points(self, points: list[tuple[int, int]]) -> None:
         if points:
