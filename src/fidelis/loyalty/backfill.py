@@ -262,15 +262,14 @@ class _Live:
 class _Job:
     """What stays the same for every chunk: the rules, the tiers, the columns to read.
 
-    With `live`, it applies batches of live order.paid events (`apply_orders`) as `rules.apply_event` would one by
-    one: with the points.changed and tier.changed events on the timeline, the coupons and tags of the rules, and
-    no audit entry (the events are the record).
+    It also applies batches of live order.paid events (`apply_orders`) as `rules.apply_event` would one by one:
+    with the points.changed and tier.changed events on the timeline, the coupons and tags of the rules, and no
+    audit entry (the events are the record).
     """
 
-    def __init__(self, program: Program, actor, events: QuerySet[Event] | None, *, live: bool = False) -> None:
+    def __init__(self, program: Program, actor, events: QuerySet[Event] | None) -> None:
         self.program = program
         self.actor = actor
-        self.live = live
         self.events = (events if events is not None else Event.objects.all()).filter(type=TRIGGER)
         self.rules = {r.pk: r for r in live_rules(program, TRIGGER)}
         views = [rule_view(r) for r in self.rules.values()]
@@ -341,8 +340,10 @@ class _Job:
         if live is None:
             members = self._members(scope).filter(status=MemberStatus.ACTIVE).values("customer_id")
             events = events.filter(customer_id__in=members)
-        rows = list(events.annotate(**self.columns).order_by("customer_id", "occurred_at", "id")
-                    .values_list(*self.names))
+        # Live events in time order, as one by one: what one member's event gives another (a referrer's points, a
+        # rule's total cap) then comes in the same order too. The back-fill goes member by member.
+        order = ("occurred_at", "id") if live is not None else ("customer_id", "occurred_at", "id")
+        rows = list(events.annotate(**self.columns).order_by(*order).values_list(*self.names))
         if claimed is not None:
             rows = [row for row in rows if row[0] in claimed]
         else:

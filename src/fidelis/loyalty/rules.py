@@ -101,7 +101,7 @@ class _Loaded:
         if self.orders is None:
             from fidelis.loyalty.backfill import _Job
 
-            self.orders = _Job(self.program, None, None, live=True)
+            self.orders = _Job(self.program, None, None)
         return self.orders
 
 
