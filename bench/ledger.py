@@ -560,6 +560,8 @@ def _profile(args: argparse.Namespace, setup: dict) -> None:
         reset_queries()
         dispatch_pending(limit=100, batches=1)
         say(f"a batch of 100: {len(connection.queries)} SQL statements")
+        for query in connection.queries:
+            say(f"  {float(query['time']) * 1000:6.2f} ms  {query['sql'][:110]}")
         connection.force_debug_cursor = False
         say("dispatching the rest in batches (a worker) …")
         with profiled(top=35):

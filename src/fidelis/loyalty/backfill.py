@@ -659,11 +659,17 @@ class _Writer:
             Rule.objects.filter(pk=rule_id).update(points_awarded=given)
 
     def _applied_points(self, points: list[tuple[int, int]]) -> None:
-        if points:
-            with connection.cursor() as cursor:
-                cursor.executemany(f"UPDATE {connection.ops.quote_name(AppliedEvent._meta.db_table)} "  # noqa: S608
-                                   "SET points = %s WHERE program_id = %s AND event_id = %s",
-                                   [(p, self.program.pk, event_id) for event_id, p in points])
+        if not points:
+            return
+        table = connection.ops.quote_name(AppliedEvent._meta.db_table)
+        with connection.cursor() as cursor:
+            if self.postgres:  # one statement, not one per event
+                cursor.execute(f"UPDATE {table} AS a SET points = v.points FROM unnest(%s::bigint[], "  # noqa: S608
+                               "%s::bigint[]) AS v(event_id, points) WHERE a.program_id = %s AND a.event_id = v.event_id",
+                               [[e for e, _p in points], [p for _e, p in points], self.program.pk])
+                return
+            cursor.executemany(f"UPDATE {table} SET points = %s WHERE program_id = %s AND event_id = %s",  # noqa: S608
+                               [(p, self.program.pk, event_id) for event_id, p in points])
 
     def _update_members(self, accounts: list[_Account], now: datetime) -> None:
         if not accounts:
