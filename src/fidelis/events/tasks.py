@@ -25,12 +25,14 @@ def dispatch_pending(event_ids: list[int] | None = None) -> int:
 
 
 @shared_task(name="events.dispatch", acks_late=True)
-def dispatch_event(event_id: int) -> int:
+def dispatch_event(event_id: int, event_type: str | None = None) -> int:
     """Run every handler of one event again, whether or not it was dispatched before; return how many ran.
 
-    For an operator replaying an event: the handlers are safe to run twice (each writes its effect once).
+    For an operator replaying an event: the handlers are safe to run twice (each writes its effect once). Messages
+    sent by earlier versions (one per event, with its type) still in a broker are carried out the same way.
     """
-    event_type = Event.objects.filter(pk=event_id).values_list("type", flat=True).first()
+    if event_type is None:
+        event_type = Event.objects.filter(pk=event_id).values_list("type", flat=True).first()
     return dispatch.dispatch([(event_id, event_type)]) if event_type is not None else 0
 
 
