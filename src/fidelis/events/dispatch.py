@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 LINGER_STEP = 0.01  # seconds between looks at an empty queue while lingering
 
+
 def dispatch(events: Iterable[tuple[int, str]]) -> int:
     """Run the handlers of these (event id, type) pairs; return how many handler calls there were."""
     by_handler: dict = {}
