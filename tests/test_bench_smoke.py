@@ -48,7 +48,7 @@ def test_ledger_bench_runs_tiny_on_postgres_and_ends_with_json(tmp_path):
     if not _redis_up():
         pytest.skip("the live phase's Celery workers need Redis")
     argv = [sys.executable, str(LEDGER), "--members", "200", "--orders", "1500", "--duration", "1", "--clients",
-            "1,2", "--pg-server", server, "--db-name", f"fidelis_bench_smoke_{os.getpid()}", "--broker", REDIS_URL]
+            "1,2", "--pg-server", server, "--db-name", f"fidelis_bench_smoke_{os.getpid()}", "--broker", REDIS_URL, "--workers", "1"]
     # when
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     # then
