@@ -163,10 +163,11 @@ def _apply_orders(rows: list[tuple[int, str, int]]) -> None:
     ids, customers = [row[0] for row in rows], {row[2] for row in rows}
     for loaded in _programs_for(ORDER_PAID):
         # The events of customers who are not active members: rules may still give them coupons or tags.
-        for event_id in loaded.orders_job().apply_orders(ids, customers):
-            event = Event.objects.select_related("customer").filter(pk=event_id).first()
-            if event is not None:
-                _apply(loaded.program, loaded.rules, event, loaded.tiers, claimed=True)
+        left_over = loaded.orders_job().apply_orders(ids, customers)
+        events = Event.objects.select_related("customer").in_bulk(left_over)
+        for event_id in left_over:
+            if event_id in events:
+                _apply(loaded.program, loaded.rules, events[event_id], loaded.tiers, claimed=True)
 
 
 def apply_event(event_id: int) -> int:
