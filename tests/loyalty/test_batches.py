@@ -1,6 +1,6 @@
 """Live events applied in one batch give exactly what the same events give applied one at a time."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.db import transaction
@@ -120,3 +120,42 @@ def test_a_batch_gives_what_the_same_events_give_one_by_one(program, manager):
     assert ("c2", "tier.changed", None, "金卡") in first["timeline"]
     assert first["applied"].count(0) >= 2  # the order counted twice, and the walk-in's purchases
     assert not PendingDispatch.objects.exists()
+
+
+def _with_history(program, manager, label):
+    """A member with purchases over the last 400 days (one partly refunded) but in the base tier (as after a
+    downgrade at review), and three purchases of the last three days, queued."""
+    now = timezone.now()
+    member = member_enrol(actor=manager, program=program, customer=CustomerFactory())[0]
+    customer = member.customer
+    for i, (days, amount) in enumerate([(400, "9000.00"), (366, "1000.00"), (100, "2000.00"), (1, "300.00")]):
+        record_event(customer=customer, type="order.paid", channel="store", occurred_at=now - timedelta(days=days),
+                     payload={"amount": amount, "order_no": f"h{i}"}, idempotency_key=f"{label}:h{i}")
+    record_event(customer=customer, type="order.refunded", channel="store", occurred_at=now - timedelta(days=90),
+                 payload={"amount": "500.00", "order_no": "h2"}, idempotency_key=f"{label}:refund")
+    base = Tier.objects.get(program=program, rank=0)
+    Member.objects.filter(pk=member.pk).update(tier=base)
+
+    def record():
+        return [record_event(customer=customer, type="order.paid", channel="store", occurred_at=now - timedelta(days=days),
+                             payload={"amount": amount, "order_no": f"n{i}"}, idempotency_key=f"{label}:{i}")[0]
+                for i, (days, amount) in enumerate([(3, "600.00"), (2, "100.00"), (0, "100.00")])]
+
+    return [member], CustomerFactory(), _queued(record)
+
+
+def test_a_batch_counts_the_tier_window_as_one_by_one(program, manager):
+    # given two members with the same history: an old purchase out of the window, one that leaves the window
+    # while the batch's purchases happen, one partly refunded and one later than the batch's first purchase
+    one = _with_history(program, manager, "one")
+    batch = _with_history(program, manager, "batch")
+    # when one member's new purchases are dispatched one at a time and the other's in one batch
+    assert dispatch_pending([e.pk for e in one[2]], more=False, limit=1) == 3
+    assert dispatch_pending([e.pk for e in batch[2]], more=False) == 3
+    dispatch_pending()
+    # then both reach 银卡 at the first new purchase: 1,000 + 1,500 + 600 in its window (not the 9,000, not the 300)
+    first, second = _outcome(*one), _outcome(*batch)
+    for key in first:
+        assert first[key] == second[key], (key, repr(first[key]), repr(second[key]))
+    assert first["m0"]["tier"] == "银卡"
+    assert [t for t in first["timeline"] if t[1] == "tier.changed"] == [("c0", "tier.changed", None, "银卡")]

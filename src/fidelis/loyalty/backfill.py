@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -353,8 +353,12 @@ class _Job:
                 rows = [row for row in rows if row[0] not in applied_before]
         result = BackfillResult(events=len(rows))
         member_ids = [a.pk for a in by_customer.values()]
-        self._load_history(by_customer, member_ids)
-        day_used = self._day_used(member_ids)
+        if live is None:
+            self._load_history(by_customer, member_ids)
+            day_used = self._day_used(member_ids)
+        else:
+            since = self._load_history_live(by_customer, rows)
+            day_used = self._day_used(member_ids, since)
         totals = dict(Rule.objects.select_for_update(no_key=True).filter(pk__in=self.total_capped).order_by("pk")
                       .values_list("pk", "points_awarded")) if self.total_capped else {}
         birthdays = self._birthdays(scope)
@@ -387,7 +391,7 @@ class _Job:
                 continue
             result.applied += 1
             amount = payload_amount(row[amount_at])
-            ref = str(row[order_no_at] or row[order_at] or "").strip()[:64] or f"event:{public_id}"
+            ref = _order_ref(row[order_no_at], row[order_at], public_id)
             if ref in account.refs:
                 result.duplicate_orders += 1
                 applied.append((program_id, event_id, now, 0))
@@ -591,14 +595,74 @@ class _Job:
                     account.history[key] = deque(sorted(values, key=lambda item: item[0]))
                 account.windows[key] = _Window(days=key[1])
 
-    def _day_used(self, member_ids: list[int]) -> dict[tuple, int]:
-        """Return the points capped rules already gave, per (rule, member, local day)."""
+    def _load_history_live(self, by_customer: dict[int, _Account], rows: list[tuple]) -> datetime | None:
+        """As `_load_history`, for a batch of live events (`rows`), reading only what the batch can need: the
+        members' orders with the batch's order numbers, and per tier window the values that can count; return the
+        earliest time of the batch's events (None without events of members).
+
+        With the batch's events between `lo` and `hi`, a value of a window of `days` counts for an event at `when`
+        if it was at or before `when` and after `when - days`. So values up to `lo - days` never count; values
+        after `hi - days` and up to `lo` count for every event of the batch and are read as one sum per member
+        (at the time of the earliest of them); only the others (falling out of the window during the batch, or
+        later than its first event) are read one by one. A live batch spans seconds: about one row per member.
+        """
+        accounts = {a.pk: a for a in by_customer.values()}
+        for account in accounts.values():
+            account.windows = {key: _Window(days=key[1]) for key in self.tier_keys}
+        at = self.at
+        order_no_at, order_at = at["order_no"], at["order"]
+        pairs, times = set(), []
+        for row in rows:
+            account = by_customer.get(row[2])
+            if account is not None:
+                pairs.add((account.pk, _order_ref(row[order_no_at], row[order_at], row[1])))
+                times.append(_moment(row[3]))
+        if not pairs:
+            return None
+        ordered = sorted(pairs)
+        for start in range(0, len(ordered), 400):  # members and numbers of 400 pairs: within SQLite's limit
+            part = ordered[start:start + 400]
+            found = Purchase.objects.filter(member_id__in=sorted({m for m, _r in part}),
+                                            order_ref__in=sorted({r for _m, r in part}))
+            for member_id, ref in found.values_list("member_id", "order_ref"):
+                if (member_id, ref) in pairs:
+                    accounts[member_id].refs.add(ref)
+        lo, hi = min(times), max(times)
+        member_ids = sorted(accounts)
+        for key in self.tier_keys:
+            basis, days = key
+            span = timedelta(days=days)
+            if basis == Tier.Basis.SPEND:
+                values = Purchase.objects.annotate(value=F("amount") - F("refunded"))
+            else:
+                values = PointsEntry.objects.filter(kind=EntryKind.EARN).annotate(value=F("points"))
+            history: dict[int, list] = defaultdict(list)
+            one_by_one = values.filter(Q(occurred_at__gt=lo - span) & (Q(occurred_at__lte=hi - span)
+                                                                        | Q(occurred_at__gt=lo)))
+            for member_id, occurred_at, value in where_in(one_by_one.values_list("member_id", "occurred_at",
+                                                                                  "value"), "member_id", member_ids):
+                history[member_id].append((occurred_at, Decimal(value)))
+            if hi - span < lo:
+                summed = (values.filter(occurred_at__gt=hi - span, occurred_at__lte=lo).order_by()
+                          .values("member_id").annotate(first=Min("occurred_at"), total=Sum("value")))
+                for member_id, first, total in where_in(summed.values_list("member_id", "first", "total"),
+                                                        "member_id", member_ids):
+                    history[member_id].append((first, Decimal(total)))
+            for member_id, found in history.items():
+                accounts[member_id].history[key] = deque(sorted(found, key=lambda item: item[0]))
+        return lo
+
+    def _day_used(self, member_ids: list[int], since: datetime | None = None) -> dict[tuple, int]:
+        """Return the points capped rules already gave, per (rule, member, local day); with `since`, only of the
+        local days from that time on."""
         used: dict[tuple, int] = defaultdict(int)
         if not self.day_capped:
             return used
-        for rule_id, member_id, occurred_at, points in where_in(PointsEntry.objects.filter(
-                rule_id__in=self.day_capped).values_list("rule_id", "member_id", "occurred_at", "points"),
-                "member_id", member_ids):
+        entries = PointsEntry.objects.filter(rule_id__in=self.day_capped)
+        if since is not None:  # a local day starts at most 26 hours before any time in it (time-zone changes)
+            entries = entries.filter(occurred_at__gt=since - timedelta(hours=26))
+        for rule_id, member_id, occurred_at, points in where_in(entries.values_list(
+                "rule_id", "member_id", "occurred_at", "points"), "member_id", member_ids):
             used[(rule_id, member_id, self.bulk.local_day(occurred_at))] += points
         return used
 
@@ -616,6 +680,16 @@ class _Job:
                 "customer_id", "tag__name"):
             names[customer_id].add(name)
         return {pk: frozenset(found) for pk, found in names.items()}
+
+
+def _order_ref(order_no: Any, order: Any, public_id: Any) -> str:
+    """The order number a purchase is known by (as `rules` takes it from the payload), else the event's id."""
+    return str(order_no or order or "").strip()[:64] or f"event:{public_id}"
+
+
+def _moment(occurred: datetime | int) -> datetime:
+    """An event's time as read by `time_column` (microseconds since the epoch on some databases)."""
+    return EPOCH + timedelta(microseconds=occurred) if occurred.__class__ is int else occurred
 
 
 def _order_columns() -> dict[str, Any]:
