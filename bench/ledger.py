@@ -251,7 +251,7 @@ def _birthday(rng: Random):
 # --- (c) back-fill ----------------------------------------------------------------------------------------------
 
 def _import_history(args: argparse.Namespace, setup: dict) -> None:
-    """Write the historical orders into the event stream as an import does (not dispatched)."""
+    """Write the historical orders into the event stream as the order import does (not dispatched)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -269,6 +269,11 @@ def _import_history(args: argparse.Namespace, setup: dict) -> None:
                         "", {"amount": f"{rng.lognormvariate(5, 1):.2f}", "order_no": f"H{i:09d}",
                              "store": rng.choice(STORES)}, now)
                        for i in range(args.orders)))
+        # The buyers move to "buyer" in the loyalty funnel, as the order import moves them.
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE customers_customer SET lifecycle_stage = 'buyer' WHERE id IN (SELECT customer_id "
+                           "FROM events_event WHERE type = 'order.paid') AND lifecycle_stage IN "
+                           "('interested', 'follower', 'member')")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE events_event")
     say(f"imported {count:,} historical order.paid events in {time.monotonic() - started:.1f} s")

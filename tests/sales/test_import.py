@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.core.errors import DomainError, PermissionDenied
-from fidelis.customers.models import ImportStatus
+from fidelis.customers.models import ImportStatus, LifecycleStage
 from fidelis.events.models import Event
 from fidelis.loyalty.backfill import orders_backfill
 from fidelis.loyalty.models import AppliedEvent, Member, Purchase
@@ -75,6 +75,23 @@ def test_import_guesses_the_columns_checks_and_writes_orders_lines_and_history_e
     assert AuditEntry.objects.filter(action="order.import").count() == 1
     with pytest.raises(DomainError):
         order_import_run(actor=manager, job=job)
+
+
+def test_imported_buyers_become_buyers_in_the_funnel_but_never_move_back(manager, catalogue, buyers):
+    # given one buyer further down the funnel than "buyer" already
+    buyers["phone"].lifecycle_stage = LifecycleStage.ADVOCATE
+    buyers["phone"].save()
+    assert buyers["A"].lifecycle_stage == LifecycleStage.INTERESTED
+    # when their orders are imported
+    job = order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
+    # then the other moves to "buyer", audited with the import; the advocate stays an advocate
+    buyers["A"].refresh_from_db()
+    buyers["phone"].refresh_from_db()
+    assert (buyers["A"].lifecycle_stage, buyers["phone"].lifecycle_stage) == (LifecycleStage.BUYER,
+                                                                              LifecycleStage.ADVOCATE)
+    entry = AuditEntry.objects.get(action="customer.stage_advance")
+    assert (entry.object_id, entry.actor, entry.via) == (buyers["A"].public_id, manager, "import")
+    assert entry.changes == {"lifecycle_stage": ["interested", "buyer"], "import": [None, job.public_id]}
 
 
 def test_imported_orders_are_history_that_the_loyalty_backfill_applies(manager, catalogue, buyers,

@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -619,14 +619,8 @@ class _Job:
                 times.append(_moment(row[3]))
         if not pairs:
             return None
-        ordered = sorted(pairs)
-        for start in range(0, len(ordered), 400):  # members and numbers of 400 pairs: within SQLite's limit
-            part = ordered[start:start + 400]
-            found = Purchase.objects.filter(member_id__in=sorted({m for m, _r in part}),
-                                            order_ref__in=sorted({r for _m, r in part}))
-            for member_id, ref in found.values_list("member_id", "order_ref"):
-                if (member_id, ref) in pairs:
-                    accounts[member_id].refs.add(ref)
+        for member_id, ref in _purchases_known(sorted(pairs)):
+            accounts[member_id].refs.add(ref)
         lo, hi = min(times), max(times)
         member_ids = sorted(accounts)
         for key in self.tier_keys:
@@ -637,11 +631,12 @@ class _Job:
             else:
                 values = PointsEntry.objects.filter(kind=EntryKind.EARN).annotate(value=F("points"))
             history: dict[int, list] = defaultdict(list)
-            one_by_one = values.filter(Q(occurred_at__gt=lo - span) & (Q(occurred_at__lte=hi - span)
-                                                                        | Q(occurred_at__gt=lo)))
-            for member_id, occurred_at, value in where_in(one_by_one.values_list("member_id", "occurred_at",
-                                                                                  "value"), "member_id", member_ids):
-                history[member_id].append((occurred_at, Decimal(value)))
+            # Two ranges, not one condition with OR: each is one range of the (member, time) index per member.
+            for one_by_one in (values.filter(occurred_at__gt=lo - span, occurred_at__lte=hi - span),
+                               values.filter(occurred_at__gt=lo)):
+                for member_id, occurred_at, value in where_in(one_by_one.values_list(
+                        "member_id", "occurred_at", "value"), "member_id", member_ids):
+                    history[member_id].append((occurred_at, Decimal(value)))
             if hi - span < lo:
                 summed = (values.filter(occurred_at__gt=hi - span, occurred_at__lte=lo).order_by()
                           .values("member_id").annotate(first=Min("occurred_at"), total=Sum("value")))
@@ -680,6 +675,28 @@ class _Job:
                 "customer_id", "tag__name"):
             names[customer_id].add(name)
         return {pk: frozenset(found) for pk, found in names.items()}
+
+
+def _purchases_known(pairs: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """Yield the (member id, order number) pairs that are purchases already."""
+    if connection.vendor == "postgresql":
+        # A join with the pairs: with `member_id IN (…) AND order_ref IN (…)` PostgreSQL probes the (member, order)
+        # index for every combination of the two lists.
+        table = connection.ops.quote_name(Purchase._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT p.member_id, p.order_ref FROM {table} AS p JOIN unnest(%s::bigint[], "  # noqa: S608
+                           "%s::text[]) AS v(member_id, order_ref) ON p.member_id = v.member_id "
+                           "AND p.order_ref = v.order_ref", [[m for m, _r in pairs], [r for _m, r in pairs]])
+            yield from cursor.fetchall()
+        return
+    wanted = set(pairs)
+    for start in range(0, len(pairs), 400):  # the members and numbers of 400 pairs: within SQLite's limit
+        part = pairs[start:start + 400]
+        found = Purchase.objects.filter(member_id__in=sorted({m for m, _r in part}),
+                                        order_ref__in=sorted({r for _m, r in part}))
+        for pair in found.values_list("member_id", "order_ref"):
+            if pair in wanted:
+                yield pair
 
 
 def _order_ref(order_no: Any, order: Any, public_id: Any) -> str:

@@ -5,7 +5,8 @@ payment method and paid amount, taken from its first row). The file is read with
 (`fidelis.customers.imports`). The import writes orders, lines and each order's `order.paid` event with the
 historical payment time and the payload `order_create` writes, in bulk and without live dispatch: the member club's
 back-fill (`loyalty.backfill.orders_backfill`, which reads order.paid events it has not applied yet) turns them into
-points, purchases and tiers when it runs.
+points, purchases and tiers when it runs. The customers who bought move to "buyer" in the loyalty funnel, as the
+live events would move them (`customers.rules.stages_advance`, audited per customer).
 """
 
 import re
@@ -40,8 +41,9 @@ from fidelis.customers.imports import (
     checked_store,
     read_upload,
 )
-from fidelis.customers.models import ImportMode, ImportStatus
+from fidelis.customers.models import ImportMode, ImportStatus, LifecycleStage
 from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
+from fidelis.customers.rules import stages_advance
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
 from fidelis.sales.models import Order, OrderChannel, OrderImport, OrderLine, PaymentMethod, Product, Store
@@ -618,6 +620,9 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
         job.save()
         return job
     orders_written, lines_written = _write(actor, job, checked, stores)
+    # The customers who bought are buyers in the loyalty funnel, as the live order.paid events would make them.
+    stages_advance(actor=actor, customer_ids={o.customer_id for o, *_rest in checked.orders},
+                   target=LifecycleStage.BUYER, changes={"import": [None, str(job.public_id)]}, via="import")
     job.status = ImportStatus.IMPORTED
     job.order_count, job.line_count = orders_written, lines_written
     job.report["result"] = "imported"
