@@ -146,19 +146,26 @@ def _with_history(program, manager, label):
     return [member], CustomerFactory(), _queued(record)
 
 
-def test_a_batch_counts_the_tier_window_as_one_by_one(program, manager):
+@pytest.mark.parametrize("basis", [Tier.Basis.SPEND, Tier.Basis.POINTS])
+def test_a_batch_counts_the_tier_window_as_one_by_one(program, manager, basis):
     # given two members with the same history: an old purchase out of the window, one that leaves the window
-    # while the batch's purchases happen, one partly refunded and one later than the batch's first purchase
+    # while the batch's purchases happen, one partly refunded and one later than the batch's first purchase;
+    # the tiers count spend, or points earned
+    Tier.objects.filter(program=program).update(basis=basis)
     one = _with_history(program, manager, "one")
     batch = _with_history(program, manager, "batch")
     # when one member's new purchases are dispatched one at a time and the other's in one batch
     assert dispatch_pending([e.pk for e in one[2]], more=False, limit=1) == 4
     assert dispatch_pending([e.pk for e in batch[2]], more=False) == 4
     dispatch_pending()
-    # then both reach 银卡 at the first new purchase: 1,000 + 1,500 + 600 in its window (not the 9,000, not the 300)
+    # then both end alike; on spend both reach 银卡 at the first new purchase: 1,000 + 1,500 + 600 in its window
+    # (not the 9,000, not the 300)
     first, second = _outcome(*one), _outcome(*batch)
     for key in first:
         assert first[key] == second[key], (key, repr(first[key]), repr(second[key]))
+    assert first["m0"]["purchases"] == 7 and first["applied"].count(0) == 1
+    if basis == Tier.Basis.POINTS:
+        assert [t[3] for t in first["timeline"] if t[1] == "tier.changed"]
+        return
     assert first["m0"]["tier"] == "银卡"
     assert [t for t in first["timeline"] if t[1] == "tier.changed"] == [("c0", "tier.changed", None, "银卡")]
-    assert first["m0"]["purchases"] == 7 and first["applied"].count(0) == 1

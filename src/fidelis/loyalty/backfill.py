@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.db.models.fields.json import KT
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -601,10 +601,11 @@ class _Job:
         earliest time of the batch's events (None without events of members).
 
         With the batch's events between `lo` and `hi`, a value of a window of `days` counts for an event at `when`
-        if it was at or before `when` and after `when - days`. So values up to `lo - days` never count; values
-        after `hi - days` and up to `lo` count for every event of the batch and are read as one sum per member
-        (at the time of the earliest of them); only the others (falling out of the window during the batch, or
-        later than its first event) are read one by one. A live batch spans seconds: about one row per member.
+        if it was at or before `when` and after `when - days`. So values up to `lo - days` never count and are
+        not read; values after `hi - days` and up to `lo` count for every event of the batch and are kept as one
+        sum per member (at the time of the earliest of them); only the others (falling out of the window during
+        the batch, or later than its first event) are kept one by one. A live batch spans seconds: its members'
+        windows hold about one item each.
         """
         accounts = {a.pk: a for a in by_customer.values()}
         for account in accounts.values():
@@ -624,25 +625,18 @@ class _Job:
         lo, hi = min(times), max(times)
         member_ids = sorted(accounts)
         for key in self.tier_keys:
-            basis, days = key
-            span = timedelta(days=days)
-            if basis == Tier.Basis.SPEND:
-                values = Purchase.objects.annotate(value=F("amount") - F("refunded"))
-            else:
-                values = PointsEntry.objects.filter(kind=EntryKind.EARN).annotate(value=F("points"))
+            span = timedelta(days=key[1])
             history: dict[int, list] = defaultdict(list)
-            # Two ranges, not one condition with OR: each is one range of the (member, time) index per member.
-            for one_by_one in (values.filter(occurred_at__gt=lo - span, occurred_at__lte=hi - span),
-                               values.filter(occurred_at__gt=lo)):
-                for member_id, occurred_at, value in where_in(one_by_one.values_list(
-                        "member_id", "occurred_at", "value"), "member_id", member_ids):
+            summed: dict[int, list] = {}
+            for member_id, occurred_at, value in _window_values(key[0], member_ids, lo - span):
+                if hi - span < occurred_at <= lo:
+                    total = summed.setdefault(member_id, [occurred_at, Decimal(0)])
+                    total[0] = min(total[0], occurred_at)
+                    total[1] += value
+                else:
                     history[member_id].append((occurred_at, Decimal(value)))
-            if hi - span < lo:
-                summed = (values.filter(occurred_at__gt=hi - span, occurred_at__lte=lo).order_by()
-                          .values("member_id").annotate(first=Min("occurred_at"), total=Sum("value")))
-                for member_id, first, total in where_in(summed.values_list("member_id", "first", "total"),
-                                                        "member_id", member_ids):
-                    history[member_id].append((first, Decimal(total)))
+            for member_id, (first, total) in summed.items():
+                history[member_id].append((first, total))
             for member_id, found in history.items():
                 accounts[member_id].history[key] = deque(sorted(found, key=lambda item: item[0]))
         return lo
@@ -675,6 +669,33 @@ class _Job:
                 "customer_id", "tag__name"):
             names[customer_id].add(name)
         return {pk: frozenset(found) for pk, found in names.items()}
+
+
+def _window_values(basis: str, member_ids: list[int], since: datetime) -> Iterator[tuple[int, datetime, Any]]:
+    """Yield (member id, time, value) of what counts for tiers on `basis` (spend net of refunds, or points earned)
+    after `since`, of these members."""
+    if basis == Tier.Basis.SPEND:
+        model, value, where = Purchase, "amount - refunded", ""
+    else:
+        model, value, where = PointsEntry, "points", f" AND kind = '{EntryKind.EARN.value}'"
+    if connection.vendor == "postgresql":
+        # One range of the (member, time) index per member, for sure: the newest rows, which a live batch reads,
+        # are not in the statistics yet, and for `member_id IN (…) AND occurred_at > …` the planner then prefers
+        # to scan the whole index for the "few" recent rows.
+        table = connection.ops.quote_name(model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT m.id, p.occurred_at, p.value FROM unnest(%s::bigint[]) AS m(id) "  # noqa: S608
+                           f"CROSS JOIN LATERAL (SELECT occurred_at, {value} AS value FROM {table} "
+                           f"WHERE member_id = m.id AND occurred_at > %s{where}) AS p", [member_ids, since])
+            yield from cursor.fetchall()
+        return
+    rows = model.objects.filter(occurred_at__gt=since)
+    if model is PointsEntry:
+        yield from where_in(rows.filter(kind=EntryKind.EARN).values_list("member_id", "occurred_at", "points"),
+                            "member_id", member_ids)
+    else:
+        yield from where_in(rows.annotate(value=F("amount") - F("refunded")).values_list(
+            "member_id", "occurred_at", "value"), "member_id", member_ids)
 
 
 def _purchases_known(pairs: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
