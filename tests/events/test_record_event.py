@@ -123,3 +123,12 @@ def test_a_worker_dispatches_queued_events_in_batches_and_drops_only_the_one_tha
     assert Event.objects.filter(type="test.side_effect").count() == 6
     assert not PendingDispatch.objects.exists()
     assert "a handler failed" in caplog.text
+
+
+def test_a_lingering_worker_looks_again_after_the_nudge_interval():
+    # An event committed up to NUDGE_INTERVAL after a process's last message to a worker gets no message of its
+    # own: the worker that takes the last one must look at the queue again after that interval.
+    from fidelis.events import dispatch, services
+
+    assert services.DISPATCH_LINGER > services.NUDGE_INTERVAL
+    assert dispatch.LINGER_STEP <= services.DISPATCH_LINGER - services.NUDGE_INTERVAL

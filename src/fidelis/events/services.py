@@ -128,7 +128,9 @@ def record_events(events: list[Event]) -> list[Event]:
 # message costs more than writing the event. An event committed within the interval after this process's last
 # message is dispatched by the worker that takes that message: either the event is committed before that worker
 # looks at the queue, or the worker, finding the queue empty, keeps looking for DISPATCH_LINGER (longer than the
-# interval) and finds it then. (The sweep from Celery beat is the safety net for a message lost with its worker.)
+# interval) and finds it then: its last look comes at least DISPATCH_LINGER after it found the queue empty, so
+# later than the interval as long as the worker looks every `dispatch.LINGER_STEP` <= DISPATCH_LINGER -
+# NUDGE_INTERVAL. (The sweep from Celery beat is the safety net for a message lost with its worker.)
 NUDGE_INTERVAL = 0.05
 DISPATCH_LINGER = 2 * NUDGE_INTERVAL
 _last_nudge = [float("-inf")]
