@@ -71,7 +71,7 @@ class Event(models.Model):
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, null=True, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+", verbose_name=_("recorded by"))
+                              related_name="+", verbose_name=_("recorded by"), db_index=False)  # event_actor_idx
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:
@@ -79,15 +79,18 @@ class Event(models.Model):
         verbose_name_plural = _("events")
         ordering = ["-occurred_at", "-id"]
         # Every event writes each of these: the public id and the idempotency key are only ever looked up whole,
-        # so they carry their unique index and no LIKE index (PostgreSQL).
+        # so they carry their unique index and no LIKE index (PostgreSQL). Most events (the ledger's timeline
+        # entries, the rules' own) have no idempotency key and no actor: those indexes hold only the rows that do.
         constraints = [
             models.UniqueConstraint(fields=["public_id"], name="event_public_id_unique"),
-            models.UniqueConstraint(fields=["idempotency_key"], name="event_idempotency_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="event_idempotency_unique",
+                                    condition=models.Q(idempotency_key__isnull=False)),
         ]
         indexes = [
             models.Index(fields=["customer", "-occurred_at", "-id"], name="event_timeline_idx"),
             models.Index(fields=["-occurred_at", "-id"], name="event_recent_idx"),
             models.Index(fields=["type"], name="event_type_idx"),
+            models.Index(fields=["actor"], name="event_actor_idx", condition=models.Q(actor__isnull=False)),
         ]
 
     def __str__(self) -> str:
