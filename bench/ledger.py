@@ -307,6 +307,8 @@ def _invariants(program_id: int) -> tuple[bool, dict]:
 
 
 def _backfill(args: argparse.Namespace, setup: dict) -> dict:
+    from django.db import connection
+
     from fidelis.accounts.models import User
     from fidelis.loyalty.backfill import orders_backfill
     from fidelis.loyalty.models import Program
@@ -335,8 +337,6 @@ def _backfill(args: argparse.Namespace, setup: dict) -> dict:
     # the statistics, the visibility map and the rows' hint bits. Without it the live phase's first reads of the
     # history set hint bits page by page and plan with statistics of empty tables.
     started = time.monotonic()
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) loyalty_pointsentry, loyalty_pointslot, loyalty_purchase, "
                        "loyalty_appliedevent, loyalty_member, events_event")

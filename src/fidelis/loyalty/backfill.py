@@ -67,10 +67,10 @@ from fidelis.loyalty.models import (
     Tier,
 )
 from fidelis.loyalty.preview import (
-    EPOCH,
     BulkEvaluator,
     condition_kinds,
     event_columns,
+    event_time,
     live_rules,
     payload_amount,
     payload_categories,
@@ -80,6 +80,7 @@ from fidelis.loyalty.preview import (
     time_column,
     where_in,
 )
+from fidelis.loyalty.rules import purchase_ref
 
 TRIGGER = "order.paid"
 ATTEMPTS = 3  # a chunk that loses a race (deadlock, an event applied meanwhile) is tried again
@@ -381,8 +382,7 @@ class _Job:
         referral_reason = _("%(rule)s: %(member)s")
         for row in rows:
             event_id, public_id, customer_id, occurred_at, channel, touchpoint = row[:6]
-            if occurred_at.__class__ is int:
-                occurred_at = EPOCH + timedelta(microseconds=occurred_at)
+            occurred_at = event_time(occurred_at)
             account = by_customer.get(customer_id)
             if account is None:
                 result.not_members += 1
@@ -391,7 +391,7 @@ class _Job:
                 continue
             result.applied += 1
             amount = payload_amount(row[amount_at])
-            ref = _order_ref(row[order_no_at], row[order_at], public_id)
+            ref = purchase_ref(row[order_no_at], row[order_at], public_id)
             if ref in account.refs:
                 result.duplicate_orders += 1
                 applied.append((program_id, event_id, now, 0))
@@ -616,8 +616,8 @@ class _Job:
         for row in rows:
             account = by_customer.get(row[2])
             if account is not None:
-                pairs.add((account.pk, _order_ref(row[order_no_at], row[order_at], row[1])))
-                times.append(_moment(row[3]))
+                pairs.add((account.pk, purchase_ref(row[order_no_at], row[order_at], row[1])))
+                times.append(event_time(row[3]))
         if not pairs:
             return None
         for member_id, ref in _purchases_known(sorted(pairs)):
@@ -689,13 +689,10 @@ def _window_values(basis: str, member_ids: list[int], since: datetime) -> Iterat
                            f"WHERE member_id = m.id AND occurred_at > %s{where}) AS p", [member_ids, since])
             yield from cursor.fetchall()
         return
-    rows = model.objects.filter(occurred_at__gt=since)
-    if model is PointsEntry:
-        yield from where_in(rows.filter(kind=EntryKind.EARN).values_list("member_id", "occurred_at", "points"),
-                            "member_id", member_ids)
-    else:
-        yield from where_in(rows.annotate(value=F("amount") - F("refunded")).values_list(
-            "member_id", "occurred_at", "value"), "member_id", member_ids)
+    rows = (Purchase.objects.annotate(value=F("amount") - F("refunded")) if model is Purchase
+            else PointsEntry.objects.filter(kind=EntryKind.EARN).annotate(value=F("points")))
+    yield from where_in(rows.filter(occurred_at__gt=since).values_list("member_id", "occurred_at", "value"),
+                        "member_id", member_ids)
 
 
 def _purchases_known(pairs: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
@@ -718,16 +715,6 @@ def _purchases_known(pairs: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
         for pair in found.values_list("member_id", "order_ref"):
             if pair in wanted:
                 yield pair
-
-
-def _order_ref(order_no: Any, order: Any, public_id: Any) -> str:
-    """The order number a purchase is known by (as `rules` takes it from the payload), else the event's id."""
-    return str(order_no or order or "").strip()[:64] or f"event:{public_id}"
-
-
-def _moment(occurred: datetime | int) -> datetime:
-    """An event's time as read by `time_column` (microseconds since the epoch on some databases)."""
-    return EPOCH + timedelta(microseconds=occurred) if occurred.__class__ is int else occurred
 
 
 def _order_columns() -> dict[str, Any]:

@@ -243,6 +243,11 @@ def event_columns(kinds: set[str], trigger: str) -> dict[str, Any]:
     return columns
 
 
+def event_time(value: datetime | int) -> datetime:
+    """Return an event's time as `time_column` read it (an integer on PostgreSQL) as a datetime."""
+    return EPOCH + timedelta(microseconds=value) if value.__class__ is int else value
+
+
 def time_column() -> Any:
     """Return how a bulk reader reads `occurred_at`: on PostgreSQL as whole microseconds since 1970 (an integer,
     read in C; Django's time-zone-aware datetime reader costs several microseconds a row), elsewhere as is."""
@@ -362,9 +367,7 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
     customer_tags, birthdays, purchase_numbers = facts_of.customer_tags, facts_of.birthdays, facts_of.purchase_numbers
     for row in _loaded(rows.iterator(chunk_size=chunk_size), chunk_size, facts_of):
         read += 1
-        event_id, customer_id, occurred_at, channel, touchpoint = row[0], row[1], row[2], row[3], row[4]
-        if occurred_at.__class__ is int:
-            occurred_at = EPOCH + timedelta(microseconds=occurred_at)
+        event_id, customer_id, occurred_at, channel, touchpoint = row[0], row[1], event_time(row[2]), row[3], row[4]
         member = facts_of.member(customer_id, occurred_at)
         facts = EventFacts(
             type=rule.trigger, occurred_at=occurred_at, channel=channel,

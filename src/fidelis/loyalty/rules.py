@@ -71,7 +71,17 @@ def order_amount(payload: dict, field: str = "amount") -> Decimal | None:
 
 
 def order_ref(payload: dict) -> str:
-    return str(payload.get("order_no") or payload.get("order") or "").strip()[:64]
+    return order_number(payload.get("order_no"), payload.get("order"))
+
+
+def order_number(order_no: Any, order: Any) -> str:
+    """The order number an order event names (payload "order_no", else "order"), at most 64 characters."""
+    return str(order_no or order or "").strip()[:64]
+
+
+def purchase_ref(order_no: Any, order: Any, public_id: str) -> str:
+    """The key a member's purchase is kept under: its order number, else the event's public id."""
+    return order_number(order_no, order) or f"event:{public_id}"
 
 
 @validates("order.paid", "order.refunded")
@@ -262,7 +272,7 @@ def member_by_reference(program: Program, ref: str) -> Member | None:
 
 def _record_purchase(member: Member, event: Event) -> Purchase | None:
     amount = order_amount(event.payload) or Decimal("0")
-    ref = order_ref(event.payload) or f"event:{event.public_id}"
+    ref = purchase_ref(event.payload.get("order_no"), event.payload.get("order"), event.public_id)
     purchase = Purchase(member=member, event=event, order_ref=ref, amount=amount, occurred_at=event.occurred_at)
     purchase.pk = _insert_once(Purchase, member=member.pk, event=event.pk, order_ref=ref, amount=amount,
                                refunded=purchase.refunded, points=0, points_clawed=0, points_unrecovered=0,
