@@ -61,6 +61,6 @@ def test_home_loads_the_dashboard_after_my_day_and_does_not_count_customers(clie
     customer_create(actor=manager, data={"name": "张三"})
     client = client_for(manager)
     client.get(reverse("web:home"))  # warm the session
-    with django_assert_max_num_queries(3):  # session, user, my day (tasks with their customers)
+    with django_assert_max_num_queries(2):  # the session with its user, my day (tasks with their customers)
         body = client.get(reverse("web:home")).content.decode()
     assert f'hx-get="{reverse("web:dashboard")}"' in body and 'id="my-day"' in body

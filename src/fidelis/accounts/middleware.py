@@ -1,6 +1,12 @@
-"""Keep the current request's IP address at hand for audit entries."""
+"""Keep the current request's IP address at hand for audit entries; load the signed-in user with its session."""
 
 from contextvars import ContextVar
+
+from django.contrib import auth
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
+from django.utils.functional import SimpleLazyObject
+
+from fidelis.accounts.backends import loading_session
 
 current_ip: ContextVar[str | None] = ContextVar("current_ip", default=None)
 
@@ -15,3 +21,21 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             current_ip.reset(token)
+
+
+def _user(request):
+    if not hasattr(request, "_cached_user"):
+        token = loading_session.set(request.session)
+        try:
+            request._cached_user = auth.get_user(request)
+        finally:
+            loading_session.reset(token)
+    return request._cached_user
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    """Django's, with the user taken from the statement that read the session (see `fidelis.accounts.backends`)."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user(request))

@@ -1,9 +1,10 @@
-"""Users with one role each, API tokens, and the audit log."""
+"""Users with one role each, their sessions, API tokens, and the audit log."""
 
 import hashlib
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -108,3 +109,20 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_repr}"
+
+
+class Session(AbstractBaseSession):
+    """A signed-in browser's session, with the user it signed in as, so that a page reads both in one statement
+    (`fidelis.accounts.sessions`). Deleting a user deletes their sessions."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+", verbose_name=_("user"))
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "accounts_session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from fidelis.accounts.sessions import SessionStore
+
+        return SessionStore
