@@ -4,8 +4,8 @@ Django (5.2) reads every `timestamptz` column through its own loader, a subclass
 that puts the connection's time zone on the result (Django ticket #36960): each value is parsed in Python, about
 3.5 µs, so a page of 40 tasks spends a quarter of a millisecond on its dates. With USE_TZ and the connection in UTC
 (Django's default, which `ensure_timezone` sets on the session) psycopg's compiled loader gives the same value —
-aware, in `datetime.timezone.utc` — 8× faster (1,000 rows of one timestamp: 4.0 → 0.5 ms measured). Any other
-set-up keeps Django's loader. Everything else is Django's backend.
+aware, in `datetime.timezone.utc` — 5× faster through Django's cursor (1,000 rows of one timestamp: 4.0 → 0.8 ms
+measured). Any other set-up keeps Django's loader. Everything else is Django's backend.
 Settings: DATABASES["default"]["ENGINE"] = "fidelis.core.postgresql".
 """
 
@@ -31,10 +31,11 @@ class UtcTimestamptzLoader(adapt.Loader):
 
     def __init__(self, oid, context=None):
         super().__init__(oid, context)
-        self.load = _PSYCOPG_LOADER(oid, context).load  # the compiled method itself, without a Python frame
+        self._load = _PSYCOPG_LOADER(oid, context).load
+        self.load = self._load  # the compiled method itself, called without a Python frame of ours
 
-    def load(self, data):  # what the instance's attribute above replaces
-        return self.load(data)
+    def load(self, data):  # what the instance's attribute above stands in for
+        return self._load(data)
 
 
 @lru_cache
