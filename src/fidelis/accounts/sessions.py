@@ -15,30 +15,28 @@ from functools import lru_cache
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import connections, router
-from django.db.models.sql import Query
 from django.utils import timezone
 
+from fidelis.core.rows import ModelColumns
 
-@lru_cache(maxsize=8)
-def _plan(alias: str, vendor: str):
-    """Return the statement, the user's field names and each user column's converters for one database."""
+
+@lru_cache(maxsize=1)
+def _user_columns() -> ModelColumns:
+    return ModelColumns(get_user_model(), "u")
+
+
+@lru_cache(maxsize=4)
+def _select(alias: str) -> str:
+    """Return the statement reading a session's data and its user's columns (NULLs for none)."""
     from fidelis.accounts.models import Session
 
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    user_model = get_user_model()
-    fields = user_model._meta.concrete_fields
-    session_meta = Session._meta
-    columns = ", ".join(f"u.{quote(field.column)}" for field in fields)
-    sql = (f"SELECT s.{quote(session_meta.get_field('session_data').column)}, {columns} "
-           f"FROM {quote(session_meta.db_table)} s LEFT JOIN {quote(user_model._meta.db_table)} u "
-           f"ON u.{quote(user_model._meta.pk.column)} = s.{quote(session_meta.get_field('user').column)} "
-           f"WHERE s.{quote(session_meta.get_field('session_key').column)} = %s "
-           f"AND s.{quote(session_meta.get_field('expire_date').column)} > %s")
-    # The converters the ORM applies to these columns (on SQLite: text to datetimes, integers to booleans).
-    compiler = connection.ops.compiler("SQLCompiler")(Query(user_model), connection, alias)
-    converters = compiler.get_converters([field.get_col(user_model._meta.db_table) for field in fields])
-    return sql, [field.attname for field in fields], converters
+    quote = connections[alias].ops.quote_name
+    session, user = Session._meta, get_user_model()._meta
+    return (f"SELECT s.{quote(session.get_field('session_data').column)}, {_user_columns().sql} "
+            f"FROM {quote(session.db_table)} s LEFT JOIN {quote(user.db_table)} u "
+            f"ON u.{quote(user.pk.column)} = s.{quote(session.get_field('user').column)} "
+            f"WHERE s.{quote(session.get_field('session_key').column)} = %s "
+            f"AND s.{quote(session.get_field('expire_date').column)} > %s")
 
 
 class SessionStore(DatabaseSessionStore):
@@ -67,18 +65,12 @@ class SessionStore(DatabaseSessionStore):
         model = self.model
         alias = router.db_for_read(model)
         connection = connections[alias]
-        sql, attnames, converters = _plan(alias, connection.vendor)
         with connection.cursor() as cursor:
-            cursor.execute(sql, [key, connection.ops.adapt_datetimefield_value(timezone.now())])
+            cursor.execute(_select(alias), [key, connection.ops.adapt_datetimefield_value(timezone.now())])
             row = cursor.fetchone()
         if row is None:  # unknown or expired: as Django's engine, forget the key (a new one is made on save)
             self._session_key = None
             return None
-        if row[1] is not None:  # the primary key: the user exists
-            values = list(row[1:])
-            for position, (functions, expression) in converters.items():
-                for function in functions:
-                    values[position] = function(values[position], expression, connection)
-            self.prefetched_user = get_user_model().from_db(alias, attnames, values)
+        self.prefetched_user = _user_columns().instance(row[1:])  # None when the session names no user
         # `load` reads only the data; the expiry date is not needed to decode it.
         return model(session_key=key, session_data=row[0])

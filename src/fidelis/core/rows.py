@@ -1,9 +1,9 @@
 """Model instances from hand-written SELECT statements, converted exactly as the ORM converts them.
 
-For the few reads that every page makes (the customer of a 360° page and of each of its panels), compiling the
-ORM query costs several times what the database needs to answer it. `ModelColumns` lists a model's columns under
-a table alias for such a statement and turns each row back into an instance with the same converters the ORM's
-compiler applies (time zones on SQLite, JSON, decimals, booleans), so what the caller gets is what
+For the few reads that every page makes (the signed-in user with the session, the customer of a 360° page and of
+each of its panels), compiling the ORM query costs several times what the database needs to answer it.
+`ModelColumns` lists a model's columns under a table alias for such a statement and turns each row back into an
+instance with the same converters the ORM's compiler applies (time zones on SQLite, JSON, decimals, booleans), so what the caller gets is what
 `Model.objects.get(…)` would have given.
 """
 

@@ -110,20 +110,12 @@ def icon(name: str) -> SafeString:
 
 @lru_cache(maxsize=512)
 def _nav_links(entries: tuple[tuple[str, str, str, bool], ...]) -> SafeString:
+    # The links of the navigation entries (web.context_processors.nav_items): a role sees the same few menus on
+    # every page, so each (entries, language, active entry) is rendered once per process.
     return format_html_join(
         "\n", '<a href="{}" class="nav-link{}"{}>{}<span>{}</span></a>',
         ((url, " active" if active else "", mark_safe(' aria-current="page"') if active else "", _icon(icon), label)
          for url, label, icon, active in entries))
-
-
-@register.simple_tag
-def nav_links(items) -> SafeString:
-    """Return the links of the navigation entries (web.context_processors.nav_items).
-
-    A role sees the same few menus on every page: each (entries, language, active entry) is rendered once per
-    process, not link by link on every page.
-    """
-    return _nav_links(tuple((item["url"], str(item["label"]), item["icon"], item["active"]) for item in items))
 
 
 # Stand-ins for what differs from request to request in the sidebar: unguessable, so no name can contain them.
