@@ -3,8 +3,8 @@
 For the few reads that every page makes (the signed-in user with the session, the customer of a 360° page and of
 each of its panels), compiling the ORM query costs several times what the database needs to answer it.
 `ModelColumns` lists a model's columns under a table alias for such a statement and turns each row back into an
-instance with the same converters the ORM's compiler applies (time zones on SQLite, JSON, decimals, booleans), so what the caller gets is what
-`Model.objects.get(…)` would have given.
+instance with the same converters the ORM's compiler applies (time zones on SQLite, JSON, decimals, booleans), so
+what the caller gets is what `Model.objects.get(…)` would have given.
 """
 
 from collections.abc import Sequence
