@@ -70,3 +70,31 @@ def test_the_home_page_query_count_does_not_grow_with_tasks(client_for, manager,
         response = client.get(reverse("web:home"))
     assert response.context["my_day"].count == 18
     assert response.content.decode().count('class="task task-open') == 18
+
+
+def test_my_day_shows_each_change_and_each_requests_own_token(manager, sales):
+    # The <li> of a "my day" task is kept per process (work_ui): it must follow the task and never carry
+    # another request's CSRF token.
+    from django.test import Client
+
+    from fidelis.work.services import task_update
+
+    customer = customer_create(actor=manager, data={"name": "李太太"}, owner=sales)
+    task = task_create(actor=sales, title="美容预约前致电", due_at=timezone.now() + timedelta(hours=2),
+                       customer=customer)
+    pages = []
+    for _ in range(2):  # two browsers: two CSRF tokens
+        client = Client()
+        client.force_login(sales)
+        pages.append(client.get(reverse("web:home")).content.decode())
+    tokens = [page.split('"X-CSRFToken": "', 1)[1].split('"', 1)[0] for page in pages]
+    assert tokens[0] != tokens[1]
+    for page, token, other in zip(pages, tokens, reversed(tokens), strict=True):
+        assert page.count(f'name="csrfmiddlewaretoken" value="{token}"') == 4  # done, put off, language, log out
+        assert other not in page and "美容预约前致电" in page
+    task_update(actor=sales, task=task, data={"title": "改期：周六上午"})
+    page = client.get(reverse("web:home")).content.decode()
+    assert "改期：周六上午" in page and "美容预约前致电" not in page
+    with timezone.override("Europe/Berlin"):  # the due time is shown in the user's zone
+        assert timezone.localtime(task.due_at).strftime("%m-%d %H:%M") in client.get(
+            reverse("web:home")).content.decode()

@@ -4,9 +4,10 @@ from functools import lru_cache
 
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from fidelis.accounts.permissions import has_capability
+from fidelis.accounts.permissions import CAPABILITIES, has_capability
 
 # (url name, label, capability, icon, other view names under the same entry)
 NAV = [
@@ -43,23 +44,43 @@ def _is_active(current: str, url_name: str, also: tuple[str, ...]) -> bool:
         a.endswith("*") and current.startswith(a[:-1]) for a in also)
 
 
+@lru_cache(maxsize=1024)
+def _entries(role: str, current: str, prefix: str, urlconf) -> tuple[tuple[str, str, object, str, bool], ...]:
+    # What a role sees depends on nothing else (see `has_capability`): worked out once per role and page.
+    return tuple((url_name, url, label, icon, _is_active(current, url_name, also))
+                 for url_name, label, capability, icon, also in NAV
+                 if role in CAPABILITIES[capability] and (url := _url(url_name, prefix, urlconf)) is not None)
+
+
+def _current(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    return match.view_name if match else ""
+
+
 def nav_items(request) -> list[dict]:
     """Return the navigation entries the user's role may use, the current one marked active."""
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if not has_capability(user, "customer.view"):  # every role has it: signed in and active
         return []
-    match = getattr(request, "resolver_match", None)
-    current = match.view_name if match else ""
-    prefix, urlconf = get_script_prefix(), get_urlconf()
-    items = []
-    for url_name, label, capability, icon, also in NAV:
-        if not has_capability(user, capability):
-            continue
-        url = _url(url_name, prefix, urlconf)
-        if url is not None:
-            items.append({"url": url, "label": label, "name": url_name, "icon": icon,
-                          "active": _is_active(current, url_name, also)})
-    return items
+    return [{"url": url, "label": label, "name": url_name, "icon": icon, "active": active}
+            for url_name, url, label, icon, active in _entries(user.effective_role, _current(request),
+                                                                get_script_prefix(), get_urlconf())]
+
+
+@lru_cache(maxsize=1024)
+def _links(role: str, current: str, prefix: str, urlconf, language: str) -> tuple[tuple[str, str, str, bool], ...]:
+    # `language` is read by str(label): part of the key.
+    return tuple((url, str(label), icon, active) for _name, url, label, icon, active in
+                 _entries(role, current, prefix, urlconf))
+
+
+def nav_links(request) -> tuple[tuple[str, str, str, bool], ...]:
+    """Return nav_items as (url, label in the active language, icon, active) tuples, made once per role, page
+    and language: what the sidebar shows."""
+    user = getattr(request, "user", None)
+    if not has_capability(user, "customer.view"):
+        return ()
+    return _links(user.effective_role, _current(request), get_script_prefix(), get_urlconf(), get_language())
 
 
 def navigation(request):
