@@ -115,3 +115,19 @@ def test_an_anonymous_session_has_no_user_and_deleting_a_user_ends_their_session
     manager.delete()
     assert not Session.objects.filter(user_id=manager_id).exists()
     assert client.get(reverse("web:home")).status_code == 302
+
+
+def test_expired_sessions_are_cleared_daily_by_the_beat_task(manager, settings):
+    from fidelis.accounts.tasks import clear_expired_sessions
+
+    live, old = SessionStore(), SessionStore()
+    for store in (live, old):
+        store["answer"] = 42
+        store.create()
+    Session.objects.filter(session_key=old.session_key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    # when the beat task runs
+    assert clear_expired_sessions.delay().get() == 1
+    # then only the expired session is gone
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session_key]
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["accounts.clear_expired_sessions"] == 24 * 3600

@@ -167,6 +167,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # Periodic work, run by `celery -A fidelis.config beat` next to the workers.
 CELERY_BEAT_SCHEDULE = {
     "customers-duplicates-scan": {"task": "customers.duplicates_scan", "schedule": 24 * 3600.0},
+    "accounts-clear-expired-sessions": {"task": "accounts.clear_expired_sessions", "schedule": 24 * 3600.0},
     "loyalty-expiry-notices": {"task": "loyalty.expiry_notices", "schedule": 24 * 3600.0},
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": 3600.0},
     "loyalty-tier-reviews": {"task": "loyalty.tier_reviews", "schedule": 24 * 3600.0},

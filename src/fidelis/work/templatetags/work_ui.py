@@ -17,11 +17,11 @@ from functools import cached_property, lru_cache
 
 from django import template
 from django.urls import get_script_prefix, get_urlconf
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, gettext_noop, ngettext, pgettext
 
-from fidelis.web.templatetags.fidelis_ui import esc, url_around_id
+from fidelis.web.templatetags.fidelis_ui import esc, url_around_id, url_once
 from fidelis.work.selectors import TaskLine
 
 register = template.Library()
@@ -46,7 +46,7 @@ class _Look:
     process (`_look`), so it also keys the stored markup of its tasks."""
 
     def __init__(self, language: str, prefix: str, urlconf, zone: tzinfo, can_change: bool, show_owner: bool,
-                 view: str, next_url: str, snooze_choices: tuple) -> None:
+                 view: str, next_url: str, snooze_choices) -> None:
         self.language, self.zone, self.can_change, self.show_owner = language, zone, can_change, show_owner
         self.words = _words(language)
         self.urls = {name: url_around_id(name, prefix, urlconf) for name in _URLS}
@@ -55,8 +55,14 @@ class _Look:
                                                  if show_owner else ""))
         # The CSRF token, the view and the page to come back to, as hidden inputs of each form.
         self.inputs = f'<input type="hidden" name="csrfmiddlewaretoken" value="{_CSRF}">\n    {hidden}'
-        self.snooze_options = "".join(f'<option value="{esc(value)}">{esc(label)}</option>'
-                                      for value, label in snooze_choices)
+        # Held, so that the choices' id in the key of `_look` stands for no other object while this look lives.
+        self.snooze_choices = snooze_choices
+
+    @cached_property
+    def snooze_options(self) -> str:
+        with translation.override(self.language):
+            return "".join(f'<option value="{esc(value)}">{esc(label)}</option>'
+                           for value, label in self.snooze_choices)
 
     def url(self, name: str, public_id: str) -> str:
         head, tail = self.urls[name]
@@ -124,9 +130,22 @@ class _Look:
             + f'  </div>\n  {self.actions(task)}\n</li>\n')
 
 
-@lru_cache(maxsize=256)
-def _look(*key) -> _Look:
-    return _Look(*key)
+_LOOKS: dict[tuple, _Look] = {}
+
+
+def _look(language: str, prefix: str, urlconf, zone: tzinfo, can_change: bool, show_owner: bool, view: str,
+          next_url: str, snooze_choices) -> _Look:
+    # The put-off choices are a constant list (SnoozeForm.CHOICES): keyed by identity, not by their labels, which
+    # would be translated to be hashed on every page. A look holds its choices, so their id names no other object
+    # while the look is kept.
+    key = (language, prefix, urlconf, zone, can_change, show_owner, view, next_url, id(snooze_choices))
+    look = _LOOKS.get(key)
+    if look is None:
+        if len(_LOOKS) >= 256:
+            _LOOKS.clear()
+        look = _LOOKS[key] = _Look(language, prefix, urlconf, zone, can_change, show_owner, view, next_url,
+                                   snooze_choices)
+    return look
 
 
 @lru_cache(maxsize=4096)
@@ -144,7 +163,7 @@ class _Page:
         next_url = context.get("next") or (request.get_full_path() if request is not None else "")
         self.look = _look(get_language(), get_script_prefix(), get_urlconf(), timezone.get_current_timezone(),
                           bool(context.get("can_change")), bool(context.get("show_owner")), view, next_url,
-                          tuple(context.get("snooze_choices") or ()))
+                          context.get("snooze_choices") or ())
         self.now = timezone.now()
         self.error = context.get("task_error")
         self.context = context
@@ -205,3 +224,33 @@ def task_actions(context, task, view: str) -> SafeString:
     """Return the task's action forms for the view "item" or "row" (empty without can_change)."""
     page = _Page.of(context, view)
     return page.finish(page.look.actions(task))
+
+
+@lru_cache(maxsize=16)
+def _group_words(language: str) -> dict[str, str]:
+    return {key: esc(gettext(text)) for key, text in (
+        ("overdue", gettext_noop("Overdue")), ("today", gettext_noop("Today")),
+        ("upcoming", gettext_noop("Next 7 days")), ("none_overdue", gettext_noop("Nothing overdue.")),
+        ("none_today", gettext_noop("Nothing more due today.")), ("none_upcoming", gettext_noop("Nothing planned yet.")),
+        ("more", gettext_noop("More tasks …")))}
+
+
+@register.simple_tag(takes_context=True)
+def my_day_groups(context, day) -> SafeString:
+    """Return "my day" (a `MyDay`) as the home page shows it: overdue, today and the next 7 days, each with its
+    count and tasks (see task_item) or a line saying there are none, and a link to the task list when more are
+    due. Its words are translated once per language (a dozen {% translate %} nodes were a tenth of the page)."""
+    words = _group_words(get_language())
+    with context.push(can_change=context.get("can_change_tasks"), next=context["request"].get_full_path()):
+        page = _Page.of(context)
+        html = ['<div class="my-day-groups">']
+        for group, tasks in (("overdue", day.overdue), ("today", day.today), ("upcoming", day.upcoming)):
+            badge = "bad" if group == "overdue" and tasks else "muted"
+            empty = "" if tasks else f'<li class="muted small">{words["none_" + group]}</li>'
+            html.append(f'\n  <div class="task-group" id="tasks-{group}"><h3 class="small">{words[group]} '
+                        f'<span class="badge {badge}">{len(tasks)}</span></h3>\n    <ul class="task-list">'
+                        f'{"".join([page.item(task) for task in tasks])}{empty}</ul></div>')
+        html.append("\n  </div>")
+        if day.more:
+            html.append(f'<p class="small"><a href="{url_once("work:tasks")}">{words["more"]}</a></p>')
+        return page.finish("".join(html))
