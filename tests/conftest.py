@@ -2,6 +2,7 @@ import pytest
 
 from fidelis.accounts.models import Role
 from tests.factories import UserFactory
+from tests.mail import smtp  # noqa: F401 - a fixture for every test package
 
 
 @pytest.fixture

@@ -319,6 +319,20 @@ def test_customer_timeline_loads_older_events_after_the_last_shown(client_for, m
     assert "Load more" not in more.content.decode() and "No events yet" not in more.content.decode()
 
 
+
+def test_the_timeline_and_the_home_page_name_the_platforms_own_event_types(client_for, manager, zhang):
+    # Opportunities, contracts, tiers and coupons are recorded by the platform, not offered as rule triggers: the
+    # timeline and the latest events on the home page still name them in the user's language.
+    for kind in ("opportunity.won", "contract.signed", "tier.changed", "coupon.redeemed"):
+        record_event(customer=zhang, type=kind, channel="system")
+    client = client_for(manager)
+    timeline = client.get(reverse("customers:timeline", args=[zhang.public_id]), HTTP_HX_REQUEST="true")
+    dashboard = client.get(reverse("web:dashboard"), HTTP_HX_REQUEST="true")
+    for body in (timeline.content.decode(), dashboard.content.decode()):
+        for label in ("商机赢单", "合同已签订", "等级变动", "优惠券已核销"):
+            assert label in body
+        assert "opportunity.won</" not in body and "· opportunity.won" not in body
+
 # --- panels: tags and consent ----------------------------------------------------------------------------------
 
 @pytest.mark.django_db

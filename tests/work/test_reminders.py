@@ -1,13 +1,9 @@
 """Reminders by e-mail, through a real SMTP server (aiosmtpd) on a free local port: sent once, retried when
 refused, in the owner's language, with the due time in the mall's time zone and a link."""
 
-import email
-import email.policy
-import socket
 from datetime import datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.conf import settings as django_settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -19,46 +15,10 @@ from fidelis.work.reminders import MAX_ATTEMPTS, reminders_send_due
 from fidelis.work.services import task_cancel, task_create
 from fidelis.work.tasks import send_due_reminders
 from tests.factories import UserFactory
+from tests.mail import free_port
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = timezone.get_default_timezone()
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps what it receives, or refuses it while `refuse` holds an SMTP answer."""
-
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.refuse: str | None = None
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return self.refuse
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server on 127.0.0.1, and the settings pointing the SMTP backend at it."""
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.DEFAULT_FROM_EMAIL = "crm@xinghe-mall.cn"
-    settings.FIDELIS_SITE_URL = "https://crm.xinghe-mall.cn"
-    yield mailbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -136,7 +96,7 @@ def test_a_refused_reminder_is_tried_again_later_and_then_sent_once(smtp, rep):
 
 def test_an_smtp_server_that_is_down_is_a_failure_to_retry(settings, rep):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _free_port()  # nobody listens there
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens there
     task = _due_task(rep, rep)
     assert reminders_send_due() == {"sent": 0, "no_email": 0, "failed": 1}
     task.refresh_from_db()

@@ -42,6 +42,30 @@ class EventType(models.TextChoices):
     TASK_CANCELLED = "task.cancelled", _("Task cancelled")
 
 
+# Types the platform records itself that are no rule triggers (the member club's own events never feed its rules;
+# the sales pipeline's are the timeline's): named here for the timeline and the home page, not offered as triggers.
+OWN_EVENT_LABELS = {
+    "points.expiring": _("Points about to expire"),
+    "tier.changed": _("Tier change"),
+    "coupon.issued": _("Coupon issued"),
+    "coupon.redeemed": _("Coupon redeemed"),
+    "coupon.reversed": _("Coupon given back"),
+    "opportunity.created": _("Opportunity recorded"),
+    "opportunity.stage_changed": _("Opportunity moved"),
+    "opportunity.reassigned": _("Opportunity reassigned"),
+    "opportunity.won": _("Opportunity won"),
+    "opportunity.lost": _("Opportunity lost"),
+    "contract.signed": _("Contract signed"),
+    "contract.renewed": _("Contract renewed"),
+    "contract.terminated": _("Contract terminated"),
+}
+
+
+def event_type_labels() -> dict[str, str]:
+    """Return the label of every event type the platform knows by name (triggers and its own), lazily translated."""
+    return {**dict(EventType.choices), **OWN_EVENT_LABELS}
+
+
 class Channel(models.TextChoices):
     STORE = "store", _("Store")
     ONLINE = "online", _("Online shop")
@@ -108,7 +132,7 @@ class Event(models.Model):
         try:
             return EventType(self.type).label
         except ValueError:
-            return self.type
+            return OWN_EVENT_LABELS.get(self.type, self.type)
 
 
 class PendingDispatch(models.Model):

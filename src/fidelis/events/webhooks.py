@@ -58,7 +58,7 @@ from django.utils.translation import gettext_lazy
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, validation_error_to_domain
 from fidelis.core.models import new_public_id
-from fidelis.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
+from fidelis.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint, event_type_labels
 from fidelis.events.registry import on_event
 
 TIMEOUT_SECONDS = 5
@@ -72,16 +72,10 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 TEST_EVENT_TYPE = "webhook.test"
 RECENT_DELIVERIES = 10
 
-EVENT_TYPE_CHOICES = [
-    ("*", gettext_lazy("All events")),
-    ("points.changed", gettext_lazy("Points change")),
-    ("points.expiring", gettext_lazy("Points about to expire")),
-    ("tier.changed", gettext_lazy("Tier change")),
-    ("coupon.issued", gettext_lazy("Coupon issued")),
-    ("coupon.redeemed", gettext_lazy("Coupon redeemed")),
-    ("coupon.reversed", gettext_lazy("Coupon given back")),
-    ("member.joined", gettext_lazy("Joined the member club")),
-]
+EVENT_TYPE_CHOICES = [("*", gettext_lazy("All events"))] + [
+    (name, event_type_labels()[name]) for name in (
+        "points.changed", "points.expiring", "tier.changed", "coupon.issued", "coupon.redeemed", "coupon.reversed",
+        "member.joined")]
 
 
 # Signing
