@@ -86,3 +86,21 @@ def log_in(live_server):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def win_with_order(live_server):
+    """Mark an opportunity won on its page, recording an order of one product there (the won form)."""
+
+    def _win(page, opportunity, *, sku: str, store: str, payment: str):
+        page.goto(f"{live_server.url}/sales/opportunities/{opportunity.public_id}/")
+        page.click("#opportunity-won")
+        page.check("#id_create_order")
+        page.select_option("#id_product", sku)
+        page.select_option("#id_store", store)
+        page.select_option("#id_payment_method", payment)
+        with page.expect_navigation():
+            page.click("#won-save")
+        return page
+
+    return _win

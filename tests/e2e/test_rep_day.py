@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_won_order_opens_a_follow_up_shown_on_my_day_and_reminded_by_mail(page, live_server, staff, log_in, smtp,
-                                                                          artifacts):
+                                                                          artifacts, win_with_order):
     # given: the manager's rule "call the customer the day after a purchase, reminded 30 minutes before", and an
     # opportunity of the rep's customer
     manager, rep = staff[Role.MANAGER], staff[Role.SALES]
@@ -36,14 +36,7 @@ def test_won_order_opens_a_follow_up_shown_on_my_day_and_reminded_by_mail(page, 
                                      expected_close_date=timezone.localdate())
     log_in(page, "sales")
     # when: the rep marks the opportunity won and records the order
-    page.goto(f"{live_server.url}/sales/opportunities/{opportunity.public_id}/")
-    page.click("#opportunity-won")
-    page.check("#id_create_order")
-    page.select_option("#id_product", "SK-050")
-    page.select_option("#id_store", "2F-08")
-    page.select_option("#id_payment_method", "wechat_pay")
-    with page.expect_navigation():
-        page.click("#won-save")
+    win_with_order(page, opportunity, sku="SK-050", store="2F-08", payment="wechat_pay")
     expect(page.locator("#opportunity-stage")).to_have_text("赢单")
     order = Order.objects.get(customer=customer)
     # then: the purchase opened the follow-up task for the customer's owner, due tomorrow

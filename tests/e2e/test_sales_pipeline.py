@@ -14,7 +14,8 @@ from fidelis.sales.services import category_save, product_save, store_save
 pytestmark = pytest.mark.e2e
 
 
-def test_rep_creates_drags_and_wins_an_opportunity_with_an_order(page, live_server, staff, log_in, artifacts):
+def test_rep_creates_drags_and_wins_an_opportunity_with_an_order(page, live_server, staff, log_in, artifacts,
+                                                                 win_with_order):
     # given: a customer of the rep and a small catalogue
     manager, rep = staff[Role.MANAGER], staff[Role.SALES]
     customer = customer_create(actor=manager, owner=rep, data={"name": "林晓", "phone": "13600136000"})
@@ -50,14 +51,7 @@ def test_rep_creates_drags_and_wins_an_opportunity_with_an_order(page, live_serv
     opportunity.refresh_from_db()
     assert (opportunity.stage.name, opportunity.expected_amount) == ("方案报价", Decimal("3680.00"))
     # and marks it won, recording the order
-    page.goto(f"{live_server.url}/sales/opportunities/{opportunity.public_id}/")
-    page.click("#opportunity-won")
-    page.check("#id_create_order")
-    page.select_option("#id_product", "JW-001")
-    page.select_option("#id_store", "6F-01")
-    page.select_option("#id_payment_method", "card")
-    with page.expect_navigation():
-        page.click("#won-save")
+    win_with_order(page, opportunity, sku="JW-001", store="6F-01", payment="card")
     # then: the opportunity is won with its order, and the order shows on the 360° page
     order = Order.objects.get(customer=customer)
     expect(page.locator("#opportunity-stage")).to_have_text("赢单")
