@@ -45,13 +45,23 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 
+def role_has(role: str, capability: str) -> bool:
+    """Return whether the role grants the capability."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+    return role in CAPABILITIES[capability]
+
+
+def signed_in(user) -> bool:
+    """Return whether the user is signed in and may act (an active account)."""
+    return getattr(user, "is_authenticated", False) and user.is_active
+
+
 def has_capability(user, capability: str) -> bool:
     """Return whether the user's role grants the capability."""
     if capability not in CAPABILITIES:
         raise KeyError(f"unknown capability {capability!r}")
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return user.effective_role in CAPABILITIES[capability]
+    return signed_in(user) and role_has(user.effective_role, capability)
 
 
 def sees_all_customers(user) -> bool:

@@ -7,7 +7,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from fidelis.accounts.permissions import CAPABILITIES, has_capability
+from fidelis.accounts.permissions import role_has, signed_in
 
 # (url name, label, capability, icon, other view names under the same entry)
 NAV = [
@@ -46,10 +46,11 @@ def _is_active(current: str, url_name: str, also: tuple[str, ...]) -> bool:
 
 @lru_cache(maxsize=1024)
 def _entries(role: str, current: str, prefix: str, urlconf) -> tuple[tuple[str, str, object, str, bool], ...]:
-    # What a role sees depends on nothing else (see `has_capability`): worked out once per role and page.
+    # What a signed-in user sees depends on their role alone (see `has_capability`): worked out once per role and
+    # page.
     return tuple((url_name, url, label, icon, _is_active(current, url_name, also))
                  for url_name, label, capability, icon, also in NAV
-                 if role in CAPABILITIES[capability] and (url := _url(url_name, prefix, urlconf)) is not None)
+                 if role_has(role, capability) and (url := _url(url_name, prefix, urlconf)) is not None)
 
 
 def _current(request) -> str:
@@ -60,7 +61,7 @@ def _current(request) -> str:
 def nav_items(request) -> list[dict]:
     """Return the navigation entries the user's role may use, the current one marked active."""
     user = getattr(request, "user", None)
-    if not has_capability(user, "customer.view"):  # every role has it: signed in and active
+    if not signed_in(user):
         return []
     return [{"url": url, "label": label, "name": url_name, "icon": icon, "active": active}
             for url_name, url, label, icon, active in _entries(user.effective_role, _current(request),
@@ -78,7 +79,7 @@ def nav_links(request) -> tuple[tuple[str, str, str, bool], ...]:
     """Return nav_items as (url, label in the active language, icon, active) tuples, made once per role, page
     and language: what the sidebar shows."""
     user = getattr(request, "user", None)
-    if not has_capability(user, "customer.view"):
+    if not signed_in(user):
         return ()
     return _links(user.effective_role, _current(request), get_script_prefix(), get_urlconf(), get_language())
 

@@ -241,7 +241,8 @@ def my_day_groups(context, day) -> SafeString:
     count and tasks (see task_item) or a line saying there are none, and a link to the task list when more are
     due. Its words are translated once per language (a dozen {% translate %} nodes were a tenth of the page)."""
     words = _group_words(get_language())
-    with context.push(can_change=context.get("can_change_tasks"), next=context["request"].get_full_path()):
+    request = context.get("request")
+    with context.push(can_change=context.get("can_change_tasks"), next=request.get_full_path() if request else ""):
         page = _Page.of(context)
         html = ['<div class="my-day-groups">']
         for group, tasks in (("overdue", day.overdue), ("today", day.today), ("upcoming", day.upcoming)):
