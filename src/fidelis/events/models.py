@@ -60,10 +60,8 @@ OWN_EVENT_LABELS = {
     "contract.terminated": _("Contract terminated"),
 }
 
-
-def event_type_labels() -> dict[str, str]:
-    """Return the label of every event type the platform knows by name (triggers and its own), lazily translated."""
-    return {**dict(EventType.choices), **OWN_EVENT_LABELS}
+# The label of every event type the platform knows by name (triggers and its own), lazily translated.
+EVENT_TYPE_LABELS = {**dict(EventType.choices), **OWN_EVENT_LABELS}
 
 
 class Channel(models.TextChoices):
@@ -129,10 +127,7 @@ class Event(models.Model):
 
     @property
     def type_label(self) -> str:
-        try:
-            return EventType(self.type).label
-        except ValueError:
-            return OWN_EVENT_LABELS.get(self.type, self.type)
+        return EVENT_TYPE_LABELS.get(self.type, self.type)
 
 
 class PendingDispatch(models.Model):

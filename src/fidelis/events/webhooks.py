@@ -58,7 +58,7 @@ from django.utils.translation import gettext_lazy
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, validation_error_to_domain
 from fidelis.core.models import new_public_id
-from fidelis.events.models import DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint, event_type_labels
+from fidelis.events.models import EVENT_TYPE_LABELS, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 from fidelis.events.registry import on_event
 
 TIMEOUT_SECONDS = 5
@@ -73,7 +73,7 @@ TEST_EVENT_TYPE = "webhook.test"
 RECENT_DELIVERIES = 10
 
 EVENT_TYPE_CHOICES = [("*", gettext_lazy("All events"))] + [
-    (name, event_type_labels()[name]) for name in (
+    (name, EVENT_TYPE_LABELS[name]) for name in (
         "points.changed", "points.expiring", "tier.changed", "coupon.issued", "coupon.redeemed", "coupon.reversed",
         "member.joined")]
 

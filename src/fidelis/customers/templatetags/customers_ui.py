@@ -11,7 +11,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from fidelis.customers.models import Customer, LifecycleStage
-from fidelis.events.models import Channel, event_type_labels
+from fidelis.events.models import EVENT_TYPE_LABELS, Channel
 from fidelis.web.templatetags.fidelis_ui import esc, mask_email, mask_phone, phone
 
 register = template.Library()
@@ -20,7 +20,7 @@ register = template.Library()
 @lru_cache(maxsize=16)
 def _labels(language: str | None) -> tuple[dict[str, str], dict[str, str]]:
     """Return the escaped labels of the event types and channels in this language, translated once per process."""
-    return ({value: esc(label) for value, label in event_type_labels().items()},
+    return ({value: esc(label) for value, label in EVENT_TYPE_LABELS.items()},
             {value: esc(label) for value, label in Channel.choices})
 
 

@@ -38,7 +38,11 @@ def _words(language: str) -> dict[str, str]:
         ("done", gettext_noop("Done")), ("cancelled", gettext_noop("Cancelled")),
         ("overdue", gettext_noop("Overdue")), ("high", gettext_noop("High priority")),
         ("mark_done", gettext_noop("Mark as done")), ("put_off_by", gettext_noop("Put off by")),
-        ("put_off", gettext_noop("Put off")), ("reopen", gettext_noop("Reopen")), ("reminder", gettext_noop("reminder")))}
+        ("put_off", gettext_noop("Put off")), ("reopen", gettext_noop("Reopen")), ("reminder", gettext_noop("reminder")),
+        # the groups of "my day" (my_day_groups)
+        ("today", gettext_noop("Today")), ("upcoming", gettext_noop("Next 7 days")),
+        ("none_overdue", gettext_noop("Nothing overdue.")), ("none_today", gettext_noop("Nothing more due today.")),
+        ("none_upcoming", gettext_noop("Nothing planned yet.")), ("more", gettext_noop("More tasks …")))}
 
 
 class _Look:
@@ -226,21 +230,12 @@ def task_actions(context, task, view: str) -> SafeString:
     return page.finish(page.look.actions(task))
 
 
-@lru_cache(maxsize=16)
-def _group_words(language: str) -> dict[str, str]:
-    return {key: esc(gettext(text)) for key, text in (
-        ("overdue", gettext_noop("Overdue")), ("today", gettext_noop("Today")),
-        ("upcoming", gettext_noop("Next 7 days")), ("none_overdue", gettext_noop("Nothing overdue.")),
-        ("none_today", gettext_noop("Nothing more due today.")), ("none_upcoming", gettext_noop("Nothing planned yet.")),
-        ("more", gettext_noop("More tasks …")))}
-
-
 @register.simple_tag(takes_context=True)
 def my_day_groups(context, day) -> SafeString:
     """Return "my day" (a `MyDay`) as the home page shows it: overdue, today and the next 7 days, each with its
     count and tasks (see task_item) or a line saying there are none, and a link to the task list when more are
     due. Its words are translated once per language (a dozen {% translate %} nodes were a tenth of the page)."""
-    words = _group_words(get_language())
+    words = _words(get_language())
     request = context.get("request")
     with context.push(can_change=context.get("can_change_tasks"), next=request.get_full_path() if request else ""):
         page = _Page.of(context)
