@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
-from fidelis.loyalty.backfill import orders_backfill
+from fidelis.loyalty.backfill import _groups, orders_backfill
 from fidelis.loyalty.ledger import ledger_check
 from fidelis.loyalty.models import AppliedEvent, EntryKind, Member, PointsEntry, PointsLot, Purchase, Tier
 from fidelis.loyalty.services import member_enrol, rule_save
@@ -129,6 +129,47 @@ def test_orders_backfill_gives_what_live_processing_gives(rules, manager, chunk_
     assert AppliedEvent.objects.filter(program=program, event__in=events).count() == len(events)
     for member in (old, live, referrer):
         _assert_consistent(member)
+
+
+def test_groups_keep_members_with_their_referrers_and_pack_whole_groups(program, manager):
+    # given: a chain of referrals (a → b → c), a member alone, and a referred member whose referrer has no orders
+    a, b, c, alone, quiet, friend = (member_enrol(actor=manager, program=program, customer=CustomerFactory(),
+                                                  referrer=None)[0] for _i in range(6))
+    Member.objects.filter(pk=b.pk).update(referred_by=a)
+    Member.objects.filter(pk=c.pk).update(referred_by=b)
+    Member.objects.filter(pk=friend.pk).update(referred_by=quiet)
+    for member in (a, b, c, alone, friend):
+        _imported(member.customer, HISTORY[:2], prefix=f"g{member.pk}")
+    pending = Event.objects.filter(type="order.paid", customer__memberships__program=program)
+    # when
+    single = list(_groups(program, pending, 1))
+    packed = list(_groups(program, pending, 5))
+    # then: each group whole, in the order of its first customer; packed until a chunk holds 5 events
+    ids = {m: m.customer_id for m in (a, b, c, alone, quiet, friend)}
+    assert single == [frozenset({ids[a], ids[b], ids[c]}), frozenset({ids[alone]}),
+                      frozenset({ids[quiet], ids[friend]})]
+    assert packed == [frozenset({ids[a], ids[b], ids[c]}), frozenset({ids[alone], ids[quiet], ids[friend]})]
+
+
+def test_orders_backfill_in_parallel_chunks_credits_each_referrer_once(program, manager):
+    # given: a referrer with four friends and two members on their own, each friend and member with history
+    referrer, _new = member_enrol(actor=manager, program=program, customer=CustomerFactory())
+    friends = [member_enrol(actor=manager, program=program, customer=CustomerFactory(), referrer=referrer)[0]
+               for _i in range(4)]
+    others = [member_enrol(actor=manager, program=program, customer=CustomerFactory())[0] for _i in range(2)]
+    for member in (*friends, *others):
+        _imported(member.customer, prefix=f"p{member.pk}")
+    before = _ledger(referrer)
+    # when: chunks of one group each, two at a time (on PostgreSQL; one at a time elsewhere)
+    result = orders_backfill(actor=manager, program=program, chunk_size=1, workers=2)
+    # then
+    assert result.applied == 6 * len(HISTORY) and result.referrer_points == 4 * 200
+    assert [row[2] for row in _ledger(referrer)[len(before):]] == [200] * 4
+    for member in (referrer, *friends, *others):
+        _assert_consistent(member)
+    # the same orders: the same points, and the friends' first-purchase bonus (200) on top
+    assert {m.balance for m in others} == {others[0].balance}
+    assert {m.balance for m in friends} == {others[0].balance + 200}
 
 
 def test_orders_backfill_writes_no_timeline_events(program, manager, member):

@@ -65,8 +65,12 @@ def test_bulk_evaluator_gives_the_outcomes_of_evaluate(specs, events):
 pytestmark_db = pytest.mark.django_db(transaction=True)
 
 
+def _paid_at(order_no, days_ago):
+    return (timezone.now() - timedelta(days=days_ago)).replace(hour=4, minute=len(order_no), second=0)
+
+
 def _pay(customer, amount, order_no, days_ago, store="S1", channel="store"):
-    when = (timezone.now() - timedelta(days=days_ago)).replace(hour=4, minute=len(order_no), second=0)
+    when = _paid_at(order_no, days_ago)
     record_event(customer=customer, type="order.paid", occurred_at=when, channel=channel,
                  payload={"amount": amount, "order_no": order_no, "store": store}, idempotency_key=f"t:{order_no}")
 
@@ -218,7 +222,7 @@ def test_preview_reads_fewer_events_and_gives_the_same_answer(program, history, 
     members, stranger = history
     customer_tag_add(actor=None, customer=members[1].customer, tag_name="VIP", via="rule")
     customer = members[2].customer
-    customer.birthday = date(1990, timezone.localtime(timezone.now() - timedelta(days=5)).month, 1)
+    customer.birthday = date(1990, timezone.localtime(_paid_at("C1", 5)).month, 1)  # the month of the order
     customer.save()
     friend, _new = member_enrol(actor=manager, program=program, customer=CustomerFactory(), referrer=members[0],
                                 joined_at=timezone.now() - timedelta(days=40))

@@ -2,8 +2,8 @@
 
 A shop that starts the program with years of order history (imported `order.paid` events) wants its members to
 have the points, purchases and tiers that history earns. `orders_backfill` computes them with the live engine
-(`engine.evaluate`, through `preview.BulkEvaluator`) and writes them in bulk, members in customer order, one
-transaction per chunk of events (COPY on PostgreSQL, executemany on SQLite):
+(`engine.evaluate`, through `preview.BulkEvaluator`) and writes them in bulk, member by member, one transaction per
+chunk of events (COPY on PostgreSQL, executemany on SQLite):
 - a `Purchase` per order (the same order number twice earns once, as live), `PointsEntry` rows with the running
   `balance_after` of each member, a `PointsLot` per earning, an `AppliedEvent` per event, and the members' final
   `balance`, `earned_total`, `purchases` and tier;
@@ -28,15 +28,18 @@ Tier upgrades set the member's tier and `tier_since` (the time of the purchase) 
 points earned count the member's own earnings; points given to a referrer during the same back-fill do not move
 the referrer's tier. Capped rules are capped as live (their `points_awarded` moves for a total cap).
 
-On PostgreSQL two chunks are worked on at once (`workers`), each on its own connection: while the database checks
-and writes one chunk, Python computes the next. Most of the time goes to the database: per order about nine
-foreign-key checks at commit and some thirty index entries over the four tables.
+On PostgreSQL two chunks are worked on at once (`workers`), each on its own connection: while the database writes
+one chunk, Python computes the next (`_Turn`). Such chunks are made of whole groups of members who referred one
+another (`_groups`), so that they never wait for each other's locks. Most of the time goes to the database: per
+order seven foreign-key checks at commit and some sixteen index entries over the four tables.
 """
 
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,6 +47,7 @@ from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -167,11 +171,16 @@ def orders_backfill(*, actor, program: Program, events: QuerySet[Event] | None =
     started = time.monotonic()
     result = BackfillResult()
     job = _Job(program, actor, events)
-    ranges = list(_chunks(_pending(program, job.events), chunk_size))
     if workers is None:
-        workers = 2 if connection.vendor == "postgresql" else 1
-    if connection.in_atomic_block:
-        workers = 1  # other connections would not see the caller's uncommitted rows
+        workers = 2
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # SQLite writes one transaction at a time; other connections would not see the caller's uncommitted rows.
+        workers = 1
+    pending = _pending(program, job.events)
+    if workers > 1:
+        scopes: list[_Range | _Group] = [_Group(ids) for ids in _groups(program, pending, chunk_size)]
+    else:
+        scopes = [_Range(*bounds) for bounds in _chunks(pending, chunk_size)]
 
     def add(done: BackfillResult) -> None:
         for name, value in done.as_dict().items():
@@ -182,12 +191,12 @@ def orders_backfill(*, actor, program: Program, events: QuerySet[Event] | None =
         if progress is not None:
             progress(result)
 
-    if workers <= 1 or len(ranges) <= 1:
-        for bounds in ranges:
-            add(job.run(bounds))
+    if workers <= 1 or len(scopes) <= 1:
+        for scope in scopes:
+            add(job.run(scope))
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in as_completed([pool.submit(job.run_in_thread, bounds) for bounds in ranges]):
+            for future in as_completed([pool.submit(job.run_in_thread, scope) for scope in scopes]):
                 add(future.result())
     result.seconds = round(time.monotonic() - started, 3)
     return result
@@ -216,6 +225,48 @@ def _chunks(pending: QuerySet[Event], size: int) -> Iterator[tuple[int, int]]:
         yield first, customer_id
 
 
+def _groups(program: Program, pending: QuerySet[Event], size: int) -> Iterator[frozenset[int]]:
+    """Yield sets of customer ids holding about `size` pending events each, a member always with its referrer.
+
+    A chunk locks its members and their referrers, so chunks of customer ranges running at once wait for each other
+    whenever a member of one referred a member of the other (with referrers spread over all members: nearly always).
+    Here the customers with pending events and their referrers' customers are joined into groups (union-find over
+    "referred by"), and whole groups are packed into chunks: no two chunks lock the same member.
+    """
+    counts = dict(pending.order_by().values("customer_id").annotate(n=Count("id")).values_list("customer_id", "n"))
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        top = node
+        while parent.get(top, top) != top:
+            top = parent[top]
+        while node != top:  # shorten the path for the next lookups
+            parent[node], node = top, parent[node]
+        return top
+
+    referred = Member.objects.filter(program=program, referred_by__isnull=False).values_list(
+        "customer_id", "referred_by__customer_id")
+    for customer_id, referrer_customer_id in referred.iterator(chunk_size=10_000):
+        if customer_id in counts:
+            a, b = root(customer_id), root(referrer_customer_id)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    members: dict[int, list[int]] = defaultdict(list)
+    for node in {*counts, *parent, *parent.values()}:
+        members[root(node)].append(node)
+    chunk: list[int] = []
+    count = 0
+    for top in sorted(members):
+        group = set(members[top])
+        chunk.extend(group)
+        count += sum(counts.get(node, 0) for node in group)
+        if count >= size:
+            yield frozenset(chunk)
+            chunk, count = [], 0
+    if chunk:
+        yield frozenset(chunk)
+
+
 @dataclass(frozen=True)
 class _Range:
     """The customers first..last and their pending events (a back-fill chunk)."""
@@ -231,6 +282,23 @@ class _Range:
 
     def holds(self, customer_id: int) -> bool:
         return self.first <= customer_id <= self.last
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Some customers and their pending events (a back-fill chunk of `_groups`; PostgreSQL)."""
+
+    customer_ids: frozenset[int]
+
+    def customers(self, rows: QuerySet, field: str) -> QuerySet:
+        # One array parameter, however many customers (a group of referrals has no bound).
+        return rows.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (sorted(self.customer_ids),))})
+
+    def events(self, rows: QuerySet) -> QuerySet:
+        return self.customers(rows, "customer_id")
+
+    def holds(self, customer_id: int) -> bool:
+        return customer_id in self.customer_ids
 
 
 @dataclass(frozen=True)
@@ -260,6 +328,34 @@ class _Live:
     actions: list[tuple] = field(default_factory=list)  # (rule id, event id, customer id, outcome)
 
 
+class _Turn:
+    """Chunks take turns to read and compute, and write side by side.
+
+    The computing is Python, one thread at a time anyway; chunks that compute together then write together, and
+    the database waits while they compute and Python while they write. Taking turns, one chunk computes while the
+    others write: measured 1.3x the orders per second of two chunks left to themselves.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def taken(self) -> Iterator[Callable[[], None]]:
+        """Wait for the turn; yield the function that gives it back (once; at the latest on leaving)."""
+        self._lock.acquire()
+        held = [True]
+
+        def give_back() -> None:
+            if held[0]:
+                held[0] = False
+                self._lock.release()
+
+        try:
+            yield give_back
+        finally:
+            give_back()
+
+
 class _Job:
     """What stays the same for every chunk: the rules, the tiers, the columns to read.
 
@@ -287,6 +383,7 @@ class _Job:
         self.expiry: dict[tuple[int, int], datetime | None] = {}
         self.day_capped = [pk for pk, r in self.rules.items() if r.cap_member_day is not None]
         self.total_capped = [pk for pk, r in self.rules.items() if r.cap_total is not None]
+        self.turn = _Turn()
         # Worker threads start in the default language and time zone: use the caller's.
         self.language = translation.get_language()
 
@@ -296,15 +393,15 @@ class _Job:
             self.expiry[key] = expiry_for(self.program, when)
         return self.expiry[key]
 
-    def run_in_thread(self, bounds: tuple[int, int]) -> BackfillResult:
+    def run_in_thread(self, scope: "_Range | _Group") -> BackfillResult:
         try:
             with translation.override(self.language), timezone.override(self.bulk.tz):
-                return self.run(bounds)
+                return self.run(scope)
         finally:
             connection.close()  # this thread's own connection
 
-    def run(self, bounds: tuple[int, int]) -> BackfillResult:
-        return self._attempts(_Range(*bounds))
+    def run(self, scope: "_Range | _Group") -> BackfillResult:
+        return self._attempts(scope)
 
     def apply_orders(self, event_ids: list[int], customer_ids: set[int]) -> list[int]:
         """Apply live order.paid events inside the caller's transaction; return those it left to `apply_event`
@@ -316,10 +413,10 @@ class _Job:
     def _attempts(self, scope, live: "_Live | None" = None) -> BackfillResult:
         for attempt in range(ATTEMPTS):
             try:
-                with transaction.atomic():
+                with transaction.atomic(), self.turn.taken() as give_back:
                     if live is not None:
                         live.__init__()
-                    return self.run_chunk(scope, live)
+                    return self.run_chunk(scope, live, give_back)
             except (IntegrityError, OperationalError):
                 # Live processing applied one of these events meanwhile, or a deadlock with it: nothing of the
                 # chunk was written; read again under the locks.
@@ -329,8 +426,10 @@ class _Job:
 
     # --- one chunk, inside its transaction -----------------------------------------------------------------
 
-    def run_chunk(self, scope: "_Range | _Batch", live: _Live | None = None) -> BackfillResult:
-        """Apply the pending events of the scope's customers; the members' rows are locked first."""
+    def run_chunk(self, scope: "_Range | _Group | _Batch", live: _Live | None = None,
+                  computed: Callable[[], None] = lambda: None) -> BackfillResult:
+        """Apply the pending events of the scope's customers; the members' rows are locked first. `computed` is
+        called once everything is read and worked out, before the writes."""
         now = timezone.now()
         # Live: claim the events first, as `rules._apply` does (the same lock order: the event, then the member).
         claimed = self._claim(scope.event_ids, now) if live is not None else None
@@ -462,6 +561,7 @@ class _Job:
                         live.tier_changes.append((account, before, account.tier_id, occurred_at, None))
 
         changed = [a for a in accounts.values() if a.changed]
+        computed()
         _Writer(self.program).write(entries, purchases, applied, changed, totals, now, claimed=claimed is not None)
         result.purchases = len(purchases)
         result.entries = len(entries)
@@ -557,10 +657,10 @@ class _Job:
 
     # --- reads under the locks -----------------------------------------------------------------------------
 
-    def _members(self, scope: _Range | _Batch) -> QuerySet[Member]:
+    def _members(self, scope: _Range | _Group | _Batch) -> QuerySet[Member]:
         return scope.customers(Member.objects.filter(program=self.program), "customer_id")
 
-    def _lock(self, scope: _Range | _Batch) -> dict[int, _Account]:
+    def _lock(self, scope: _Range | _Group | _Batch) -> dict[int, _Account]:
         """Lock the chunk's members and their referrers, in pk order (the order every ledger lock takes)."""
         ids: set[int] = set()
         for pk, referrer_id in self._members(scope).values_list("pk", "referred_by_id"):
@@ -655,13 +755,13 @@ class _Job:
             used[(rule_id, member_id, self.bulk.local_day(occurred_at))] += points
         return used
 
-    def _birthdays(self, scope: _Range | _Batch) -> dict[int, Any]:
+    def _birthdays(self, scope: _Range | _Group | _Batch) -> dict[int, Any]:
         if "birthday_month" not in self.kinds:
             return {}
         return dict(scope.customers(Customer.objects.filter(birthday__isnull=False), "pk")
                     .values_list("pk", "birthday"))
 
-    def _tags(self, scope: _Range | _Batch) -> dict[int, frozenset[str]]:
+    def _tags(self, scope: _Range | _Group | _Batch) -> dict[int, frozenset[str]]:
         if "tag_in" not in self.kinds:
             return {}
         names: dict[int, set[str]] = defaultdict(set)

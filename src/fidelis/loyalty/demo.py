@@ -90,7 +90,7 @@ def _members(program: Program) -> int:
                             expires_at=expiry_for(program, at), idempotency_key=f"rule:{welcome.pk}:event:{pk}")
                 for pk, customer_id, at, _channel, _payload in batch])
             if entries[0].pk is None:
-                entries = list(PointsEntry.objects.filter(rule=welcome, event_id__in=[row[0] for row in batch]))
+                entries = list(PointsEntry.objects.filter(rule=welcome, member__in=list(by_customer.values())))
             PointsLot.objects.bulk_create([
                 PointsLot(member_id=e.member_id, entry=e, points=500, remaining=500, expires_at=e.expires_at)
                 for e in entries])

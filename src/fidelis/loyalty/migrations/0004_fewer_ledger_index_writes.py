@@ -1,0 +1,57 @@
+"""Fewer writes per order applied to the ledger: no index of the entries by order number or by event (no query
+reads them so), the applied events' unique index with the event first (it also serves looking them up by event),
+and no database foreign key from purchases and applied events to their event (its check locks the event's row,
+writing its page again). SQLite rebuilds the tables for this, which drops the entries' append-only trigger: it is
+made again last."""
+
+import importlib
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+append_only = importlib.import_module("fidelis.loyalty.migrations.0002_ledger_append_only")
+
+
+def sqlite_trigger_again(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        schema_editor.execute(append_only.SQLITE_CREATE)
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('events', '0006_partial_indexes'),
+        ('loyalty', '0003_leaner_ledger_indexes'),
+    ]
+
+    operations = [
+        migrations.RemoveConstraint(
+            model_name='appliedevent',
+            name='applied_event_unique',
+        ),
+        migrations.RemoveIndex(
+            model_name='pointsentry',
+            name='points_entry_order_idx',
+        ),
+        migrations.AlterField(
+            model_name='appliedevent',
+            name='event',
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='events.event'),
+        ),
+        migrations.AlterField(
+            model_name='pointsentry',
+            name='event',
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='events.event', verbose_name='event'),
+        ),
+        migrations.AlterField(
+            model_name='purchase',
+            name='event',
+            field=models.OneToOneField(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.event'),
+        ),
+        migrations.AddConstraint(
+            model_name='appliedevent',
+            constraint=models.UniqueConstraint(fields=('event', 'program'), name='applied_event_unique'),
+        ),
+        migrations.RunPython(sqlite_trigger_again, migrations.RunPython.noop),
+    ]
