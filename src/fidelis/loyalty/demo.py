@@ -87,7 +87,7 @@ def _members(program: Program) -> int:
             entries = PointsEntry.objects.bulk_create([
                 PointsEntry(member=by_customer[customer_id], kind=EntryKind.EARN, points=500, balance_after=500,
                             occurred_at=at, created_at=at, rule=welcome, event_id=pk, reason=welcome.name,
-                            expires_at=expiry_for(program, at), idempotency_key=f"rule:{welcome.pk}:event:{pk}")
+                            expires_at=expiry_for(program, at))
                 for pk, customer_id, at, _channel, _payload in batch])
             if entries[0].pk is None:
                 entries = list(PointsEntry.objects.filter(rule=welcome, member__in=list(by_customer.values())))

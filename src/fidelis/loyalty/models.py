@@ -189,7 +189,9 @@ class PointsEntry(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                               related_name="+", verbose_name=_("by"), db_index=False)
-    # Unique through a constraint, not unique=True: PostgreSQL would add a LIKE index no query uses.
+    # The key of the request that made the entry (an adjustment, a redemption, a payment), so that it is made once.
+    # Entries of rules have none: the event's AppliedEvent, written in the same transaction, makes them once. Unique
+    # through a partial constraint: no index entry for the entries without a key (most of them).
     idempotency_key = models.CharField(max_length=160, null=True, blank=True)
 
     class Meta:
@@ -203,7 +205,8 @@ class PointsEntry(models.Model):
             models.Index(fields=["actor"], name="points_entry_actor_idx", condition=models.Q(actor__isnull=False)),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["idempotency_key"], name="points_entry_idempotency_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="points_entry_idempotency_unique",
+                                    condition=models.Q(idempotency_key__isnull=False)),
         ]
 
     def __str__(self) -> str:

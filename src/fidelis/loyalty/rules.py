@@ -335,7 +335,7 @@ def _carry_out(program: Program, rule: Rule, outcome, event: Event, member: Memb
         if points:
             ledger.post(member, EntryKind.EARN, points, occurred_at=event.occurred_at, rule=rule, event=event,
                         order_ref=purchase.order_ref if purchase else "", amount=purchase.amount if purchase else None,
-                        reason=rule.name, idempotency_key=f"rule:{rule.pk}:event:{event.pk}")
+                        reason=rule.name)
     coupons_issue(program, rule, outcome, event)
     for tag in outcome.tags:
         customer_tag_add(actor=None, customer=event.customer, tag_name=tag, via="rule")
@@ -347,8 +347,7 @@ def _carry_out(program: Program, rule: Rule, outcome, event: Event, member: Memb
         referrer = ledger.lock_member(member.referred_by_id)
         if referrer.status == MemberStatus.ACTIVE:
             ledger.post(referrer, EntryKind.EARN, outcome.referrer_points, occurred_at=event.occurred_at, rule=rule,
-                        event=event, reason=_("%(rule)s: %(member)s") % {"rule": rule.name, "member": member.number},
-                        idempotency_key=f"rule:{rule.pk}:event:{event.pk}:referrer")
+                        event=event, reason=_("%(rule)s: %(member)s") % {"rule": rule.name, "member": member.number})
     return points
 
 
@@ -382,8 +381,7 @@ def _refund(member: Member, event: Event) -> None:
     missing = max(owed, 0) - take
     if take:
         ledger.post(member, EntryKind.CLAWBACK, -take, occurred_at=event.occurred_at, event=event, order_ref=ref,
-                    amount=refunded, shortfall=missing, idempotency_key=f"refund:event:{event.pk}",
-                    reason=_("Refund of order %(order)s") % {"order": ref})
+                    amount=refunded, shortfall=missing, reason=_("Refund of order %(order)s") % {"order": ref})
     Purchase.objects.filter(pk=purchase.pk).update(refunded=total_refunded, points_clawed=purchase.points_clawed + take,
                                                    points_unrecovered=purchase.points_unrecovered + missing)
     if total_refunded >= purchase.amount:

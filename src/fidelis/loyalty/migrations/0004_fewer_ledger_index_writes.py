@@ -1,8 +1,8 @@
 """Fewer writes per order applied to the ledger: no index of the entries by order number or by event (no query
 reads them so), the applied events' unique index with the event first (it also serves looking them up by event),
-and no database foreign key from purchases and applied events to their event (its check locks the event's row,
-writing its page again). SQLite rebuilds the tables for this, which drops the entries' append-only trigger: it is
-made again last."""
+no database foreign key from purchases and applied events to their event (its check locks the event's row, writing
+its page again), and the idempotency keys unique only where there is one (entries of rules have none). SQLite
+rebuilds the tables for this, which drops the entries' append-only trigger: it is made again last."""
 
 import importlib
 
@@ -52,6 +52,14 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='appliedevent',
             constraint=models.UniqueConstraint(fields=('event', 'program'), name='applied_event_unique'),
+        ),
+        migrations.RemoveConstraint(
+            model_name='pointsentry',
+            name='points_entry_idempotency_unique',
+        ),
+        migrations.AddConstraint(
+            model_name='pointsentry',
+            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('idempotency_key',), name='points_entry_idempotency_unique'),
         ),
         migrations.RunPython(sqlite_trigger_again, migrations.RunPython.noop),
     ]
