@@ -129,6 +129,26 @@ def test_partial_refund_claws_back_in_proportion_and_spent_points_are_not_recove
     assert ledger_check(member) == {"balance": 0, "entries": 0, "lots": 0}
 
 
+def test_a_refund_claws_back_in_every_program_the_customer_is_a_member_of(member, manager):
+    # given: the same customer in a second program, and an order that earned in both
+    from fidelis.loyalty.templates import starter_program
+
+    other, _new = member_enrol(actor=manager, program=starter_program(actor=manager, name="宠物会员"),
+                               customer=member.customer)
+    _pay(member.customer, "1000.00", "M1")
+    # when
+    refund, _new = record_event(customer=member.customer, type="order.refunded",
+                                payload={"amount": "400.00", "order_no": "M1"})
+    # then: each program took back its own 400 points, once (and joining the second gave nothing in the first)
+    for one in (member, other):
+        one.refresh_from_db()
+        assert one.balance == 500 + 1000 - 400
+        clawbacks = PointsEntry.objects.filter(member=one, kind=EntryKind.CLAWBACK)
+        assert [(c.points, c.event_id, c.idempotency_key) for c in clawbacks] == [(-400, refund.pk, None)]
+        assert ledger_check(one) == {"balance": 1100, "entries": 1100, "lots": 1100}
+    assert AppliedEvent.objects.filter(event=refund).count() == 2
+
+
 @pytest.mark.parametrize("amount", ["-5", "abc", "", "NaN"])
 def test_order_with_a_bad_amount_is_refused_and_nothing_is_written(member, amount):
     before = Event.objects.count()

@@ -245,11 +245,12 @@ class Purchase(models.Model):
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="purchase_set",
                                db_index=False)  # purchase_member_idx
+    # One purchase per member and order (purchase_order_unique), so one per program for an event: not one-to-one.
     # No foreign key in the database for the event here and in AppliedEvent (Django still sets it to NULL, or
     # deletes the row, with the event): its check locks every event row a purchase is made from, which rewrites the
     # event stream's table page by page (bench/ledger.py: the back-fill 1.3x faster without the two).
-    event = models.OneToOneField("events.Event", on_delete=models.SET_NULL, db_constraint=False, null=True,
-                                 blank=True, related_name="+")
+    event = models.ForeignKey("events.Event", on_delete=models.SET_NULL, db_constraint=False, null=True, blank=True,
+                              related_name="+")
     order_ref = models.CharField(max_length=64)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     refunded = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))

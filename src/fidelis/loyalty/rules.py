@@ -185,9 +185,12 @@ def apply_event(event_id: int) -> int:
     event = Event.objects.select_related("customer").filter(pk=event_id).first()
     if event is None or event.type in OWN_TYPES:
         return 0
+    # An event that names its program (member.joined) is that program's: joining one club is not news to another.
+    named = event.payload.get("program") if isinstance(event.payload, dict) else None
     total = 0
     for loaded in _programs_for(event.type):
-        total += _apply(loaded.program, loaded.rules, event, loaded.tiers)
+        if named is None or named == loaded.program.public_id:
+            total += _apply(loaded.program, loaded.rules, event, loaded.tiers)
     return total
 
 

@@ -1,7 +1,8 @@
 """Fewer writes per order applied to the ledger: no index of the entries by order number or by event (no query
 reads them so), the applied events' unique index with the event first (it also serves looking them up by event),
 no database foreign key from purchases and applied events to their event (its check locks the event's row, writing
-its page again), and the idempotency keys unique only where there is one (entries of rules have none). SQLite
+its page again), and the idempotency keys unique only where there is one (entries of rules have none); a purchase per member
+for an event, no longer one per event (a customer in two programs earns in both). SQLite
 rebuilds the tables for this, which drops the entries' append-only trigger: it is made again last."""
 
 import importlib
@@ -47,7 +48,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='purchase',
             name='event',
-            field=models.OneToOneField(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.event'),
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.event'),
         ),
         migrations.AddConstraint(
             model_name='appliedevent',
