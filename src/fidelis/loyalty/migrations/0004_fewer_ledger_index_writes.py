@@ -10,13 +10,9 @@ import importlib
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-append_only = importlib.import_module("fidelis.loyalty.migrations.0002_ledger_append_only")
-
-
-def sqlite_trigger_again(apps, schema_editor):
-    if schema_editor.connection.vendor == "sqlite":
-        schema_editor.execute(append_only.SQLITE_CREATE)
+# The same step as 0003's: make the entries' append-only trigger again after SQLite rebuilt the table.
+leaner_indexes = importlib.import_module("fidelis.loyalty.migrations.0003_leaner_ledger_indexes")
+sqlite_trigger_again = leaner_indexes.sqlite_trigger_again
 
 
 class Migration(migrations.Migration):
