@@ -149,6 +149,26 @@ def test_a_refund_claws_back_in_every_program_the_customer_is_a_member_of(member
     assert AppliedEvent.objects.filter(event=refund).count() == 2
 
 
+def test_apply_missed_applies_an_event_no_worker_applied_and_leaves_other_programs_joins_alone(member, manager):
+    # given: the customer joined a second program too, and an order that no worker picked up
+    from fidelis.loyalty.tasks import apply_missed
+    from fidelis.loyalty.templates import starter_program
+
+    other, _new = member_enrol(actor=manager, program=starter_program(actor=manager, name="宠物会员"),
+                               customer=member.customer)
+    missed = Event.objects.create(customer=member.customer, type="order.paid", occurred_at=timezone.now(),
+                                  channel="store", payload={"amount": "80.00", "order_no": "LOST1"})
+    # when
+    first = apply_missed(older_than_s=0)
+    second = apply_missed(older_than_s=0)
+    # then: the order earned in both programs, once; the second program's join gave nothing in the first
+    assert (first, second) == (1, 0)
+    for one in (member, other):
+        one.refresh_from_db()
+        assert one.balance == 500 + 80
+    assert AppliedEvent.objects.filter(event=missed).count() == 2
+
+
 @pytest.mark.parametrize("amount", ["-5", "abc", "", "NaN"])
 def test_order_with_a_bad_amount_is_refused_and_nothing_is_written(member, amount):
     before = Event.objects.count()

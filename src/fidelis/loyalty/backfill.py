@@ -782,7 +782,7 @@ def _of_members(rows: QuerySet, field: str, member_ids: list[int]) -> Iterator[t
         return
     if not member_ids:
         return
-    sql, params = rows.filter(**{field: RawSQL("m.id", ())}).query.sql_with_params()
+    sql, params = rows.order_by().filter(**{field: RawSQL("m.id", ())}).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT p.* FROM unnest(%s::bigint[]) AS m(id) CROSS JOIN LATERAL ({sql}) AS p",  # noqa: S608
                        [member_ids, *params])
