@@ -184,6 +184,19 @@ def test_preview_a_higher_rule_that_stops_here_stops_the_previewed_one(program, 
 
 
 @pytestmark_db
+def test_preview_of_the_welcome_rule_counts_only_this_programs_new_members(program, manager):
+    # given: one customer joins this program, another joins a second program
+    from fidelis.loyalty.templates import starter_program
+
+    member_enrol(actor=manager, program=program, customer=CustomerFactory())
+    member_enrol(actor=manager, program=starter_program(actor=manager, name="宠物会员"), customer=CustomerFactory())
+    # when
+    preview = preview_rule(program, Rule.objects.get(program=program, template="welcome"), *_window())
+    # then
+    assert (preview.events_scanned, preview.events_matched, preview.points) == (1, 1, 500)
+
+
+@pytestmark_db
 def test_preview_of_a_window_that_ends_before_it_starts_is_refused(program):
     since, until = _window()
     with pytest.raises(DomainError) as raised:

@@ -54,6 +54,7 @@ from fidelis.loyalty.models import (
     RuleStatus,
     Tier,
 )
+from fidelis.loyalty.rules import PROGRAM_EVENT_TYPES, program_events_of_others
 
 ORDER_TYPES = frozenset({"order.paid", "order.refunded"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -337,6 +338,8 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
         result.seconds = round(time.monotonic() - started, 3)
         return result
     window = Event.objects.filter(type=rule.trigger, occurred_at__gte=start, occurred_at__lt=end)
+    if rule.trigger in PROGRAM_EVENT_TYPES:
+        window = window.exclude(program_events_of_others(program))
     result.events_scanned = window.count()
     events = _narrow(window, rule, program, tier_names, bulk.tz) if narrow else window
     facts_of = _FactsLoader(program, rules)

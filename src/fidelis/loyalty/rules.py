@@ -53,6 +53,9 @@ OWN_TYPES = frozenset({"points.changed", "points.expiring", "coupon.issued", "co
                        "tier.changed"})
 BUILT_IN = frozenset({"member.joined", "order.paid", "order.refunded"})
 ORDER_PAID = "order.paid"
+# Events that name their program in the payload ("program": its public id) and count for that program only:
+# joining one club is not news to another.
+PROGRAM_EVENT_TYPES = frozenset({"member.joined"})
 
 
 def order_amount(payload: dict, field: str = "amount") -> Decimal | None:
@@ -180,13 +183,18 @@ def _apply_orders(rows: list[tuple[int, str, int]]) -> None:
                 _apply(loaded.program, loaded.rules, events[event_id], loaded.tiers, claimed=True)
 
 
+def program_events_of_others(program: Program) -> Q:
+    """Return the condition of the events that name another program (PROGRAM_EVENT_TYPES): not this one's."""
+    return Q(type__in=PROGRAM_EVENT_TYPES, payload__has_key="program") & ~Q(payload__program=program.public_id)
+
+
 def apply_event(event_id: int) -> int:
     """Apply an event to every active program once; return the points it gave."""
     event = Event.objects.select_related("customer").filter(pk=event_id).first()
     if event is None or event.type in OWN_TYPES:
         return 0
-    # An event that names its program (member.joined) is that program's: joining one club is not news to another.
-    named = event.payload.get("program") if isinstance(event.payload, dict) else None
+    named = event.payload.get("program") if event.type in PROGRAM_EVENT_TYPES and isinstance(event.payload, dict) \
+        else None
     total = 0
     for loaded in _programs_for(event.type):
         if named is None or named == loaded.program.public_id:

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -71,7 +71,7 @@ def apply_missed(days: int = 7, older_than_s: int = 60) -> int:
     """
     from fidelis.events.models import Event
     from fidelis.loyalty.models import AppliedEvent, Rule, RuleStatus
-    from fidelis.loyalty.rules import BUILT_IN, apply_event
+    from fidelis.loyalty.rules import BUILT_IN, apply_event, program_events_of_others
 
     now = timezone.now()
     done = 0
@@ -83,8 +83,7 @@ def apply_missed(days: int = 7, older_than_s: int = 60) -> int:
         missed = (Event.objects.filter(type__in=types, created_at__gte=since,
                                        created_at__lte=now - timedelta(seconds=older_than_s))
                   .exclude(pk__in=AppliedEvent.objects.filter(program=program).values("event_id"))
-                  # another program's own events (its member.joined): `apply_event` leaves them to that program
-                  .exclude(Q(payload__has_key="program") & ~Q(payload__program=program.public_id))
+                  .exclude(program_events_of_others(program))
                   .order_by("occurred_at", "pk").values_list("pk", flat=True))
         for event_id in missed.iterator(chunk_size=500):
             apply_event(event_id)
