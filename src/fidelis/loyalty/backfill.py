@@ -31,7 +31,7 @@ the referrer's tier. Capped rules are capped as live (their `points_awarded` mov
 On PostgreSQL two chunks are worked on at once (`workers`), each on its own connection: while the database writes
 one chunk, Python computes the next (`_Turn`). Such chunks are made of whole groups of members who referred one
 another (`_groups`), so that they never wait for each other's locks. Most of the time goes to the database: per
-order seven foreign-key checks at commit and some fifteen index entries over the four tables.
+order about four foreign-key checks at commit (the member's) and some fifteen index entries over the four tables.
 """
 
 import threading

@@ -1,7 +1,8 @@
 """Fewer writes per order applied to the ledger: no index of the entries by order number or by event (no query
 reads them so), the applied events' unique index with the event first (it also serves looking them up by event),
 no database foreign key from purchases and applied events to their event (its check locks the event's row, writing
-its page again), and the idempotency keys unique only where there is one (entries of rules have none); a purchase per member
+its page again), nor from entries to their rule, applied events to their program (rows every writer's checks lock)
+and lots to their entry (written together), and the idempotency keys unique only where there is one (entries of rules have none); a purchase per member
 for an event, no longer one per event (a customer in two programs earns in both). SQLite
 rebuilds the tables for this, which drops the entries' append-only trigger: it is made again last."""
 
@@ -57,6 +58,21 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='pointsentry',
             constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('idempotency_key',), name='points_entry_idempotency_unique'),
+        ),
+        migrations.AlterField(
+            model_name='appliedevent',
+            name='program',
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='loyalty.program'),
+        ),
+        migrations.AlterField(
+            model_name='pointsentry',
+            name='rule',
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='loyalty.rule', verbose_name='rule'),
+        ),
+        migrations.AlterField(
+            model_name='pointslot',
+            name='entry',
+            field=models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='lot', to='loyalty.pointsentry'),
         ),
         migrations.RunPython(sqlite_trigger_again, migrations.RunPython.noop),
     ]
