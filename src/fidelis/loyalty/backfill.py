@@ -333,7 +333,7 @@ class _Turn:
 
     The computing is Python, one thread at a time anyway; chunks that compute together then write together, and
     the database waits while they compute and Python while they write. Taking turns, one chunk computes while the
-    others write: measured 1.3x the orders per second of two chunks left to themselves.
+    others write: about 1.25x the orders per second of two chunks left to themselves (two pairs of runs).
     """
 
     def __init__(self) -> None:
