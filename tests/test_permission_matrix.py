@@ -56,6 +56,7 @@ WEB = {
     "events:webhook_test": "webhook.manage",
     "events:webhook_delivery_retry": "webhook.manage",
     "loyalty:program": "loyalty.view",
+    "loyalty:program_backfill": "loyalty.adjust",
     "loyalty:members": "loyalty.view",
     "loyalty:member_enrol": "loyalty.operate",
     "loyalty:customer_panel": "loyalty.view",
@@ -85,7 +86,7 @@ WEB = {
 }
 # Routes answered with POST in the role walk below.
 POSTS = {"loyalty:member_enrol", "loyalty:member_adjust", "loyalty:member_redeem",
-                 "loyalty:member_coupon_issue"}
+                 "loyalty:member_coupon_issue", "loyalty:program_backfill"}
 # API operations: "METHOD /path" → (scope, capability); None: any signed-in caller.
 API = {
     "GET /me": None,
@@ -180,6 +181,8 @@ def _sample_url(name, customer, manager):
         kwargs = {"public_id": "0" * 16}
     if name.startswith(("loyalty:member_", "loyalty:customer_panel")):
         kwargs = {"public_id": customer.public_id}  # a customer id: the member routes answer 404, not 403
+    if name == "loyalty:program_backfill":
+        kwargs = {"public_id": "0" * 16}  # no such program: 404 for the roles allowed, not 403
     if name.startswith("loyalty:design_") and name != "loyalty:design_program_create":
         # No such program, rule, coupon or reward: the design routes answer 404 (405 for POST-only ones), not 403.
         kwargs = {"public_id": "0" * 16} if name.endswith(("rule_edit", "rule_status", "coupon_edit", "reward_edit")) \

@@ -75,3 +75,32 @@ def test_join_follow_buy_reach_a_tier_and_use_the_coupon_at_the_pos(page, live_s
     expect(page.locator("[data-kpi=outstanding]")).to_have_text(_number(outstanding))
     expect(page.locator("[data-kpi=members]")).to_have_text("1")
     page.screenshot(path=str(artifacts / "loyalty-program.png"), full_page=True)
+
+
+def test_manager_applies_imported_order_history_from_the_program_page(page, live_server, staff, log_in):
+    # given: a member whose orders of last year came in by an order import (events without live processing)
+    from django.utils import timezone
+
+    from fidelis.events.models import Event
+    from fidelis.loyalty.services import member_enrol
+
+    manager = staff[Role.MANAGER]
+    program = starter_program(actor=manager, name="星河会员俱乐部")
+    customer = customer_create(actor=manager, data={"name": "周敏", "phone": "13600136001"})
+    member, _new = member_enrol(actor=manager, program=program, customer=customer)
+    Event.objects.bulk_create([
+        Event(customer=customer, type="order.paid", occurred_at=timezone.now() - timezone.timedelta(days=days),
+              channel="store", payload={"amount": amount, "order_no": f"H-{days}"}, idempotency_key=f"hist:{days}")
+        for days, amount in ((300, "1800.00"), (200, "1500.00"))])
+    # when: the manager presses "apply historical orders" on the program page
+    log_in(page, "manager")
+    page.goto(f"{live_server.url}/loyalty/")
+    with page.expect_navigation():
+        page.click("#program-backfill")
+    # then: the page says what was applied, and the member has the points and the tier of that history
+    expect(page.locator(".messages .msg-success")).to_contain_text("2")
+    member.refresh_from_db()
+    assert member.balance == 500 + 1800 + 1500 and member.tier.name == "银卡"
+    page.goto(f"{live_server.url}/loyalty/members/{member.public_id}/")
+    expect(page.locator("#member-balance")).to_have_text(_number(3800))
+    expect(page.locator("#member-tier")).to_have_text("银卡")

@@ -1,4 +1,5 @@
-"""Scheduled work of the member club: expiry notices, expiry, tier reviews (Celery beat, daily)."""
+"""Work of the member club in the background: expiry notices, expiry, tier reviews (Celery beat, daily), missed
+events, and the back-fill of historical orders (started from the program page)."""
 
 from datetime import timedelta
 
@@ -89,3 +90,17 @@ def apply_missed(days: int = 7, older_than_s: int = 60) -> int:
             apply_event(event_id)
             done += 1
     return done
+
+
+@shared_task(name="loyalty.backfill_orders")
+def backfill_orders(program_id: int, actor_id: int | None = None) -> dict:
+    """Apply the program's historical order.paid events to the ledger; return what the back-fill did.
+
+    Safe to run twice: what is applied already is skipped (`backfill.orders_backfill`).
+    """
+    from fidelis.accounts.models import User
+    from fidelis.loyalty.backfill import orders_backfill
+
+    program = Program.objects.get(pk=program_id)
+    actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None
+    return orders_backfill(actor=actor, program=program).as_dict()

@@ -1,12 +1,16 @@
 """The member club's overview: the program, whether it reaches its objective, and what it is made of."""
 
+from django.contrib import messages
 from django.db.models import Count, Q, Sum
-from django.shortcuts import redirect, render
-from django.urls import path
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.loyalty.models import Coupon, CouponStatus, Program, Rule
 from fidelis.loyalty.selectors import program_default, program_kpis
+from fidelis.loyalty.tasks import backfill_orders
 from fidelis.web.access import require_capability
 
 
@@ -31,6 +35,7 @@ def program_overview(request):
     return render(request, "loyalty/program.html", {
         "program": program, "programs": Program.objects.order_by("name"), "kpis": kpis, "rules": rules,
         "coupon_templates": templates, "rewards": rewards, "can_design": can_design,
+        "can_backfill": has_capability(request.user, "loyalty.adjust"),
         "tiers": [(t, n, round(n * 100 / tier_max)) for t, n in kpis.tiers],
         "live_rules": sum(1 for r in rules if r.status == "active"),
         "coupons_active": Coupon.objects.filter(template__program=program, status=CouponStatus.ACTIVE).count(),
@@ -38,6 +43,25 @@ def program_overview(request):
     })
 
 
+@require_capability("loyalty.adjust")
+@require_POST
+def program_backfill(request, public_id: str):
+    """Apply the program's historical orders to the ledger (a Celery task; at once without a broker)."""
+    program = get_object_or_404(Program, public_id=public_id)
+    done = backfill_orders.delay(program.pk, request.user.pk)
+    if done.ready():  # no broker: the task ran in this request
+        result = done.get()
+        messages.success(request, _("%(orders)s historical orders applied: %(points)s points to %(members)s members, "
+                                    "%(tiers)s tier upgrades.") % {
+            "orders": result["applied"], "points": result["points"], "members": result["members"],
+            "tiers": result["tier_upgrades"]})
+    else:
+        messages.success(request, _("The historical orders are being applied to the ledger. The audit log shows each "
+                                    "part as it is done."))
+    return redirect(f"{reverse('loyalty:program')}?program={program.public_id}")
+
+
 urlpatterns = [
     path("", program_overview, name="program"),
+    path("<str:public_id>/backfill/", program_backfill, name="program_backfill"),
 ]
