@@ -72,6 +72,7 @@ from fidelis.loyalty.models import (
 )
 from fidelis.loyalty.preview import (
     BulkEvaluator,
+    array_in,
     condition_kinds,
     event_columns,
     event_time,
@@ -291,8 +292,7 @@ class _Group:
     customer_ids: frozenset[int]
 
     def customers(self, rows: QuerySet, field: str) -> QuerySet:
-        # One array parameter, however many customers (a group of referrals has no bound).
-        return rows.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (sorted(self.customer_ids),))})
+        return array_in(rows, field, sorted(self.customer_ids))  # a group of referrals has no bound
 
     def events(self, rows: QuerySet) -> QuerySet:
         return self.customers(rows, "customer_id")
@@ -773,9 +773,11 @@ class _Job:
 def _of_members(rows: QuerySet, field: str, member_ids: list[int]) -> Iterator[tuple]:
     """Yield the rows (of a values_list) of these members.
 
-    On PostgreSQL one range of the table's member index per member, for sure: with `member_id IN (…)` the planner,
-    whose statistics lag behind tables that a back-fill fills, chose to hash-join the whole table, chunk after
-    chunk, to find the few rows (or none) of the chunk's members (measured: 50 ms for no row at 500,000 orders).
+    On PostgreSQL one range of the table's member index per member, for sure (a lateral join): the planner's
+    statistics lag behind the newest rows, and with `member_id IN (…)` it chose to hash-join the whole table, chunk
+    after chunk of a back-fill, to find the few rows (or none) of the chunk's members (measured: 50 ms for no row at
+    500,000 orders), and for a live batch's `… AND occurred_at > …` to scan the whole (member, time) index for the
+    "few" recent rows.
     """
     if connection.vendor != "postgresql":
         yield from where_in(rows, field, member_ids)
@@ -792,25 +794,10 @@ def _of_members(rows: QuerySet, field: str, member_ids: list[int]) -> Iterator[t
 def _window_values(basis: str, member_ids: list[int], since: datetime) -> Iterator[tuple[int, datetime, Any]]:
     """Yield (member id, time, value) of what counts for tiers on `basis` (spend net of refunds, or points earned)
     after `since`, of these members."""
-    if basis == Tier.Basis.SPEND:
-        model, value, where = Purchase, "amount - refunded", ""
-    else:
-        model, value, where = PointsEntry, "points", f" AND kind = '{EntryKind.EARN.value}'"
-    if connection.vendor == "postgresql":
-        # One range of the (member, time) index per member, for sure: the newest rows, which a live batch reads,
-        # are not in the statistics yet, and for `member_id IN (…) AND occurred_at > …` the planner then prefers
-        # to scan the whole index for the "few" recent rows.
-        table = connection.ops.quote_name(model._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT m.id, p.occurred_at, p.value FROM unnest(%s::bigint[]) AS m(id) "  # noqa: S608
-                           f"CROSS JOIN LATERAL (SELECT occurred_at, {value} AS value FROM {table} "
-                           f"WHERE member_id = m.id AND occurred_at > %s{where}) AS p", [member_ids, since])
-            yield from cursor.fetchall()
-        return
-    rows = (Purchase.objects.annotate(value=F("amount") - F("refunded")) if model is Purchase
+    rows = (Purchase.objects.annotate(value=F("amount") - F("refunded")) if basis == Tier.Basis.SPEND
             else PointsEntry.objects.filter(kind=EntryKind.EARN).annotate(value=F("points")))
-    yield from where_in(rows.filter(occurred_at__gt=since).values_list("member_id", "occurred_at", "value"),
-                        "member_id", member_ids)
+    yield from _of_members(rows.filter(occurred_at__gt=since).values_list("member_id", "occurred_at", "value"),
+                           "member_id", member_ids)
 
 
 def _purchases_known(pairs: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:

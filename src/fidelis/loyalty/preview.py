@@ -570,13 +570,18 @@ def _slices(ids: list[int], size: int = 500) -> Iterator[list[int]]:
         yield ids[start:start + size]
 
 
+def array_in(rows: QuerySet, field: str, ids: list[int]) -> QuerySet:
+    """Return the rows whose `field` is one of `ids`, given as one array parameter (PostgreSQL; any number of ids)."""
+    return rows.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (ids,))})
+
+
 def where_in(rows: QuerySet, field: str, ids: list[int]) -> Iterator:
     """Yield the rows whose `field` is one of `ids`: one array parameter on PostgreSQL (the planner probes the
     index for each), slices of an IN list elsewhere (SQLite limits the parameters of a statement)."""
     if not ids:
         return
     if connection.vendor == "postgresql":
-        yield from rows.filter(**{f"{field}__in": RawSQL("SELECT unnest(%s::bigint[])", (ids,))})
+        yield from array_in(rows, field, ids)
         return
     for batch in _slices(ids):
         yield from rows.filter(**{f"{field}__in": batch})

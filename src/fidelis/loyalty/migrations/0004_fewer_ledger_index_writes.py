@@ -1,10 +1,12 @@
-"""Fewer writes per order applied to the ledger: no index of the entries by order number or by event (no query
-reads them so), the applied events' unique index with the event first (it also serves looking them up by event),
-no database foreign key from purchases and applied events to their event (its check locks the event's row, writing
-its page again), nor from entries to their rule, applied events to their program (rows every writer's checks lock)
-and lots to their entry (written together), and the idempotency keys unique only where there is one (entries of rules have none); a purchase per member
-for an event, no longer one per event (a customer in two programs earns in both). SQLite
-rebuilds the tables for this, which drops the entries' append-only trigger: it is made again last."""
+"""Fewer writes per order applied to the ledger:
+- no index of the entries by order number or by event (no query reads them so);
+- the applied events' unique index with the event first (it also serves looking them up by event);
+- no database foreign key from purchases and applied events to their event (its check locks the event's row,
+  writing its page again), from entries to their rule and applied events to their program (rows every writer's
+  checks lock), nor from lots to their entry (written together);
+- idempotency keys unique only where there is one (entries of rules have none);
+- a purchase per member for an event, no longer one per event (a customer in two programs earns in both).
+SQLite rebuilds the tables for this, which drops the entries' append-only trigger: it is made again last."""
 
 import importlib
 
