@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "fidelis.accounts.middleware.RequestContextMiddleware",
+    "fidelis.core.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "fidelis.config.urls"
@@ -137,6 +138,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Largest customer import file accepted, in bytes.
 FIDELIS_IMPORT_MAX_BYTES = env_int("FIDELIS_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# Caps on what an import reads from a file (customers and orders): data rows, columns, characters in one cell.
+FIDELIS_IMPORT_MAX_ROWS = env_int("FIDELIS_IMPORT_MAX_ROWS", 200_000)
+FIDELIS_IMPORT_MAX_COLUMNS = env_int("FIDELIS_IMPORT_MAX_COLUMNS", 200)
+FIDELIS_IMPORT_MAX_CELL_CHARS = env_int("FIDELIS_IMPORT_MAX_CELL_CHARS", 10_000)
+for _name in ("FIDELIS_IMPORT_MAX_ROWS", "FIDELIS_IMPORT_MAX_COLUMNS", "FIDELIS_IMPORT_MAX_CELL_CHARS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
 FIDELIS_DEFAULT_REGION = env_str("FIDELIS_DEFAULT_REGION", "CN")
 
 SESSION_COOKIE_HTTPONLY = True
@@ -168,6 +176,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "customers-duplicates-scan": {"task": "customers.duplicates_scan", "schedule": 24 * 3600.0},
     "accounts-clear-expired-sessions": {"task": "accounts.clear_expired_sessions", "schedule": 24 * 3600.0},
+    "core-purge-idempotent-requests": {"task": "core.purge_idempotent_requests", "schedule": 3600.0},
     "loyalty-expiry-notices": {"task": "loyalty.expiry_notices", "schedule": 24 * 3600.0},
     "loyalty-expire-points": {"task": "loyalty.expire_points", "schedule": 3600.0},
     "loyalty-tier-reviews": {"task": "loyalty.tier_reviews", "schedule": 24 * 3600.0},

@@ -28,3 +28,28 @@ class PublicIdModel(TimeStampedModel):
 
     class Meta:
         abstract = True
+
+
+class IdempotentRequest(models.Model):
+    """The answer given to an API write sent with an Idempotency-Key, kept to answer its retries the same way.
+
+    Keyed by the caller (an API token, or a signed-in user) and the key: one caller's key never answers another's.
+    """
+
+    caller = models.CharField(_("caller"), max_length=64)
+    key = models.CharField(_("idempotency key"), max_length=120)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64,
+                                   help_text=_("sha256 of the method, the path and the JSON body"))
+    status = models.PositiveSmallIntegerField(_("status"))
+    content_type = models.CharField(_("content type"), max_length=100)
+    body = models.BinaryField(_("body"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["caller", "key"], name="idempotent_request_caller_key")]
+
+    def __str__(self) -> str:
+        return f"{self.caller[:10]}… {self.key}"
