@@ -111,7 +111,7 @@ API = {
     "POST /loyalty/refunds": ("events:write", "loyalty.operate"),
     "POST /loyalty/coupons/check": ("loyalty:read", "loyalty.view"),
     "POST /loyalty/coupons/redeem": ("loyalty:write", "loyalty.operate"),
-    "POST /loyalty/coupons/{code}/reverse": ("loyalty:write", "loyalty.operate"),
+    "POST /loyalty/coupons/{code}/reverse": ("loyalty:write", "loyalty.adjust"),
 }
 for _matrix in APP_MATRICES:
     WEB.update(_matrix.WEB)

@@ -5,15 +5,17 @@ once; read balance, tier and coupons; pay with points, redeem rewards and coupon
 `Idempotency-Key` header: the same key again gives the first answer and no second effect.
 """
 
+import logging
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Header, Query, Router, Schema, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
+from fidelis.core.types import BigInt, Int, Text
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.api import check_idempotency_key, event_customer
 from fidelis.events.services import record_event
@@ -30,10 +32,11 @@ from fidelis.loyalty.schemas import (
     EnrolIn,
     EntryOut,
     MemberOut,
-    OrderIn,
-    OrderOut,
     PayIn,
     PayOut,
+    PosOrderIn,
+    PosOrderOut,
+    PosRefundIn,
     RedeemIn,
     RedemptionOut,
     RewardOut,
@@ -47,6 +50,7 @@ from fidelis.loyalty.selectors import (
     program_default,
 )
 
+log = logging.getLogger(__name__)
 router = Router(tags=["loyalty"])
 KEY_HEADER = Header(None, alias="Idempotency-Key")
 
@@ -147,13 +151,13 @@ def member_enrol(request, payload: EnrolIn):
 
 @router.get("/members/{number}", response=MemberOut, summary="A member: balance, tier, progress, coupons")
 @requires("loyalty:read", "loyalty.view")
-def member_detail(request, number: str):
+def member_detail(request, number: Text):
     return member_out(member_get_for_user(request.auth, number=number), detail=True)
 
 
 @router.get("/members/{number}/entries", response=list[EntryOut], summary="The member's points history")
 @requires("loyalty:read", "loyalty.view")
-def member_history(request, number: str, before: int | None = None, limit: int = 50):
+def member_history(request, number: Text, before: BigInt | None = None, limit: Int = 50):
     member = member_get_for_user(request.auth, number=number)
     entries = member_entries(member, before_id=before, limit=max(1, min(limit, 200)))
     return [{"id": e.pk, "kind": e.kind, "points": e.points, "balance_after": e.balance_after,
@@ -163,7 +167,7 @@ def member_history(request, number: str, before: int | None = None, limit: int =
 
 @router.post("/members/{number}/adjust", response=EntryOut, summary="Adjust points (managers, with a reason)")
 @requires("loyalty:write", "loyalty.adjust")
-def member_adjust(request, number: str, payload: AdjustIn, idempotency_key: str | None = KEY_HEADER):
+def member_adjust(request, number: Text, payload: AdjustIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
     entry = services.points_adjust(actor=request.auth, member=member, points=payload.points, reason=payload.reason,
                                    idempotency_key=_key(idempotency_key), via="api")
@@ -175,7 +179,7 @@ def member_adjust(request, number: str, payload: AdjustIn, idempotency_key: str 
 @router.post("/members/{number}/pay", response=PayOut, summary="Pay with points",
              description="Takes the points and answers their value in CNY at the program's point value.")
 @requires("loyalty:write", "loyalty.operate")
-def member_pay(request, number: str, payload: PayIn, idempotency_key: str | None = KEY_HEADER):
+def member_pay(request, number: Text, payload: PayIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
     entry = services.points_pay(actor=request.auth, member=member, points=payload.points, order_ref=payload.order_no,
                                 idempotency_key=_key(idempotency_key))
@@ -184,7 +188,7 @@ def member_pay(request, number: str, payload: PayIn, idempotency_key: str | None
 
 @router.post("/members/{number}/redeem", response=RedemptionOut, summary="Redeem a reward for points")
 @requires("loyalty:write", "loyalty.operate")
-def member_redeem(request, number: str, payload: RedeemIn, idempotency_key: str | None = KEY_HEADER):
+def member_redeem(request, number: Text, payload: RedeemIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
     reward = Reward.objects.filter(program_id=member.program_id, public_id=payload.reward).first()
     if reward is None:
@@ -204,7 +208,7 @@ def reward_list(request, program: str | None = None):
             for r in rewards]
 
 
-def _order(request, payload: OrderIn, event_type: str, key: str | None) -> tuple[int, dict]:
+def _order(request, payload: PosOrderIn, event_type: str, key: str | None) -> tuple[int, dict]:
     if payload.amount < 0 or not payload.amount.is_finite():
         raise DomainError(_("The amount must be zero or more."), code="invalid", field="amount")
     program = _program(None)
@@ -213,14 +217,24 @@ def _order(request, payload: OrderIn, event_type: str, key: str | None) -> tuple
     occurred_at = payload.occurred_at
     if occurred_at is not None and timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
-    key = key or f"{event_type}:{payload.order_no}"
     body = {"amount": str(payload.amount), "order_no": payload.order_no, "currency": "CNY",
             "member": member.number}
     if payload.store:
         body["store"] = payload.store
     if payload.categories:
         body["categories"] = payload.categories
-    verb = _("Refund") if event_type == "order.refunded" else _("Purchase")
+    if event_type == "order.refunded":
+        refund_no = getattr(payload, "refund_no", None)
+        if refund_no:
+            body["refund_no"] = refund_no
+        # A refund is its own document: its number, else the caller's key, names it; without either, every
+        # request is one more (partial) refund, as with a payment API.
+        key = f"order.refunded:{payload.order_no}:{refund_no}" if refund_no else key
+        verb = _("Refund")
+    else:
+        # One sale per order number, whatever key it is re-sent under.
+        key = f"order.paid:{payload.order_no}"
+        verb = _("Purchase")
     try:
         with transaction.atomic():
             event, created = record_event(customer=member.customer, type=event_type, actor=request.auth,
@@ -229,30 +243,44 @@ def _order(request, payload: OrderIn, event_type: str, key: str | None) -> tuple
                                           summary=f"{verb} {payload.order_no} ¥{payload.amount}")
     except DomainError as exc:
         if exc.code == "idempotency_conflict":
-            raise Conflict(exc.message, code=exc.code, field=exc.field)
+            raise Conflict(_("Order number %(number)s was already recorded for another member.")
+                           % {"number": payload.order_no}, code="order_conflict", field="order_no")
         raise
-    # Apply now so that the receipt can show the points; a worker that got there first has already done it.
-    apply_event(event.pk)
-    points = AppliedEvent.objects.filter(program=program, event=event).values_list("points", flat=True).first() or 0
+    if not created and (event.payload.get("amount") != body["amount"]
+                        or event.payload.get("member") != body["member"]):
+        raise Conflict(_("%(document)s %(number)s was already recorded with another amount.")
+                       % {"document": verb, "number": payload.order_no}, code="order_conflict", field="amount")
+    # Apply now so that the receipt can show the points; a worker that got there first has already done it. The
+    # event is committed: if applying it fails now (a deadlock with a worker's batch), the worker's run or the
+    # sweep of missed events applies it, and the till still gets the answer for the recorded sale.
+    try:
+        apply_event(event.pk)
+    except DatabaseError:
+        log.warning("event %s: not applied in the request; left to the workers", event.pk, exc_info=True)
+    applied = AppliedEvent.objects.filter(program=program, event=event).values_list("points", flat=True).first()
     member.refresh_from_db()
-    return (201 if created else 200), {"event": event.public_id, "created": created, "points": points,
-                                       "balance": member.balance, "tier": member.tier.name if member.tier else None}
+    return (201 if created else 200), {"event": event.public_id, "created": created, "points": applied or 0,
+                                       "balance": member.balance, "tier": member.tier.name if member.tier else None,
+                                       "waiting": applied is None and event_type == "order.refunded"}
 
 
-@router.post("/orders", response={200: OrderOut, 201: OrderOut}, summary="A paid order (order.paid)",
-             description="Records order.paid for the member and applies the earn rules at once. Idempotent on the "
-                         "Idempotency-Key header, or on the order number when no key is given.")
+@router.post("/orders", response={200: PosOrderOut, 201: PosOrderOut}, summary="A paid order (order.paid)",
+             description="Records order.paid for the member and applies the earn rules at once. One sale per "
+                         "order number: the same number again answers the first sale (200), with another amount "
+                         "or member it is refused (409).")
 @requires("events:write", "loyalty.operate")
-def order_paid(request, payload: OrderIn, idempotency_key: str | None = KEY_HEADER):
+def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_HEADER):
     status, body = _order(request, payload, "order.paid", _key(idempotency_key))
     return Status(status, body)
 
 
-@router.post("/refunds", response={200: OrderOut, 201: OrderOut}, summary="A refunded order (order.refunded)",
+@router.post("/refunds", response={200: PosOrderOut, 201: PosOrderOut}, summary="A refunded order (order.refunded)",
              description="The amount is the amount refunded now; the points the order earned are taken back in "
-                         "proportion (see the refund policy in the README).")
+                         "proportion, and partial refunds add up. Name each refund by its refund_no (or an "
+                         "Idempotency-Key): the same refund again answers the first. A refund that arrives before "
+                         "its purchase waits for it (waiting: true) and is applied when the purchase arrives.")
 @requires("events:write", "loyalty.operate")
-def order_refunded(request, payload: OrderIn, idempotency_key: str | None = KEY_HEADER):
+def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = KEY_HEADER):
     status, body = _order(request, payload, "order.refunded", _key(idempotency_key))
     return Status(status, body)
 
@@ -288,8 +316,10 @@ def coupon_redeem(request, payload: CouponRedeemIn, idempotency_key: str | None 
     return coupon_out(coupon)
 
 
-@router.post("/coupons/{code}/reverse", response=CouponOut, summary="Give a used coupon back (refund)")
-@requires("loyalty:write", "loyalty.operate")
-def coupon_reverse(request, code: str, payload: CouponReverseIn):
+@router.post("/coupons/{code}/reverse", response=CouponOut, summary="Give a used coupon back (managers, with a reason)",
+             description="A used coupon comes back by itself when its order is refunded in full; by hand only a "
+                         "manager may give it back, saying why.")
+@requires("loyalty:write", "loyalty.adjust")
+def coupon_reverse(request, code: Text, payload: CouponReverseIn):
     coupon = _visible_coupon(request, code, None)
     return coupon_out(services.coupon_reverse(actor=request.auth, coupon=coupon, reason=payload.reason))

@@ -290,6 +290,30 @@ class AppliedEvent(models.Model):
         return f"{self.program_id}:{self.event_id}"
 
 
+class WaitingRefund(models.Model):
+    """A refund that came before its purchase (a till that syncs late sends in any order).
+
+    Its event is not marked applied while it waits: when the purchase is applied, the refund is applied after it
+    (`rules.refunds_waiting_apply`), and the sweep of missed events retries it as well.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    order_ref = models.CharField(_("order number"), max_length=64)
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("refund waiting for its purchase")
+        verbose_name_plural = _("refunds waiting for their purchase")
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["program", "event"], name="waiting_refund_unique")]
+        indexes = [models.Index(fields=["program", "member", "order_ref"], name="waiting_refund_order")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}:{self.order_ref}"
+
+
 class RuleStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     ACTIVE = "active", _("Live")

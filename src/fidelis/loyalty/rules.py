@@ -43,6 +43,7 @@ from fidelis.loyalty.models import (
     Rule,
     RuleStatus,
     Tier,
+    WaitingRefund,
     normalize_code,
 )
 
@@ -177,6 +178,12 @@ def _apply_orders(rows: list[tuple[int, str, int]]) -> None:
     for loaded in _programs_for(ORDER_PAID):
         # The events of customers who are not active members: rules may still give them coupons or tags.
         left_over = loaded.orders_job().apply_orders(ids, customers)
+        # Refunds that came before these purchases: their members were locked by the batch, so a refund either
+        # waited before it (and is found here) or came after its commit (and found the purchase).
+        waiting = (WaitingRefund.objects.filter(program=loaded.program, member__customer_id__in=customers)
+                   .values_list("member_id", flat=True).distinct())
+        if waiting:
+            refunds_waiting_apply(loaded.program, list(waiting))
         events = Event.objects.select_related("customer").in_bulk(left_over)
         for event_id in left_over:
             if event_id in events:
@@ -222,10 +229,12 @@ def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] 
            claimed: bool = False) -> int:
     """Apply one event to a program; `claimed`: its AppliedEvent row was written already, in this transaction."""
     with transaction.atomic():
+        # The member first, then the AppliedEvent row: the order a batch takes them in (it locks its members, then
+        # writes each event's row), so that a single event and a batch that share a member cannot deadlock.
+        member = ledger.lock_member_of(program.pk, event.customer_id)
         if not claimed and _insert_once(AppliedEvent, program=program.pk, event=event.pk, applied_at=timezone.now(),
                                         points=0) is None:
             return 0  # applied before (a redelivered task, a second worker)
-        member = ledger.lock_member_of(program.pk, event.customer_id)
         if member is None and event.type == "member.joined" and program.enrol_on_join_event:
             from fidelis.loyalty.services import member_enrol
 
@@ -244,8 +253,12 @@ def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] 
             purchase = _record_purchase(member, event)
             if purchase is None:
                 return 0  # the same order came again under another key: it earns once
-        if member is not None and event.type == "order.refunded":
-            _refund(member, event)
+        if member is not None and event.type == "order.refunded" and not _refund(member, event):
+            # Its purchase has not been applied yet: not done, it waits for the purchase.
+            AppliedEvent.objects.filter(program=program, event=event).delete()
+            _insert_once(WaitingRefund, program=program.pk, member=member.pk, order_ref=order_ref(event.payload),
+                         event=event.pk, created_at=timezone.now())
+            return 0
         facts = _facts(program, event, member, purchase, rules)
         # The program's tiers, for the tier_in conditions and the tier upgrade after a purchase.
         uses_tier_in = any(c["kind"] == "tier_in" for r in rules for c in r.conditions)
@@ -264,6 +277,8 @@ def _apply(program: Program, rules: list[Rule], event: Event, tiers: list[Tier] 
             tier_upgrade(member, now=event.occurred_at, tiers=tiers)
         if earned:
             AppliedEvent.objects.filter(program=program, event=event).update(points=earned)
+        if purchase is not None:
+            refunds_waiting_apply(program, [member.pk])
         return earned
 
 
@@ -378,12 +393,38 @@ def coupons_issue(program: Program, rule: Rule, outcome, event: Event) -> None:
             log.info("rule %s, event %s: no coupon: %s", rule.pk, event.pk, exc.message)
 
 
-def _refund(member: Member, event: Event) -> None:
+def refunds_waiting_apply(program: Program, member_ids: list[int]) -> int:
+    """Apply the refunds of these members that waited for their purchase; return how many were applied."""
+    waiting = list(WaitingRefund.objects.filter(program=program, member_id__in=member_ids)
+                   .values_list("event_id", flat=True).order_by("pk"))
+    applied = 0
+    for event_id in waiting:
+        event = Event.objects.select_related("customer").filter(pk=event_id).first()
+        if event is not None:
+            loaded = next((lo for lo in _programs_for(event.type) if lo.program.pk == program.pk), None)
+            _apply(program, loaded.rules if loaded else [], event, loaded.tiers if loaded else None)
+            applied += 1
+    return applied
+
+
+def _purchase_applied(member: Member, ref: str) -> bool:
+    """Return whether the program has applied a paid order with this number for the member's customer."""
+    paid = Event.objects.filter(customer_id=member.customer_id, type=ORDER_PAID, payload__order_no=ref)
+    return AppliedEvent.objects.filter(program_id=member.program_id, event__in=paid).exists()
+
+
+def _refund(member: Member, event: Event) -> bool:
+    """Take back the points of the refunded share of a purchase; return False when the purchase is still to come."""
     ref = order_ref(event.payload)
     refunded = order_amount(event.payload) or Decimal("0")
     purchase = Purchase.objects.select_for_update(no_key=True).filter(member=member, order_ref=ref).first() if ref else None
-    if purchase is None or purchase.amount <= 0:
-        return
+    if purchase is None:
+        # A paid order the program applied without a purchase (its customer was no member then) has nothing to
+        # take back; any other refund waits for its purchase.
+        return not ref or _purchase_applied(member, ref)
+    WaitingRefund.objects.filter(program_id=member.program_id, event=event).delete()
+    if purchase.amount <= 0:
+        return True
     total_refunded = min(purchase.amount, purchase.refunded + refunded)
     share = total_refunded / purchase.amount
     target = int(Decimal(purchase.points) * share)  # rounded down: never take more than was given
@@ -401,6 +442,7 @@ def _refund(member: Member, event: Event) -> None:
         for coupon in Coupon.objects.filter(customer_id=member.customer_id, order_ref=ref,
                                             status=CouponStatus.REDEEMED):
             coupon_reverse(actor=None, coupon=coupon, reason=_("Order refunded"), via="rule")
+    return True
 
 
 # --- tiers ------------------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from fidelis.core.types import BigInt, DateTime, Money
+
 
 class _Strict(Schema):
     model_config = ConfigDict(extra="forbid")
@@ -79,12 +81,12 @@ class EntryOut(Schema):
 
 
 class AdjustIn(_Strict):
-    points: int = Field(..., description="Positive to add, negative to take away")
+    points: BigInt = Field(..., description="Positive to add, negative to take away")
     reason: str = Field(..., min_length=1, max_length=200)
 
 
 class PayIn(_Strict):
-    points: int = Field(..., gt=0)
+    points: BigInt = Field(..., gt=0)
     order_no: str = Field(..., min_length=1, max_length=64)
 
 
@@ -116,29 +118,40 @@ class RewardOut(Schema):
     stock: int | None
 
 
-class OrderIn(_Strict):
+class PosOrderIn(_Strict):
+    """A paid order as a till sends it (`POST /api/loyalty/orders`)."""
+
     member: str | None = Field(None, description="Member number")
     card: str | None = Field(None, description="Card / QR code")
     phone: str | None = None
     order_no: str = Field(..., min_length=1, max_length=64)
-    amount: Decimal = Field(..., description="Paid amount in CNY (or refunded amount for a refund)")
+    amount: Money = Field(..., description="Paid amount in CNY (or refunded amount for a refund)")
     channel: str = Field("store", max_length=16)
     store: str = Field("", max_length=80)
     categories: list[str] = Field(default_factory=list)
-    occurred_at: datetime | None = None
+    occurred_at: DateTime | None = None
 
 
-class OrderOut(Schema):
+class PosRefundIn(PosOrderIn):
+    """A refund of (part of) a paid order as a till sends it (`POST /api/loyalty/refunds`)."""
+
+    amount: Decimal = Field(..., description="The amount refunded now, in CNY")
+    refund_no: str | None = Field(None, min_length=1, max_length=40,
+                                  description="The refund's own number: the same number again is the same refund")
+
+
+class PosOrderOut(Schema):
     event: str
     created: bool
     points: int
     balance: int
     tier: str | None
+    waiting: bool = Field(False, description="A refund whose purchase has not arrived yet: applied when it does")
 
 
 class CouponCheckIn(_Strict):
     code: str = Field(..., min_length=4, max_length=24)
-    order_amount: Decimal | None = None
+    order_amount: Money | None = None
     member: str | None = Field(None, description="Member number: the coupon must be theirs")
 
 
@@ -154,7 +167,7 @@ class CouponCheckOut(Schema):
 class CouponRedeemIn(_Strict):
     code: str = Field(..., min_length=4, max_length=24)
     order_no: str = Field(..., min_length=1, max_length=64)
-    order_amount: Decimal | None = None
+    order_amount: Money | None = None
     member: str | None = None
 
 

@@ -10,8 +10,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import Conflict, DomainError, NotFound, validation_error_to_domain
+from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, validation_error_to_domain
 from fidelis.loyalty import ledger
 from fidelis.loyalty.engine import validate_rule
 from fidelis.loyalty.models import (
@@ -248,11 +249,12 @@ def points_adjust(*, actor, member: Member, points: int, reason: str, idempotenc
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Give the reason for the adjustment."), code="required", field="reason")
+    member = ledger.lock_member(member.pk)
+    # Looked up under the member's lock: a concurrent request with the same key has committed by now.
     if idempotency_key:
         done = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
         if done is not None:
             return _same_entry(done, member, EntryKind.ADJUST, points)
-    member = ledger.lock_member(member.pk)
     entry = ledger.post(member, EntryKind.ADJUST, points, reason=reason, actor=actor,
                         idempotency_key=idempotency_key)
     audit_record(actor=actor, action="loyalty.points_adjust", obj=member, via=via,
@@ -470,7 +472,18 @@ def coupon_redeem(*, actor, code: str, order_ref: str, order_amount: Decimal | N
 
 @transaction.atomic
 def coupon_reverse(*, actor, coupon: Coupon, reason: str = "", via: str = "api") -> Coupon:
-    """Give a used coupon back (its order was refunded or cancelled); safe to call twice."""
+    """Give a used coupon back; safe to call twice.
+
+    The refund of its whole order gives it back by itself (`actor` None); by hand only a manager may, with a
+    reason: otherwise redeem, give back and redeem again would make one single-use coupon pay several times.
+    """
+    reason = (reason or "").strip()
+    if actor is not None:
+        if not has_capability(actor, "loyalty.adjust"):
+            raise PermissionDenied(_("A used coupon comes back when its order is refunded in full; only a manager "
+                                     "may give it back by hand."), code="forbidden", field="code")
+        if not reason:
+            raise DomainError(_("Give the reason for giving the coupon back."), code="required", field="reason")
     coupon = Coupon.objects.select_for_update(of=("self",)).select_related("template", "customer").get(pk=coupon.pk)
     if coupon.status != CouponStatus.REDEEMED:
         return coupon

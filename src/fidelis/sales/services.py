@@ -341,7 +341,16 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
                           field="discount")
     if subtotal > MAX_MONEY:
         raise DomainError(_("The amount is too large."), code="invalid_amount", field="lines")
-    order = Order(order_no=_order_no(order_no, paid_at), customer=customer, channel=channel, store=the_store,
+    try:
+        number = _order_no(order_no, paid_at)
+    except DomainError as exc:
+        # A retry with the same key that came while the first request committed: answer with its order.
+        existing = _existing_for_key(key, customer) if key and exc.code == "duplicate_order_no" else None
+        if existing is None:
+            raise
+        existing.created = False
+        return existing
+    order = Order(order_no=number, customer=customer, channel=channel, store=the_store,
                   payment_method=payment_method, subtotal=subtotal, discount=order_discount,
                   paid_amount=subtotal - order_discount, paid_at=paid_at, note=(note or "").strip()[:200],
                   idempotency_key=key, created_by=actor if getattr(actor, "is_authenticated", False) else None)
