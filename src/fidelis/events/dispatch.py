@@ -10,6 +10,7 @@ the sweep (`dispatch_pending()` without ids, every minute from Celery beat).
 """
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 # batch (some twenty statements) took the CPU the clients needed (bench/ledger.py, 1 · 4 clients: 783 · 1,344
 # events/s); every 50 ms: 1,077 · 1,556 events/s; every 100 ms: no better (1,017 · 1,808, pgbench faster too).
 LINGER_STEP = 0.05
+# Seconds a worker drains the queue for one message at most; then it sends a new message and lets the other tasks
+# waiting in the broker have their turn (a queue that never empties must not hold a worker for ever).
+DRAIN_SECONDS = 60.0
+
+_state = threading.local()
+
+
+def draining() -> bool:
+    """Return whether this thread is draining the queue (`dispatch_pending` with `more`): the events its handlers
+    record are claimed by the same loop, they need no message of their own."""
+    return getattr(_state, "draining", False)
 
 
 def dispatch(events: Iterable[tuple[int, str]]) -> int:
@@ -47,20 +59,30 @@ def dispatch(events: Iterable[tuple[int, str]]) -> int:
 
 
 def dispatch_pending(event_ids: list[int] | None = None, *, more: bool = True, limit: int | None = None,
-                     batches: int | None = None, linger: float = 0.0, reraise: bool = False) -> int:
+                     batches: int | None = None, seconds: float | None = None, linger: float = 0.0,
+                     reraise: bool = False) -> int:
     """Claim queued events and run their handlers, batch after batch, until none is left; return how many.
 
     With `event_ids`, those are claimed first; `more` claims the other waiting ones as well (oldest first, up to
-    `limit` a batch: FIDELIS_DISPATCH_BATCH), which is what a worker does, for at most `batches` batches. `linger`
-    (seconds): once the queue is empty, keep looking that long for events recorded meanwhile (see
-    `services.NUDGE_INTERVAL`). `reraise` lets a handler's error through (in-process dispatch: the caller sees it)
-    instead of logging it.
+    `limit` a batch: FIDELIS_DISPATCH_BATCH), which is what a worker does, for at most `batches` batches and
+    `seconds` seconds. `linger` (seconds): once the queue is empty, keep looking that long for events recorded
+    meanwhile (see `services.NUDGE_INTERVAL`). `reraise` lets a handler's error through (in-process dispatch: the
+    caller sees it) instead of logging it.
     """
     limit = limit or settings.FIDELIS_DISPATCH_BATCH
+    deadline = None if seconds is None else time.monotonic() + seconds
+    outer, _state.draining = draining(), draining() or more
+    try:
+        return _drain(list(event_ids or []), more, limit, batches, deadline, linger, reraise)
+    finally:
+        _state.draining = outer
+
+
+def _drain(wanted: list[int], more: bool, limit: int, batches: int | None, deadline: float | None, linger: float,
+           reraise: bool) -> int:
     done = rounds = 0
-    wanted = list(event_ids or [])
     idle_since = None
-    while batches is None or rounds < batches:
+    while (batches is None or rounds < batches) and (deadline is None or time.monotonic() < deadline):
         with transaction.atomic():
             claimed = _claim(wanted[:limit], limit if more else 0)
             wanted = wanted[limit:]

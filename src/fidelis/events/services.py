@@ -133,19 +133,33 @@ def record_events(events: list[Event]) -> list[Event]:
 # NUDGE_INTERVAL. (The sweep from Celery beat is the safety net for a message lost with its worker.)
 NUDGE_INTERVAL = 0.05
 DISPATCH_LINGER = 2 * NUDGE_INTERVAL
-_last_nudge = [float("-inf")]
+# After a message the broker did not take, a process sends none for NUDGE_BACKOFF seconds: while the broker is
+# unreachable each attempt costs the request up to the connect timeout, and the events wait queued for the sweep.
+NUDGE_BACKOFF = 5.0
+_next_nudge = [float("-inf")]
 
 
 def _nudge(ids: list[int]) -> None:
-    from fidelis.config.celery import app
-    from fidelis.events.tasks import dispatch_pending
+    """Have the committed events `ids` dispatched: in this process without a broker, else by a worker.
 
-    if not app.conf.task_always_eager:
-        now = time.monotonic()
-        if now - _last_nudge[0] < NUDGE_INTERVAL:
-            return
-        _last_nudge[0] = now
-    dispatch_pending.delay(ids)
+    Runs after the commit, so with a broker it is best effort: the events are queued (`PendingDispatch`) whatever
+    happens here, and a message the broker does not take is logged, not raised — the caller gets the answer for
+    what was committed, and the next message or the sweep from Celery beat dispatches them.
+    """
+    from fidelis.config.celery import app
+    from fidelis.events import dispatch, tasks
+
+    if app.conf.task_always_eager:
+        tasks.dispatch_pending.delay(ids)  # in-process: a handler's error reaches the caller
+        return
+    if dispatch.draining():
+        return  # a worker draining the queue claims the events its own handlers record
+    now = time.monotonic()
+    if now < _next_nudge[0]:
+        return
+    _next_nudge[0] = now + NUDGE_INTERVAL
+    if not tasks.dispatch_pending_send(ids):
+        _next_nudge[0] = time.monotonic() + NUDGE_BACKOFF
 
 
 def _same_or_conflict(existing: Event, customer, type: str) -> Event:

@@ -1,9 +1,15 @@
 """Dispatch of recorded events to the registered handlers (in a worker, or in-process without a broker)."""
 
+import logging
+import time
+
 from celery import shared_task
+from kombu.exceptions import OperationalError
 
 from fidelis.events import dispatch
-from fidelis.events.models import Event
+from fidelis.events.models import Event, PendingDispatch
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="events.dispatch_pending", acks_late=True)
@@ -21,7 +27,33 @@ def dispatch_pending(event_ids: list[int] | None = None) -> int:
         return dispatch.dispatch_pending(event_ids, more=event_ids is None, reraise=True)
     from fidelis.events.services import DISPATCH_LINGER
 
-    return dispatch.dispatch_pending(event_ids, linger=DISPATCH_LINGER)
+    started = time.monotonic()
+    done = dispatch.dispatch_pending(event_ids, linger=DISPATCH_LINGER, seconds=dispatch.DRAIN_SECONDS)
+    if time.monotonic() - started >= dispatch.DRAIN_SECONDS and PendingDispatch.objects.exists():
+        dispatch_pending_send(None)  # its time is up, not the queue: a fresh message goes on draining
+    return done
+
+
+def dispatch_pending_send(event_ids: list[int] | None) -> bool:
+    """Send `events.dispatch_pending` to the workers, best effort; return whether the broker took the message.
+
+    The events are queued in the database already, so a message that cannot be sent is logged, never raised: the
+    sweep from Celery beat dispatches them. One attempt (`retry=False`) instead of Celery's publish retries, with
+    the broker's short connect timeout (`config.celery`): a till waiting for its receipt must not wait out a broker
+    that is down, for a message whose only use is to dispatch a little sooner.
+    """
+    try:
+        dispatch_pending.apply_async((event_ids,), retry=False)
+    except (OperationalError, OSError):
+        log.warning("the broker did not take events.dispatch_pending for %s event(s); they stay queued for the "
+                    "sweep", len(event_ids or ()), exc_info=True)
+        return False
+    except Exception:
+        # Whatever else went wrong, the events were committed and stay queued: the caller must get its answer.
+        log.exception("events.dispatch_pending for %s event(s) was not sent; they stay queued for the sweep",
+                      len(event_ids or ()))
+        return False
+    return True
 
 
 @shared_task(name="events.dispatch", acks_late=True)
