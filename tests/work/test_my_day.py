@@ -98,3 +98,52 @@ def test_my_day_shows_each_change_and_each_requests_own_token(manager, sales):
     with timezone.override("Europe/Berlin"):  # the due time is shown in the user's zone
         assert timezone.localtime(task.due_at).strftime("%m-%d %H:%M") in client.get(
             reverse("web:home")).content.decode()
+
+
+def test_a_task_about_a_customer_given_to_another_rep_leaves_the_former_owners_day(client_for, manager, sales,
+                                                                                    rep2):
+    # given: the rep's task about their customer is on their day
+    from fidelis.customers.services import customer_update
+
+    customer = customer_create(actor=manager, data={"name": "欧阳转交"}, owner=sales)
+    task = task_create(actor=sales, title="回访", due_at=timezone.now() + timedelta(hours=1), customer=customer)
+    assert [t.public_id for t in my_day(sales).today] == [task.public_id]
+    # when: the customer is given to another rep
+    customer_update(actor=manager, customer=customer, data={"owner": rep2})
+    # then: the former owner's day, as the task list and the customer page, no longer shows it
+    assert my_day(sales).count == 0
+    client = client_for(sales)
+    assert "欧阳转交" not in client.get(reverse("web:home")).content.decode()
+    assert client.get(reverse("customers:detail", args=[customer.public_id])).status_code == 404
+    task.refresh_from_db()
+    assert task.owner == sales  # the task itself is untouched; its customer's owner decides who sees it
+
+
+@pytest.mark.parametrize("role", [role for role in Role.values if role != Role.READONLY])  # who may own tasks
+def test_my_day_reads_the_rows_of_its_selector_for_every_role(users, manager, rep2, role):
+    # given: tasks of the user about their own, an unassigned, another rep's and a merged customer, and none
+    from fidelis.customers.dedupe import customers_merge
+    from fidelis.customers.services import customer_update
+    from fidelis.work.selectors import day_bounds, my_day_qs
+
+    user = users[role]
+    now = timezone.now()
+    own = customer_create(actor=manager, data={"name": "自己的"}, owner=user)
+    unassigned = customer_create(actor=manager, data={"name": "无主的"})
+    given_away = customer_create(actor=manager, data={"name": "转走的"}, owner=user)
+    absorbed = customer_create(actor=manager, data={"name": "并走的", "phone": "13700137001"}, owner=user)
+    kept = customer_create(actor=manager, data={"name": "留下的", "phone": "13700137002"}, owner=user)
+    for i, customer in enumerate((own, unassigned, given_away, absorbed, None)):
+        task_create(actor=manager, owner=user, title=f"任务{i}", due_at=now + timedelta(hours=i + 1),
+                    customer=customer)
+    customer_update(actor=manager, customer=given_away, data={"owner": rep2})
+    customers_merge(actor=manager, keep=kept, absorb=absorbed)
+    # when
+    day = my_day(user, now=now)
+    # then: the same tasks as the queryset of task_visible_qs gives, read by the ORM
+    _now, _tomorrow, horizon = day_bounds(now)
+    expected = [row[0] for row in my_day_qs(user, horizon=horizon)]
+    assert [t.public_id for t in day.overdue + day.today + day.upcoming] == expected
+    titles = {t.title for t in day.today + day.upcoming}
+    assert {"任务0", "任务1", "任务4"} <= titles
+    assert ("任务2" in titles) == (role != Role.SALES)  # a rep no longer sees the customer given away

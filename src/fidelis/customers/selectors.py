@@ -8,21 +8,44 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.models import User
 from fidelis.accounts.permissions import has_capability, sees_all_customers
-from fidelis.core.errors import NotFound
+from fidelis.core.errors import DomainError, NotFound
 from fidelis.core.rows import ModelColumns
 from fidelis.customers.models import Customer, Tag
 from fidelis.customers.normalize import is_han, looks_like_phone, name_key, query_digits
 from fidelis.events.models import Event
 
 
+def customer_visible_condition(user, *, through: str = "") -> Q:
+    """Return the condition on a customer (reached through `through`, such as "customer__") that the user sees it:
+    a record not merged into another and, for sales reps, their own or unassigned.
+
+    The one statement of the rule: `customer_visible_qs` filters by it, and the selectors of rows about a customer
+    (tasks) apply it on the customer they join, so that no listing keeps a copy of its own.
+    """
+    condition = Q(**{f"{through}merged_into__isnull": True})
+    if not sees_all_customers(user):
+        condition &= Q(**{f"{through}owner": user}) | Q(**{f"{through}owner__isnull": True})
+    return condition
+
+
 def customer_visible_qs(user) -> QuerySet[Customer]:
     """Return the customers the user may see (sales reps: their own and unassigned ones)."""
     if not has_capability(user, "customer.view"):
         return Customer.objects.none()
-    qs = Customer.objects.active()
-    if not sees_all_customers(user):
-        qs = qs.filter(Q(owner=user) | Q(owner__isnull=True))
-    return qs
+    return Customer.objects.filter(customer_visible_condition(user))
+
+
+def customer_require_writable(customer: Customer) -> None:
+    """Raise DomainError when nothing new may be recorded for the customer: erased, or merged into another record.
+
+    Called by the services that write new activity for a person (orders, club membership, opportunities,
+    contracts, tasks); the loyalty engine's own follow-ups of what was recorded before need not be.
+    """
+    if customer.merged_into_id:
+        raise DomainError(_("This customer was merged into another record."), code="merged", field="customer")
+    if customer.erased_at is not None:
+        raise DomainError(_("This customer's personal data was erased: nothing new can be recorded for them."),
+                          code="erased", field="customer")
 
 
 def customer_list_filtered(user, *, category: str = "", value_tier: str = "", lifecycle_stage: str = "",
