@@ -117,6 +117,8 @@ class Task(PublicIdModel):
                              verbose_name=_("follow-up rule"))
     source_event = models.ForeignKey("events.Event", on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+", verbose_name=_("triggering event"))
+    source_order_no = models.CharField(_("order number"), max_length=64, blank=True, default="",
+                                       help_text=_("The purchase a follow-up rule opened the task for."))
     # Reminder delivery: sent once (reminded_at); a refused send is tried again at remind_retry_at.
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
     remind_attempts = models.PositiveSmallIntegerField(_("reminder attempts"), default=0)
@@ -139,6 +141,11 @@ class Task(PublicIdModel):
                                    name="task_done_at_iff_done"),
             # A follow-up rule opens one task per event, however often the event is handled.
             models.UniqueConstraint(fields=["rule", "source_event"], name="task_once_per_rule_event"),
+            # ... and one per purchase: a till that re-sends an order under a new idempotency key makes a second
+            # event of the same order, not a second follow-up.
+            models.UniqueConstraint(fields=["rule", "customer", "source_order_no"],
+                                    condition=Q(rule__isnull=False) & ~Q(source_order_no=""),
+                                    name="task_once_per_rule_order"),
         ]
         indexes = [
             models.Index(fields=["owner", "status", "due_at"], name="task_my_day_idx"),

@@ -1,9 +1,10 @@
-"""How tasks react to events: the follow-up rules (回访) open a task after a purchase, once per rule and event."""
+"""How tasks react to events: the follow-up rules (回访) open a task after a purchase, once per rule and purchase."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from fidelis.accounts.permissions import has_capability
@@ -45,6 +46,12 @@ def rule_title(rule: FollowUpRule, event: Event) -> str:
     return title.strip()[:200] or rule.name
 
 
+def order_no_of(event: Event) -> str:
+    """Return the order number the event is about ("" when it names none, or one too long to keep)."""
+    order_no = str(event.payload.get("order_no") or "").strip()
+    return order_no if len(order_no) <= Task._meta.get_field("source_order_no").max_length else ""
+
+
 def rule_due(rule: FollowUpRule, event: Event) -> datetime:
     """Return when the rule's task is due: `delay_days` after the event's day, at the rule's time of day."""
     day = timezone.localtime(event.occurred_at).date() + timedelta(days=rule.delay_days)
@@ -73,26 +80,32 @@ def follow_up_tasks_for(event_ids: list[int]) -> list[Task]:
 
 
 def follow_up_tasks_create(event_id: int) -> list[Task]:
-    """Open the follow-up task of every active rule the event meets; safe to run twice (one task per rule)."""
+    """Open the follow-up task of every active rule the event meets; safe to run twice, and for the same order
+    recorded again under another idempotency key (one task per rule and purchase: event, or customer and order)."""
     event = Event.objects.select_related("customer__owner").filter(pk=event_id).first()
     if event is None or event.customer.erased_at or event.customer.merged_into_id:
         return []
+    order_no = order_no_of(event)
+    opened = Q(source_event=event)
+    if order_no:
+        opened |= Q(customer=event.customer, source_order_no=order_no)
     created = []
     rules = FollowUpRule.objects.filter(is_active=True, trigger=event.type).select_related("assignee")
     for rule in rules.order_by("pk"):
-        if not rule_applies(rule, event) or Task.objects.filter(rule=rule, source_event=event).exists():
+        if not rule_applies(rule, event) or Task.objects.filter(opened, rule=rule).exists():
             continue
         owner = rule_assignee(rule, event)
         if owner is None:
             continue
         try:
-            # A savepoint: a second run that lost the race hits the (rule, event) constraint and moves on.
+            # A savepoint: a second run that lost the race hits a (rule, event) or (rule, customer, order)
+            # constraint and moves on — INSERT … ON CONFLICT DO NOTHING, with the audit row and timeline entry.
             with transaction.atomic():
                 created.append(task_create(
                     actor=None, title=rule_title(rule, event), due_at=rule_due(rule, event), owner=owner,
                     customer=event.customer, priority=rule.priority, remind_before=rule.remind_before,
-                    source=TaskSource.FOLLOW_UP, rule=rule, source_event=event, via="rule",
-                    notes=event.summary))
+                    source=TaskSource.FOLLOW_UP, rule=rule, source_event=event, source_order_no=order_no,
+                    via="rule", notes=event.summary))
         except IntegrityError:
             continue
     return created
@@ -101,4 +114,9 @@ def follow_up_tasks_create(event_id: int) -> list[Task]:
 @on_merge
 def move_tasks(*, actor, keep, absorb) -> dict:
     """Move the absorbed record's tasks to the kept one."""
+    # A purchase that opened a follow-up on both records keeps both tasks; the moved one no longer claims the
+    # order (one task per rule, customer and order).
+    kept = Task.objects.filter(customer=keep, rule=OuterRef("rule"), source_order_no=OuterRef("source_order_no"))
+    Task.objects.filter(customer=absorb, rule__isnull=False).exclude(source_order_no="").filter(
+        Exists(kept)).update(source_order_no="")
     return {"tasks": Task.objects.filter(customer=absorb).update(customer=keep, updated_at=timezone.now())}

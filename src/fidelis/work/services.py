@@ -172,7 +172,7 @@ def task_create(*, actor, title: str, due_at: datetime | str, owner: Any = None,
                 notes: str = "", remind_before: int | None = 0, remind_at: datetime | str | None = None,
                 priority: int = TaskPriority.NORMAL, recurrence_days: int | None = None, related: Any = None,
                 source: str = TaskSource.MANUAL, rule: FollowUpRule | None = None, source_event=None,
-                idempotency_key: str | None = None, via: str = "web") -> Task:
+                source_order_no: str = "", idempotency_key: str | None = None, via: str = "web") -> Task:
     """Create a task; it reminds its owner at the due time, `remind_before` minutes earlier, at `remind_at`,
     or not at all (remind_before None); the owner is the actor unless another user is named."""
     _require_task_change(actor)
@@ -189,7 +189,8 @@ def task_create(*, actor, title: str, due_at: datetime | str, owner: Any = None,
     task = Task(title=(title or "").strip(), notes=(notes or "").strip(), due_at=due, remind_at=remind,
                 owner=owner_user, created_by=actor if getattr(actor, "is_authenticated", False) else None,
                 customer=customer_obj, priority=priority, recurrence_days=recurrence_days or None, source=source,
-                rule=rule, source_event=source_event, idempotency_key=idempotency_key or None)
+                rule=rule, source_event=source_event, source_order_no=source_order_no,
+                idempotency_key=idempotency_key or None)
     _set_related(task, related)
     _validate(task)
     task.save()
