@@ -272,3 +272,25 @@ def test_customer_events_timeline_pages_newest_first(api):
                    data={"limit": 3, "before": first["next_before"]})
     assert [e["summary"] for e in response.json()["items"]] == ["v1", "v0"]
     assert response.json()["next_before"] is None
+
+
+# --- changes of the WeChat id ----------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_customer_patch_of_the_wechat_id_is_saved_and_audited(api):
+    # given
+    customer = CustomerFactory(name="张三", wechat_id="old_wx")
+    # when
+    response = api("patch", f"/api/customers/{customer.public_id}", {"wechat_id": "zhangsan_wx"})
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["wechat_id"] == "zhangsan_wx"
+    customer.refresh_from_db()
+    assert customer.wechat_id == "zhangsan_wx"
+    assert AuditEntry.objects.get(action="customer.update", via="api").changes == {
+        "wechat_id": ["old_wx", "zhangsan_wx"]}
+    # and cleared with null
+    assert api("patch", f"/api/customers/{customer.public_id}", {"wechat_id": None}).status_code == 200
+    customer.refresh_from_db()
+    assert customer.wechat_id == ""
+

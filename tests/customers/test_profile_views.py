@@ -193,6 +193,21 @@ def test_customer_edit_saves_and_records_event(client_for, manager, zhang):
 
 
 @pytest.mark.django_db
+def test_customer_edit_of_the_wechat_id_is_saved(client_for, manager, zhang):
+    # given
+    client = client_for(manager)
+    # when
+    response = client.post(reverse("customers:edit", args=[zhang.public_id]),
+                           _edit_data(client, zhang, wechat_id="zhangsan_wx"))
+    # then
+    assert response.status_code == 302
+    zhang.refresh_from_db()
+    assert zhang.wechat_id == "zhangsan_wx"
+    assert AuditEntry.objects.get(action="customer.update").changes == {"wechat_id": ["", "zhangsan_wx"]}
+    assert Event.objects.get(customer=zhang, type="customer.updated").payload == {"fields": ["wechat_id"]}
+
+
+@pytest.mark.django_db
 def test_customer_edit_taken_number_shows_the_service_error_on_the_number(client_for, manager, zhang):
     other = customer_create(actor=manager, data={"name": "李四"})
     client = client_for(manager)

@@ -140,7 +140,8 @@ def customer_update(*, actor, customer: Customer, data: dict[str, Any], via: str
     if changes:
         customer.save()
         audit_record(actor=actor, action="customer.update", obj=customer, changes=changes, via=via)
-        labels = [str(Customer._meta.get_field(k.removesuffix("_id")).verbose_name) for k in changes]
+        # get_field knows a foreign key by its column name too (owner_id); "wechat_id" is a field of its own.
+        labels = [str(Customer._meta.get_field(k).verbose_name) for k in changes]
         record_event(customer=customer, type="customer.updated", actor=actor, channel="web" if via == "web" else via,
                      summary=(_("Changed: %(fields)s") % {"fields": "、".join(labels)})[:200],
                      payload={"fields": sorted(changes)})
