@@ -2,9 +2,9 @@ import pytest
 
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.accounts.services import api_token_create
-from fidelis.customers.models import Consent, Customer, CustomerTag, Tag
+from fidelis.customers.models import Consent, Customer, CustomerTag, DuplicateCandidate, Tag
 from fidelis.events.models import Event
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, UserFactory
 
 SCOPES = ["customers:read", "customers:write", "events:write"]
 
@@ -294,3 +294,100 @@ def test_customer_patch_of_the_wechat_id_is_saved_and_audited(api):
     customer.refresh_from_db()
     assert customer.wechat_id == ""
 
+
+# --- a write that commits answers with what it wrote -----------------------------------------------------------
+
+@pytest.mark.django_db
+def test_customer_create_by_sales_rep_for_another_rep_answers_201_with_the_customer(api, users):
+    # given
+    rep, colleague = users[Role.SALES], UserFactory(username="li", role=Role.SALES, display_name="李经理")
+    body = {"name": "赵六", "phone": "13800138000", "owner": "li"}
+    # when
+    response = api("post", "/api/customers", body, user=rep)
+    # then: the answer is the customer as written, once in the database and once in the audit log
+    assert response.status_code == 201, response.content
+    assert response.json()["owner"] == "li" and response.json()["name"] == "赵六"
+    customer = Customer.objects.get()
+    assert customer.public_id == response.json()["public_id"] and customer.owner == colleague
+    assert AuditEntry.objects.filter(action="customer.create", object_id=customer.public_id, actor=rep,
+                                     via="api").count() == 1
+    # and the rep no longer sees it
+    assert api("get", f"/api/customers/{customer.public_id}", user=rep).status_code == 404
+    # when the client retries the same request, nothing is created twice: the phone is known, and the answer
+    # says whom to ask without showing the record
+    retry = api("post", "/api/customers", body, user=rep)
+    assert retry.status_code == 409
+    assert retry.json()["code"] == "duplicate_customer" and retry.json()["owner"] == "李经理"
+    assert "existing" not in retry.json()
+    assert Customer.objects.count() == 1
+    assert AuditEntry.objects.filter(action="customer.create").count() == 1
+
+
+@pytest.mark.django_db
+def test_customer_patch_giving_the_customer_to_another_rep_answers_200_with_the_customer(api, users):
+    # given: a customer of the rep
+    rep, colleague = users[Role.SALES], UserFactory(username="li", role=Role.SALES)
+    customer = CustomerFactory(name="赵六", owner=rep)
+    # when
+    response = api("patch", f"/api/customers/{customer.public_id}", {"owner": "li", "city": "杭州"}, user=rep)
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["owner"] == "li" and response.json()["city"] == "杭州"
+    customer.refresh_from_db()
+    assert customer.owner == colleague and customer.city == "杭州"
+    entry = AuditEntry.objects.get(action="customer.update", object_id=customer.public_id)
+    assert entry.actor == rep and entry.changes["owner_id"] == [rep.pk, colleague.pk]
+    # and a retry is refused as it would be for any customer the rep does not see, changing nothing
+    assert api("patch", f"/api/customers/{customer.public_id}", {"owner": "li"}, user=rep).status_code == 404
+    assert AuditEntry.objects.filter(action="customer.update").count() == 1
+
+
+# --- duplicates on create --------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, field", [
+    ({"phone": "+86 138-0013-8000"}, "phone"),
+    ({"email": "ZS@example.cn"}, "email"),
+])
+def test_customer_create_with_a_known_phone_or_email_is_409_naming_the_customer(api, body, field):
+    # given
+    stored = CustomerFactory(name="张三", phone="+8613800138000", email="zs@example.cn")
+    # when
+    response = api("post", "/api/customers", {"name": "张小三", **body})
+    # then
+    assert response.status_code == 409
+    answer = response.json()
+    assert answer["code"] == "duplicate_customer" and answer["field"] == field and answer["message"]
+    assert answer["existing"] == {"public_id": stored.public_id, "number": stored.number, "name": "张三"}
+    assert Customer.objects.count() == 1
+    assert not AuditEntry.objects.filter(action="customer.create").exists()
+
+
+@pytest.mark.django_db
+def test_customer_create_with_allow_duplicate_creates_the_second_record(api):
+    stored = CustomerFactory(name="张三", phone="+8613800138000")
+    response = api("post", "/api/customers", {"name": "张三", "phone": "13800138000", "allow_duplicate": True})
+    assert response.status_code == 201, response.content
+    twin = Customer.objects.get(public_id=response.json()["public_id"])
+    assert "allow_duplicate" not in response.json()
+    assert AuditEntry.objects.get(action="customer.create", object_id=twin.public_id).changes["duplicate_of"] == [
+        None, stored.number]
+    assert DuplicateCandidate.objects.filter(customer=stored, other=twin).exists()
+
+
+@pytest.mark.django_db
+def test_customer_create_by_sales_rep_with_phone_of_a_hidden_customer_names_only_its_owner(api, users):
+    colleague = UserFactory(username="li", role=Role.SALES, display_name="李经理")
+    theirs = CustomerFactory(name="赵六", phone="+8613800138000", owner=colleague)
+    response = api("post", "/api/customers", {"name": "小赵", "phone": "13800138000"}, user=users[Role.SALES])
+    assert response.status_code == 409
+    assert response.json()["owner"] == "李经理" and "existing" not in response.json()
+    assert "赵六" not in response.content.decode() and theirs.public_id not in response.content.decode()
+    assert Customer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_customer_create_duplicate_answer_is_documented(client):
+    operation = client.get("/api/openapi.json").json()["paths"]["/api/customers"]["post"]
+    assert {"201", "409"} <= set(operation["responses"])
+    assert "allow_duplicate" in str(client.get("/api/openapi.json").json()["components"])

@@ -27,7 +27,7 @@ def pair(manager):
                            tags=["VIP", "宠物品种:泰迪"])
     absorb = customer_create(actor=manager, data={
         "name": "张三", "phone": "13800138000", "email": "zs@example.cn", "city": "杭州", "birthday": date(1990, 5, 1),
-        "lifecycle_stage": "buyer"}, tags=["VIP", "老客户"])
+        "lifecycle_stage": "buyer"}, tags=["VIP", "老客户"], allow_duplicate=True)
     return keep, absorb
 
 
@@ -96,7 +96,7 @@ def test_customers_merge_moves_contacts_of_companies(manager):
 @pytest.mark.django_db
 def test_customers_merge_carries_other_open_pairs_to_kept_record(manager, pair):
     keep, absorb = pair
-    third = customer_create(actor=manager, data={"name": "张叁", "email": "zs@example.cn"})
+    third = customer_create(actor=manager, data={"name": "张叁", "email": "zs@example.cn"}, allow_duplicate=True)
     duplicates_scan()
     customers_merge(actor=manager, keep=keep, absorb=absorb)
     open_pairs = set(DuplicateCandidate.objects.filter(status=DuplicateStatus.OPEN)

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.customers.forms import FORM_FIELDS, CustomerForm
-from fidelis.customers.models import Consent, Contact, Customer, CustomerTag
+from fidelis.customers.models import Consent, Contact, Customer, CustomerTag, DuplicateCandidate
 from fidelis.customers.services import (
     EDITABLE_FIELDS,
     consent_set,
@@ -17,6 +17,7 @@ from fidelis.customers.services import (
 )
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
+from tests.factories import UserFactory
 
 NEW = {"kind": "individual", "category": "potential", "value_tier": "low", "lifecycle_stage": "interested"}
 
@@ -125,7 +126,7 @@ def test_customer_list_masks_phones_for_read_only_users(client_for, users, zhang
 
 def test_customer_form_shows_every_editable_field_of_the_model():
     assert sorted(FORM_FIELDS) == sorted(EDITABLE_FIELDS)
-    assert set(CustomerForm().fields) == set(EDITABLE_FIELDS) | {"owner"}
+    assert set(CustomerForm().fields) == set(EDITABLE_FIELDS) | {"owner", "confirm_duplicate"}
 
 
 @pytest.mark.django_db
@@ -164,6 +165,61 @@ def test_customer_create_by_manager_assigns_an_active_sales_rep(client_for, mana
     assert sales in form.fields["owner"].queryset and manager not in form.fields["owner"].queryset
     client_for(manager).post(reverse("customers:create"), {"name": "赵六", "owner": sales.pk, **NEW})
     assert Customer.objects.get(name="赵六").owner == sales
+
+
+@pytest.mark.django_db
+def test_customer_create_with_a_known_phone_offers_the_stored_customer_and_writes_nothing(client_for, manager, zhang):
+    # when: the phone of 张三 in another format
+    response = client_for(manager).post(reverse("customers:create"), {"name": "张小三", "phone": "+86 138 0013 8000",
+                                                                      **NEW})
+    # then: the notice names and links the stored customer and offers to create anyway
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert response.context["form"].errors["phone"]
+    assert 'id="duplicate-notice"' in page and zhang.number in page
+    assert reverse("customers:detail", args=[zhang.public_id]) in page
+    assert 'name="confirm_duplicate"' in page
+    assert list(Customer.objects.values_list("name", flat=True)) == ["张三"]
+    assert AuditEntry.objects.filter(action="customer.create").count() == 1
+
+
+@pytest.mark.django_db
+def test_customer_create_with_a_known_email_confirmed_creates_the_second_record(client_for, manager, zhang):
+    # when: the user ticks "create anyway"
+    response = client_for(manager).post(reverse("customers:create"), {
+        "name": "张三", "email": "ZS@example.cn", "confirm_duplicate": "on", **NEW})
+    # then
+    assert response.status_code == 302
+    twin = Customer.objects.exclude(pk=zhang.pk).get()
+    assert twin.email == "zs@example.cn"
+    assert AuditEntry.objects.get(action="customer.create", object_id=twin.public_id).changes["duplicate_of"] == [
+        None, zhang.number]
+    assert DuplicateCandidate.objects.filter(customer=zhang, other=twin, reason="email").exists()
+
+
+@pytest.mark.django_db
+def test_customer_create_form_shows_no_duplicate_notice_without_a_duplicate(client_for, manager, zhang):
+    response = client_for(manager).post(reverse("customers:create"), {"name": "李四", "phone": "12345", **NEW})
+    page = response.content.decode()
+    assert 'id="duplicate-notice"' not in page and 'name="confirm_duplicate"' not in page
+
+
+@pytest.mark.django_db
+def test_customer_create_by_sales_rep_with_phone_of_a_hidden_customer_names_only_its_owner(client_for, users,
+                                                                                           manager):
+    # given: another rep's customer
+    colleague = UserFactory(username="li", role=Role.SALES, display_name="李经理")
+    theirs = customer_create(actor=manager, owner=colleague, data={"name": "赵六", "phone": "13800138000"})
+    rep = users[Role.SALES]
+    # when
+    response = client_for(rep).post(reverse("customers:create"), {
+        "name": "小赵", "phone": "13800138000", "owner": rep.pk, **NEW})
+    # then: whom to ask, no name, number or link of the record
+    page = response.content.decode()
+    assert response.status_code == 200 and 'id="duplicate-notice"' in page
+    assert "李经理" in page
+    assert "赵六" not in page and theirs.number not in page and theirs.public_id not in page
+    assert Customer.objects.count() == 1
 
 
 @pytest.mark.django_db

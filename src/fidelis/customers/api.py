@@ -16,6 +16,7 @@ from fidelis.customers.schemas import (
     CustomerDetailOut,
     CustomerListOut,
     CustomerPatchIn,
+    DuplicateCustomerOut,
     TagIn,
     TimelineOut,
 )
@@ -61,7 +62,16 @@ def _owner(username: str | None) -> User | None:
 
 
 def _detail(request, public_id: str) -> Customer:
-    customer = customer_get_for_user(request.auth, public_id)
+    return _loaded(customer_get_for_user(request.auth, public_id))
+
+
+def _loaded(customer: Customer) -> Customer:
+    """Return the customer with what its detail shows.
+
+    Called directly (not through `_detail`) with the customer a write returned: the answer describes what was
+    written even when the caller no longer sees it (a sales rep who gave the customer to a colleague), because the
+    write committed and an error would invite a retry.
+    """
     return (Customer.objects.select_related("owner")
             .prefetch_related("tags", "consents", "contacts").get(pk=customer.pk))
 
@@ -93,15 +103,24 @@ def customer_list(request, q: str = "", category: str = "", tag: str = "", limit
     return {"count": qs.count(), "items": list(qs[offset:offset + limit])}
 
 
-@router.post("", response={201: CustomerDetailOut}, summary="Create a customer")
+@router.post("", response={201: CustomerDetailOut, 409: DuplicateCustomerOut}, summary="Create a customer")
 @requires(WRITE, "customer.add")
 def customer_add(request, payload: CustomerCreateIn):
+    """Create a customer; the answer is the customer as written.
+
+    A customer whose phone, other phone or e-mail an active customer already has is refused with 409
+    `duplicate_customer`, naming the `field` and the stored customer (`existing`), or only its `owner` when the
+    caller may not see it; send `"allow_duplicate": true` to create it all the same (the pair is then listed for
+    review among the possible duplicates). A sales rep who names another rep as `owner` gets 201 with the customer,
+    which from then on only its owner and managers see.
+    """
     data = payload.model_dump(exclude_unset=True)
     tags = data.pop("tags", [])
+    allow_duplicate = data.pop("allow_duplicate", False)
     owner = _owner(data.pop("owner", None))
     customer = customer_create(actor=request.auth, data=_model_values(data), tags=tags, owner=owner, via="api",
-                               channel="api")
-    return Status(201, _detail(request, customer.public_id))
+                               channel="api", allow_duplicate=allow_duplicate)
+    return Status(201, _loaded(customer))
 
 
 @router.get("/{public_id}", response=CustomerDetailOut, summary="One customer with tags, consents and contacts")
@@ -113,6 +132,11 @@ def customer_detail(request, public_id: str):
 @router.patch("/{public_id}", response=CustomerDetailOut, summary="Change some fields of a customer")
 @requires(WRITE, "customer.change")
 def customer_change(request, public_id: str, payload: CustomerPatchIn):
+    """Change the given fields; the answer is the customer as written.
+
+    A sales rep who gives the customer to another rep (`owner`) gets 200 with the customer as written, which from
+    then on only its new owner and managers see.
+    """
     customer = customer_get_for_user(request.auth, public_id)
     data = payload.model_dump(exclude_unset=True)
     if "name" in data and data["name"] is None:
@@ -120,8 +144,8 @@ def customer_change(request, public_id: str, payload: CustomerPatchIn):
     values = _model_values(data)
     if "owner" in data:
         values["owner"] = _owner(data["owner"])
-    customer_update(actor=request.auth, customer=customer, data=values, via="api")
-    return _detail(request, public_id)
+    customer = customer_update(actor=request.auth, customer=customer, data=values, via="api")
+    return _loaded(customer)
 
 
 @router.post("/{public_id}/tags", response=CustomerDetailOut, summary="Put a tag on a customer")

@@ -174,6 +174,23 @@ def duplicate_pairs_for(customers: list[Customer]) -> list[tuple[int, int, str, 
     return [(a, b, reason, score) for (a, b), (reason, score) in pairs.items()]
 
 
+def customer_duplicate_of(customer: Customer) -> tuple[str, Customer] | None:
+    """Return (field, stored customer) for the first of the customer's phone, other phone and e-mail that an
+    active, not erased customer already has (the oldest such customer, owner loaded), or None."""
+    keys = (("phone", customer.phone_digits), ("phone_alt", customer.phone_alt_digits),
+            ("email", customer.email_normalized))
+    phones = {key for field, key in keys if key and field != "email"}
+    emails = {customer.email_normalized} if customer.email_normalized else set()
+    if not phones and not emails:
+        return None
+    rows = _rows_matching(phones, emails, set(), {customer.pk} if customer.pk else set())
+    for field, key in keys:
+        matches = [r.pk for r in rows if key and (r.email == key if field == "email" else key in r.phones)]
+        if matches:
+            return field, Customer.objects.select_related("owner").get(pk=min(matches))
+    return None
+
+
 def _rows_sharing_keys() -> list[_Row]:
     """Return every active customer that shares a key with another one (the database groups, we don't)."""
     base = _candidates_base()

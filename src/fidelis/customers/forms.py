@@ -23,6 +23,9 @@ FORM_FIELDS = [name for _key, _label, names in FIELDSETS for name in names if na
 class CustomerForm(forms.ModelForm):
     owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label=_("owner"),
                                    empty_label=_("Unassigned"))
+    # Shown once the service has found a stored customer with the same phone or e-mail.
+    confirm_duplicate = forms.BooleanField(required=False,
+                                           label=_("Create anyway: this is a different customer"))
 
     class Meta:
         model = Customer

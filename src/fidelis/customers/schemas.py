@@ -43,6 +43,23 @@ class CustomerFields(_Strict):
 class CustomerCreateIn(CustomerFields):
     name: str = Field(..., min_length=1, max_length=100)
     tags: list[str] = Field(default_factory=list, description="Tag names; \"group:name\" puts a new tag in a group")
+    allow_duplicate: bool = Field(False, description="Create the customer even when an active customer has the "
+                                  "same phone or e-mail; without it such a request is refused with 409 "
+                                  "duplicate_customer")
+
+
+class ExistingCustomerOut(Schema):
+    public_id: str
+    number: str
+    name: str
+
+
+class DuplicateCustomerOut(Schema):
+    code: str = Field(..., description="duplicate_customer")
+    message: str
+    field: str = Field(..., description="phone | phone_alt | email")
+    owner: str | None = Field(None, description="Display name of the stored customer's owner, whom to ask")
+    existing: ExistingCustomerOut | None = Field(None, description="The stored customer, when the caller may see it")
 
 
 class CustomerPatchIn(CustomerFields):

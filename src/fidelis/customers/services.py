@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import may_change_customer
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import DomainError, PermissionDenied, validation_error_to_domain
+from fidelis.core.errors import Conflict, DomainError, PermissionDenied, validation_error_to_domain
 from fidelis.customers.models import (
     Consent,
     ConsentChannel,
@@ -29,6 +29,7 @@ from fidelis.customers.normalize import (
     normalize_phone,
     phone_search_digits,
 )
+from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.services import record_event
 
 # Fields a user may set on a customer through a form, the API or an import.
@@ -89,10 +90,44 @@ def _snapshot(customer: Customer) -> dict[str, Any]:
     return data
 
 
+def _duplicate_refusal(*, actor, field: str, existing: Customer) -> Conflict:
+    """Return the refusal that names the stored customer with the same phone or e-mail, or, when the actor may not
+    see it, only whom to ask (its owner)."""
+    by_email = field == "email"
+    owner = str(existing.owner) if existing.owner_id else ""
+    params: dict[str, Any] = {"owner": owner} if owner else {}
+    if actor is not None and customer_visible_qs(actor).filter(pk=existing.pk).exists():
+        values = {"name": existing.name, "number": existing.number}
+        message = (_("A customer with this e-mail address already exists: %(name)s (%(number)s).") if by_email
+                   else _("A customer with this phone number already exists: %(name)s (%(number)s).")) % values
+        params["existing"] = {"public_id": existing.public_id, "number": existing.number, "name": existing.name}
+    elif owner:
+        message = (_("A customer with this e-mail address already exists; ask %(owner)s, who looks after it.")
+                   if by_email else
+                   _("A customer with this phone number already exists; ask %(owner)s, who looks after it.")) % {
+            "owner": owner}
+    else:
+        message = (_("A customer with this e-mail address already exists; ask a manager.") if by_email
+                   else _("A customer with this phone number already exists; ask a manager."))
+    return Conflict(message, code="duplicate_customer", field=field, **params)
+
+
 @transaction.atomic
 def customer_create(*, actor, data: dict[str, Any], tags: list[str] | None = None,
-                    owner=None, via: str = "web", channel: str = "web") -> Customer:
-    """Create a customer from validated field values; the number is given when none is supplied."""
+                    owner=None, via: str = "web", channel: str = "web", allow_duplicate: bool = False) -> Customer:
+    """Create a customer from validated field values; the number is given when none is supplied.
+
+    A customer whose phone, other phone or e-mail an active customer already has is refused (Conflict
+    "duplicate_customer" naming the field and the stored customer, or only its owner when the actor may not see
+    it) unless `allow_duplicate`; then the pair is kept for review on the duplicates page.
+    """
+    # dedupe builds on this module (the editable fields, customer_prepare), so it is imported here.
+    from fidelis.customers.dedupe import (
+        customer_duplicate_of,
+        duplicate_candidates_store,
+        duplicate_pairs_for,
+    )
+
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code="unknown_field",
@@ -105,11 +140,19 @@ def customer_create(*, actor, data: dict[str, Any], tags: list[str] | None = Non
     if not customer.number:
         customer.number = customer_number_next()[0]
     _validate(customer)
+    duplicate = customer_duplicate_of(customer)
+    if duplicate is not None and not allow_duplicate:
+        field, existing = duplicate
+        raise _duplicate_refusal(actor=actor, field=field, existing=existing)
     customer.save()
     for tag_name in tags or []:
         _tag_attach(customer, tag_name)
-    audit_record(actor=actor, action="customer.create", obj=customer, via=via,
-                 changes={k: [None, v] for k, v in _snapshot(customer).items() if v not in ("", None)})
+    changes = {k: [None, v] for k, v in _snapshot(customer).items() if v not in ("", None)}
+    if duplicate is not None:
+        # The user was shown the stored record and confirmed that this is another customer.
+        changes["duplicate_of"] = [None, duplicate[1].number]
+        duplicate_candidates_store(duplicate_pairs_for([customer]))
+    audit_record(actor=actor, action="customer.create", obj=customer, via=via, changes=changes)
     record_event(customer=customer, type="customer.created", actor=actor, channel=channel,
                  summary=_("Customer record created"))
     return customer

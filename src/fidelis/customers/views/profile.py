@@ -79,16 +79,21 @@ def customer_create(request):
     """Create a customer (a sales rep is the owner unless they choose otherwise)."""
     initial = {"owner": request.user.pk} if request.user.effective_role == Role.SALES else {}
     form = CustomerForm(request.POST or None, user=request.user, initial=initial)
+    duplicate = None
     if request.method == "POST" and form.is_valid():
         try:
             customer = services.customer_create(actor=request.user, data=form.service_data(),
-                                                owner=form.cleaned_data.get("owner"))
+                                                owner=form.cleaned_data.get("owner"),
+                                                allow_duplicate=form.cleaned_data["confirm_duplicate"])
         except DomainError as exc:
             form_error(form, exc)
+            if exc.code == "duplicate_customer":
+                # The notice offers the stored record (when the user may see it) and the "create anyway" box.
+                duplicate = {"message": str(exc.message), "existing": exc.params.get("existing")}
         else:
             messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
             return redirect("customers:detail", public_id=customer.public_id)
-    return render(request, "customers/customer_form.html", {"form": form, "creating": True})
+    return render(request, "customers/customer_form.html", {"form": form, "creating": True, "duplicate": duplicate})
 
 
 @require_capability("customer.change")
