@@ -1,6 +1,5 @@
 """Customer imports from CSV or XLSX: upload, column mapping, dry run, then one fast transaction."""
 
-import csv
 import hashlib
 import io
 import json
@@ -9,6 +8,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, partial
 from itertools import repeat
@@ -16,7 +16,6 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-import charset_normalizer
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,6 +30,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.bulk import ids_reserve
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.tabular import Table, column_letter, open_table
 from fidelis.customers.dedupe import _ROW_FIELDS, _candidates_base, _pairs, _Row, _row
 from fidelis.customers.models import (
     Category,
@@ -232,64 +232,9 @@ def _check_upload(name: str, size: int) -> str:
     return "xlsx" if suffix in XLSX_SUFFIXES else "csv"
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """Return the text of a CSV file and its encoding; refuse what is not text."""
-    sample = data[:65536]
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
-    if b"\x00" in sample or controls > len(sample) // 100:
-        raise DomainError(_("This is not a text CSV file."), code="not_text", field="file")
-    try:
-        return data.decode("utf-8-sig"), "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(sample, cp_isolation=["gb18030", "big5", "utf_16"]).best()
-    encoding = best.encoding if best is not None else None
-    if encoding is None:
-        raise DomainError(_("This is not a text CSV file."), code="not_text", field="file")
-    try:
-        return data.decode(encoding), encoding
-    except (UnicodeDecodeError, LookupError):
-        raise DomainError(_("The file's characters cannot be read; save it as UTF-8."), code="bad_encoding",
-                          field="file")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _read_rows(kind: str, data: bytes) -> tuple[list[list[str]], str]:
-    """Return all rows (header first) as lists of strings, and the encoding."""
-    if kind == "xlsx":
-        import zipfile
-
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-            raise DomainError(_("This is not a readable XLSX file."), code="not_xlsx", field="file")
-        try:
-            sheet = workbook.worksheets[0]
-            rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        finally:
-            workbook.close()
-        return rows, "xlsx"
-    text, encoding = _decode(data)
-    first_line = text[: text.find("\n")] if "\n" in text else text
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    try:
-        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-    except csv.Error:
-        raise DomainError(_("The CSV file is malformed."), code="bad_csv", field="file")
-    return rows, encoding
+def file_kind(name: str) -> str:
+    """Return how a file of this name is read: "xlsx" or "csv"."""
+    return "xlsx" if Path(name or "").suffix.lower() in XLSX_SUFFIXES else "csv"
 
 
 def _job_data(job: ImportJob) -> bytes:
@@ -300,25 +245,16 @@ def _job_data(job: ImportJob) -> bytes:
         job.file.close()
 
 
-def _job_rows(job: ImportJob, data: bytes) -> list[list[str]]:
-    kind = "xlsx" if Path(job.file_name).suffix.lower() in XLSX_SUFFIXES else "csv"
-    rows, _encoding = _read_rows(kind, data)
-    return rows
+def job_table(job, data: bytes) -> Table:
+    """Return the Table of the job's file (customer or order import): its chosen sheet, to read as a stream."""
+    return open_table(io.BytesIO(data), file_kind(job.file_name), sheet=getattr(job, "sheet", "") or None)
 
 
-def _split_header(rows: list[list[str]]) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    # Drop trailing empty columns and blank rows; keep each data row's number as in the file (header = 1).
-    while rows and not any(rows[0]):
-        rows = rows[1:]
-    if not rows:
-        raise DomainError(_("The file has no header row."), code="no_header", field="file")
-    headers = list(rows[0])
-    while headers and not headers[-1]:
-        headers.pop()
-    if not headers:
-        raise DomainError(_("The file has no header row."), code="no_header", field="file")
-    data = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
-    return headers, data
+def warnings_report(table: Table) -> list[dict[str, Any]]:
+    """Return the table's warnings as report entries (row, column, message), the column named by its header."""
+    headers = table.headers
+    return [{"row": row, "column": headers[column] if column < len(headers) and headers[column]
+             else column_letter(column), "message": str(message)} for row, column, message in table.warnings]
 
 
 def _require(actor) -> None:
@@ -330,34 +266,54 @@ def _require(actor) -> None:
 # Services
 
 
-def read_upload(uploaded_file, default_name: str) -> tuple[str, bytes, str, list[str], list]:
-    """Check and read an uploaded CSV/XLSX file: return its name, bytes, encoding, header and numbered data rows.
+@dataclass
+class Upload:
+    """What an upload holds: its name, bytes, encoding, header, number of data rows, sheets and chosen sheet."""
 
-    Refuses (DomainError on "file") a file too large, of another kind, unreadable, or without data rows.
+    name: str
+    data: bytes
+    encoding: str
+    headers: list[str]
+    rows: int
+    sheets: list[str]
+    sheet: str
+
+
+def read_table(name: str, data: bytes, sheet: str | None = None) -> Upload:
+    """Read a whole file (or one sheet of it) within the limits; refuse (DomainError) one without data rows."""
+    with open_table(io.BytesIO(data), file_kind(name), sheet=sheet) as table:
+        rows = table.count()
+    if not rows:
+        raise DomainError(_("The file has a header row but no data rows."), code="no_rows", field="file")
+    return Upload(name, data, table.encoding, table.headers, rows, table.sheets, table.sheet)
+
+
+def read_upload(uploaded_file, default_name: str) -> Upload:
+    """Check and read an uploaded CSV/XLSX file: the first sheet with data, unless the user chooses another.
+
+    Refuses (DomainError on "file") a file too large, of another kind, unreadable, beyond the limits of rows,
+    columns and cell length, or without data rows.
     """
     name = Path(getattr(uploaded_file, "name", "") or default_name).name[:200]
     size = getattr(uploaded_file, "size", None)
-    kind = _check_upload(name, size if size is not None else 0)
-    data = uploaded_file.read()
+    _check_upload(name, size if size is not None else 0)
+    data = uploaded_file.read(settings.FIDELIS_IMPORT_MAX_BYTES + 1)
     _check_upload(name, len(data))
-    rows, encoding = _read_rows(kind, data)
-    headers, data_rows = _split_header(rows)
-    if not data_rows:
-        raise DomainError(_("The file has a header row but no data rows."), code="no_rows", field="file")
-    return name, data, encoding, headers, data_rows
+    return read_table(name, data)
 
 
 @transaction.atomic
 def import_job_create(*, actor, uploaded_file) -> ImportJob:
     """Store an uploaded CSV/XLSX file, read its header row and guess the column mapping."""
     _require(actor)
-    name, data, encoding, headers, data_rows = read_upload(uploaded_file, "import.csv")
-    job = ImportJob(file_name=name, encoding=encoding, headers=headers, mapping=guess_mapping(headers),
-                    total_rows=len(data_rows), created_by=actor if actor.is_authenticated else None)
-    job.file.save(name, ContentFile(data), save=False)
+    upload = read_upload(uploaded_file, "import.csv")
+    job = ImportJob(file_name=upload.name, encoding=upload.encoding, headers=upload.headers,
+                    mapping=guess_mapping(upload.headers), total_rows=upload.rows,
+                    created_by=actor if actor.is_authenticated else None)
+    job.file.save(upload.name, ContentFile(upload.data), save=False)
     job.save()
     audit_record(actor=actor, action="customer.import_upload", obj=job,
-                 changes={"file": [None, name], "rows": [None, len(data_rows)]})
+                 changes={"file": [None, upload.name], "rows": [None, upload.rows]})
     return job
 
 
@@ -388,7 +344,7 @@ ROW_FIELDS = (*EDITABLE_FIELDS, "name_pinyin", "name_initials", "phone_digits", 
               "phone_alt_digits", "email_normalized", "company_key")
 _AT = {field: index for index, field in enumerate(ROW_FIELDS)}
 # Bump when checking gives other values: rows stored by the check step of an older version are then read again.
-CHECKED_FORMAT = 2
+CHECKED_FORMAT = 3
 
 
 class _Parsed:
@@ -403,6 +359,8 @@ class _Parsed:
         self.numbers: dict[str, int] = {}  # customer number → the first row that gives it
         self.number_column = ""
         self.total = 0
+        self.warnings: list[dict[str, Any]] = []  # cells read with a doubt (a formula without a value)
+        self.warning_count = 0
 
     def error(self, row: int, column: str, message: str) -> None:
         self.bad_rows.add(row)
@@ -428,10 +386,9 @@ def _parse_date(text: str) -> date | None:
     return None
 
 
-def _parse_rows(headers: list[str], rows: list[tuple[int, list[str]]], mapping: dict[int, str]) -> _Parsed:
+def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mapping: dict[int, str]) -> _Parsed:
     """Check every row of the file on its own (the database is not asked); return the values of the good rows."""
     parsed = _Parsed()
-    parsed.total = len(rows)
     lookups = _choice_lookup()
     max_lengths = {f: Customer._meta.get_field(f).max_length for f in EDITABLE_FIELDS}
     column_of = {field: headers[index] for index, field in mapping.items()}
@@ -451,6 +408,7 @@ def _parse_rows(headers: list[str], rows: list[tuple[int, list[str]]], mapping: 
         blank[field] = str(value) if isinstance(value, str) else value  # choices' defaults as plain strings
     values_of = attrgetter(*ROW_FIELDS)
     for row_number, row in rows:
+        parsed.total += 1
         data: dict[str, Any] = {}
         tags: list[tuple[str, str]] = []
         ok = True
@@ -554,8 +512,10 @@ def _parse_rows(headers: list[str], rows: list[tuple[int, list[str]]], mapping: 
 
 
 def _parse_file(job: ImportJob, data: bytes, mapping: dict[int, str]) -> _Parsed:
-    headers, rows = _split_header(_job_rows(job, data))
-    return _parse_rows(headers, rows, mapping)
+    with job_table(job, data) as table:
+        parsed = _parse_rows(table.headers, table.rows(), mapping)
+        parsed.warnings, parsed.warning_count = warnings_report(table), table.warning_count
+    return parsed
 
 
 def _in_values(column: str, values: Iterable[str]) -> RawSQL:
@@ -656,7 +616,8 @@ def _checked_save(job: ImportJob, key: str, parsed: _Parsed) -> None:
             column = tuple(day if day is None else day.isoformat() for day in column)
         columns.append((column[0],) if column.count(column[0]) == len(column) else column)
     checked_store(job, key, (len(parsed.values), columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows,
-                             parsed.numbers, parsed.number_column, parsed.total))
+                             parsed.numbers, parsed.number_column, parsed.total, parsed.warnings,
+                             parsed.warning_count))
 
 
 def _checked_load(job: ImportJob, key: str) -> _Parsed | None:
@@ -666,7 +627,7 @@ def _checked_load(job: ImportJob, key: str) -> _Parsed | None:
         return None
     parsed = _Parsed()
     (count, columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows, parsed.numbers,
-     parsed.number_column, parsed.total) = content
+     parsed.number_column, parsed.total, parsed.warnings, parsed.warning_count) = content
     if count:
         birthday = _AT["birthday"]
         columns[birthday] = tuple(day if day is None else date.fromisoformat(day) for day in columns[birthday])
@@ -682,6 +643,8 @@ def _report(job: ImportJob, parsed: _Parsed) -> None:
         "errors": parsed.errors[:MAX_REPORTED_ERRORS],
         "error_count": len(parsed.errors),
         "good_rows": len(parsed.values),
+        "warnings": parsed.warnings,
+        "warning_count": parsed.warning_count,
         "checked_at": timezone.now().isoformat(),
     }
 

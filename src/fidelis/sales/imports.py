@@ -12,10 +12,10 @@ live events would move them (`customers.rules.stages_advance`, audited per custo
 import re
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -33,13 +33,13 @@ from fidelis.customers.imports import (
     _insert_rows,
     _job_data,
     _public_ids,
-    _read_rows,
-    _split_header,
     checked_key,
     checked_name,
     checked_read,
     checked_store,
+    job_table,
     read_upload,
+    warnings_report,
 )
 from fidelis.customers.models import ImportMode, ImportStatus, LifecycleStage
 from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
@@ -53,7 +53,7 @@ from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, paid_event
 IGNORE = "ignore"
 MAX_REPORTED_ERRORS = 1000
 CENT = Decimal("0.01")
-CHECKED_FORMAT = 1  # of the parsed rows the dry run stores for the import
+CHECKED_FORMAT = 2  # of the parsed rows the dry run stores for the import
 ORDER_FIELDS = ("order_no", "customer_number", "phone", "paid_at", "store", "channel", "payment_method",
                 "paid_amount")
 LINE_FIELDS = ("sku", "quantity", "unit_price", "discount", "amount")
@@ -123,13 +123,14 @@ def _require(actor) -> None:
 def order_import_create(*, actor, uploaded_file) -> OrderImport:
     """Store an uploaded CSV/XLSX file of order lines, read its header row and guess the column mapping."""
     _require(actor)
-    name, data, encoding, headers, data_rows = read_upload(uploaded_file, "orders.csv")
-    job = OrderImport(file_name=name, encoding=encoding, headers=headers, mapping=guess_mapping(headers),
-                      total_rows=len(data_rows), created_by=actor if actor.is_authenticated else None)
-    job.file.save(name, ContentFile(data), save=False)
+    upload = read_upload(uploaded_file, "orders.csv")
+    job = OrderImport(file_name=upload.name, encoding=upload.encoding, headers=upload.headers,
+                      mapping=guess_mapping(upload.headers), total_rows=upload.rows,
+                      created_by=actor if actor.is_authenticated else None)
+    job.file.save(upload.name, ContentFile(upload.data), save=False)
     job.save()
     audit_record(actor=actor, action="order.import_upload", obj=job,
-                 changes={"file": [None, name], "rows": [None, len(data_rows)]})
+                 changes={"file": [None, upload.name], "rows": [None, upload.rows]})
     return job
 
 
@@ -181,6 +182,8 @@ class _Parsed:
     bad_orders: set[str] = field(default_factory=set)
     bad_rows: set[int] = field(default_factory=set)
     total: int = 0
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # cells read with a doubt
+    warning_count: int = 0
 
     def error(self, row: int, column: str, message: str, order_no: str = "") -> None:
         self.bad_rows.add(row)
@@ -240,9 +243,14 @@ def _choice(text: str, words: dict[str, str], choices) -> str | None:
 
 def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
     """Check every row on its own and each order's rows against its first row (the database is not asked)."""
-    kind = "xlsx" if Path(job.file_name).suffix.lower() in (".xlsx", ".xlsm") else "csv"
-    headers, rows = _split_header(_read_rows(kind, data)[0])
-    parsed = _Parsed(total=len(rows))
+    with job_table(job, data) as table:
+        parsed = _parse_rows(table.headers, table.rows(), columns)
+        parsed.warnings, parsed.warning_count = warnings_report(table), table.warning_count
+    return parsed
+
+
+def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], columns: dict[str, int]) -> _Parsed:
+    parsed = _Parsed()
     header = {name: headers[index] if index < len(headers) else name for name, index in columns.items()}
     tz = timezone.get_current_timezone()
     now = timezone.now()
@@ -313,6 +321,7 @@ def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
         return (None, errors, customer_key, paid_at, store, channel, payment, paid_amount, raw_channel, raw_paid)
 
     for number, row in rows:
+        parsed.total += 1
         short = blank + 1 - len(row)
         if short > 0:
             row = [*row, *([""] * short)]
@@ -524,7 +533,8 @@ def _checked_save(job: OrderImport, key: str, parsed: _Parsed) -> None:
                [(sku, quantity, _text(price), str(discount), _text(amount), row)
                 for sku, quantity, price, discount, amount, row in o.lines])
               for o in parsed.orders.values()]
-    checked_store(job, key, (orders, parsed.errors, parsed.bad_orders, parsed.bad_rows, parsed.total))
+    checked_store(job, key, (orders, parsed.errors, parsed.bad_orders, parsed.bad_rows, parsed.total,
+                             parsed.warnings, parsed.warning_count))
 
 
 def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
@@ -532,8 +542,9 @@ def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
     content = checked_read(job, key)
     if content is None:
         return None
-    orders, errors, bad_orders, bad_rows, total = content
-    parsed = _Parsed(errors=errors, bad_orders=bad_orders, bad_rows=bad_rows, total=total)
+    orders, errors, bad_orders, bad_rows, total, warnings, warning_count = content
+    parsed = _Parsed(errors=errors, bad_orders=bad_orders, bad_rows=bad_rows, total=total, warnings=warnings,
+                     warning_count=warning_count)
     decimals: dict[str | None, Decimal | None] = {None: None}
     for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in orders:
         for text in (paid_amount, *(v for line in lines for v in line[2:5])):
@@ -576,7 +587,8 @@ def _report(job: OrderImport, parsed: _Parsed, checked: _Checked) -> None:
     job.error_rows = len(parsed.bad_rows)
     job.report = {"errors": parsed.errors[:MAX_REPORTED_ERRORS], "error_count": len(parsed.errors),
                   "good_rows": parsed.total - len(parsed.bad_rows), "good_orders": len(checked.orders),
-                  "good_lines": checked.lines, "checked_at": timezone.now().isoformat()}
+                  "good_lines": checked.lines, "warnings": parsed.warnings, "warning_count": parsed.warning_count,
+                  "checked_at": timezone.now().isoformat()}
 
 
 @transaction.atomic
