@@ -211,3 +211,42 @@ def test_timeline_loads_more_events_in_place(page, live_server, staff, zhang, lo
     expect(events).to_have_count(zhang.events.count())
     expect(page.locator("#timeline-more")).to_have_count(0)
     expect(page.locator("#timeline")).to_contain_text("回访 00")
+
+
+def test_new_customer_with_a_known_phone_is_offered_the_stored_one_then_created_when_confirmed(page, live_server,
+                                                                                                staff, zhang, log_in):
+    # given a manager on the new-customer form
+    log_in(page, "manager")
+    page.goto(f"{live_server.url}/customers/new/")
+    # when they enter the phone of 张三 in another format
+    page.fill("input[name=name]", "张小三")
+    page.fill("input[name=phone]", "138-0013-8000")
+    with page.expect_navigation():
+        page.click("#customer-form button[type=submit]")
+    # then the form names and links 张三 and nothing is saved
+    expect(page.locator("#duplicate-notice")).to_contain_text(zhang.number)
+    expect(page.locator("#duplicate-link")).to_have_attribute("href", f"/customers/{zhang.public_id}/")
+    expect(page.locator("#error-phone")).to_be_visible()
+    assert Customer.objects.filter(phone="+8613800138000").count() == 1
+    # when they confirm that this is another customer
+    page.check("#id_confirm_duplicate")
+    with page.expect_navigation():
+        page.click("#customer-form button[type=submit]")
+    # then the second record is saved and shown
+    expect(page.locator("h1")).to_contain_text("张小三")
+    assert Customer.objects.filter(phone="+8613800138000").count() == 2
+
+
+def test_sales_rep_with_the_phone_of_a_hidden_customer_is_told_whom_to_ask(page, live_server, staff, zhang, log_in):
+    # given 张思睿 belongs to marketing, whom the rep cannot see
+    log_in(page, "sales")
+    page.goto(f"{live_server.url}/customers/new/")
+    page.fill("input[name=name]", "小张")
+    page.fill("input[name=phone]", "137 0013 7000")
+    with page.expect_navigation():
+        page.click("#customer-form button[type=submit]")
+    notice = page.locator("#duplicate-notice")
+    expect(notice).to_contain_text("marketing user")
+    expect(notice).not_to_contain_text("张思睿")
+    expect(page.locator("#duplicate-link")).to_have_count(0)
+    assert Customer.objects.filter(phone="+8613700137000").count() == 1
