@@ -392,3 +392,76 @@ def test_the_rule_editor_shows_what_the_rule_has_given_from_the_ledger(client, m
     body = client.get(reverse("loyalty:design_rule_edit", args=[per_cny.public_id])).content.decode()
     # then the header gives the ledger's figure, grouped by thousands
     assert f"{given:,}" in body
+
+
+# --- two live rules rewarding the same events ---------------------------------------------------------------------
+
+def test_making_live_a_copy_of_a_live_rule_asks_for_confirmation(client, marketer, program):
+    # given: a second "new member: 500 points" next to the live one
+    live = Rule.objects.get(program=program, template="welcome")
+    copy = Rule.objects.create(program=program, name="新会员 500 积分（副本）", trigger="member.joined",
+                               actions=[{"kind": "award_points", "points": 500}], status=RuleStatus.DRAFT)
+    url = reverse("loyalty:design_rule_status", args=[copy.public_id])
+    # when the marketer makes it live
+    response = client.post(url, {"status": "active"})
+    # then the editor warns, naming the live rule, offers to confirm, and the copy is still a draft
+    content = response.content.decode()
+    assert response.status_code == 409 and 'id="rule-overlap"' in content and 'id="confirm-overlap"' in content
+    assert live.name in content
+    copy.refresh_from_db()
+    assert copy.status == RuleStatus.DRAFT
+    # and when they confirm
+    response = client.post(url, {"status": "active", "confirm_overlap": "1"})
+    # then it is live
+    assert response.status_code == 302
+    copy.refresh_from_db()
+    assert copy.status == RuleStatus.ACTIVE
+
+
+def test_saving_a_rule_as_live_that_overlaps_a_live_one_asks_for_confirmation(client, marketer, program):
+    # given: "order ≥ ¥200 → 50 points" saved as live, next to the live "1 point per CNY"
+    url = reverse("loyalty:design_rule_create", args=[program.public_id])
+    before = Rule.objects.count()
+    response = client.post(url, _rule_post(status="active"))
+    # then nothing is saved and the form asks to confirm, naming the live rule
+    content = response.content.decode()
+    assert response.status_code == 200 and 'id="error-confirm_overlap"' in content
+    assert 'name="confirm_overlap"' in content
+    assert Rule.objects.get(program=program, template="per_cny").name in content
+    assert Rule.objects.count() == before
+    # when they tick the box
+    response = client.post(url, _rule_post(status="active", confirm_overlap="on"))
+    # then it is saved live
+    assert response.status_code == 302
+    assert Rule.objects.get(name="大单奖励").status == RuleStatus.ACTIVE
+
+
+def test_editing_a_live_rule_without_changing_what_it_gives_asks_nothing(client, marketer, program):
+    # given: the live "1 point per CNY", renamed in the editor
+    rule = Rule.objects.get(program=program, template="per_cny")
+    data = _rule_post(name="每元一分", priority=str(rule.priority), status="active", **{
+        "cond-0-kind": None, "cond-0-value": None, "act-0-kind": "points_per_cny", "act-0-points": None,
+        "act-0-rate": "1", "act-0-rounding": "floor"})
+    # when
+    response = client.post(reverse("loyalty:design_rule_edit", args=[rule.public_id]), data)
+    # then it is saved without a question
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.name, rule.status) == ("每元一分", RuleStatus.ACTIVE)
+
+
+def test_the_preview_lists_the_live_rules_that_reward_the_same_events(client, marketer, program, manager):
+    # given: two members joined; a draft copy of the live welcome rule
+    for _i in range(2):
+        member_enrol(actor=manager, program=program, customer=CustomerFactory(), channel="store")
+    live = Rule.objects.get(program=program, template="welcome")
+    # when the draft is previewed
+    response = client.post(reverse("loyalty:design_rule_preview", args=[program.public_id]), _rule_post(**{
+        "trigger": "member.joined", "cond-0-kind": None, "cond-0-value": None, "act-0-points": "500",
+        "preview_days": "30"}), HTTP_HX_REQUEST="true")
+    # then the preview names the live rule and the two events both would reward
+    preview = response.context["preview"]
+    assert [(o.public_id, o.events) for o in preview.overlaps] == [(live.public_id, 2)]
+    assert preview.double_rewarded == 2
+    content = response.content.decode()
+    assert 'id="preview-overlaps"' in content and f'data-overlap="{live.public_id}"' in content

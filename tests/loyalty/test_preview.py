@@ -250,3 +250,22 @@ def test_preview_reads_fewer_events_and_gives_the_same_answer(program, history, 
     assert narrowed.events_matched > 0
     same = ("events_matched", "members_reached", "customers_reached", "points", "top_members")
     assert [getattr(narrowed, name) for name in same] == [getattr(full, name) for name in same]
+
+
+@pytestmark_db
+def test_preview_counts_the_events_a_live_rule_would_reward_too(program, history):
+    # given: a draft "orders of at least ¥200 → 50 points" next to the live "1 point per CNY" (and the referral
+    # bonus, which rewards first purchases of referred members: none here)
+    draft = RuleView(id=0, trigger="order.paid", conditions=[{"kind": "amount_min", "value": "200"}],
+                     actions=[{"kind": "award_points", "points": 50}], priority=100)
+    per_cny = Rule.objects.get(program=program, template="per_cny")
+    referral = Rule.objects.get(program=program, template="referral")
+    # when
+    preview = preview_rule(program, draft, *_window())
+    # then: both give points for the two members' big orders (the stranger's earns no points from either)
+    assert (preview.events_matched, preview.points) == (3, 100)
+    assert {o.public_id: o.events for o in preview.overlaps} == {per_cny.public_id: 2, referral.public_id: 0}
+    assert preview.double_rewarded == 2
+    # and a rule that gives something else, or never on the same events, overlaps nothing
+    tagger = RuleView(id=0, trigger="order.paid", conditions=[], actions=[{"kind": "add_tag", "tag": "大单"}])
+    assert preview_rule(program, tagger, *_window()).overlaps == []

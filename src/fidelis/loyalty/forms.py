@@ -319,6 +319,9 @@ class RuleForm(forms.Form):
     stop_further = forms.BooleanField(label=_("stop here"), required=False,
                                       help_text=_("When this rule applies, rules of lower priority are skipped."))
     status = forms.ChoiceField(label=_("status"), choices=RuleStatus.choices, initial=RuleStatus.DRAFT)
+    # Shown once the rule, going live, was found to overlap live rules (`loyalty.overlap`).
+    confirm_overlap = forms.BooleanField(
+        label=_("Make it live anyway: the events both rules reward get both rewards"), required=False)
 
     SERVICE_FIELDS = ("name", "description", "trigger", "conditions", "actions", "priority", "starts_at", "ends_at",
                       "cap_member_day", "cap_total", "stop_further", "status")
@@ -395,7 +398,7 @@ class RuleForm(forms.Form):
         return {group: len(self._rows[group]) for group in GROUPS}
 
     # Fields a preview does without: it only needs what decides which events match and what they give.
-    NOT_FOR_PREVIEW = frozenset({"name", "description", "status"})
+    NOT_FOR_PREVIEW = frozenset({"name", "description", "status", "confirm_overlap"})
 
     def blocks_preview(self) -> bool:
         return any(name not in self.NOT_FOR_PREVIEW for name in self.errors)
@@ -421,6 +424,9 @@ class RuleForm(forms.Form):
     def add_domain_error(self, exc: DomainError) -> None:
         """Show a refusal of rule_save or validate_rule next to its field, its group or its row's parameter."""
         message = str(exc.message)
+        if exc.code == "rule_overlap":
+            self.add_error("confirm_overlap", message)
+            return
         name = exc.field or ""
         parts = name.split(".")
         group = next((g for g, (label, _t) in GROUPS.items() if label == parts[0]), None)

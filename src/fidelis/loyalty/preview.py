@@ -15,7 +15,10 @@ The preview is an estimate of the past, not a replay. Its approximations:
 - coupons are counted within the window against the template's per-customer and total limits, ignoring the
   coupons customers already hold; tags and tier changes the rule would make are not estimated;
 - the other live rules of the program are taken as they are now: a higher rule that "stops here" still stops this
-  one, and "multiply" multiplies what the higher rules give.
+  one, and "multiply" multiplies what the higher rules give;
+- the live rules that overlap this one (`overlap.rule_overlaps`: the same trigger and kind of reward, conditions
+  that can hold together) are run on the events this rule rewards, and each event that one of them rewards the
+  same way is counted as rewarded twice (their caps left aside, and the rules between the two taken to let it).
 
 To read fewer events, the database first leaves out events for which the previewed rule's own conditions cannot
 hold (date window, channel, store, tier, tags, birthday month, referrer: `_narrow`). This only skips events; the
@@ -54,6 +57,7 @@ from fidelis.loyalty.models import (
     RuleStatus,
     Tier,
 )
+from fidelis.loyalty.overlap import outcome_kinds, rule_overlaps
 from fidelis.loyalty.rules import PROGRAM_EVENT_TYPES, program_events_of_others
 
 ORDER_TYPES = frozenset({"order.paid", "order.refunded"})
@@ -277,6 +281,15 @@ class PreviewMember:
 
 
 @dataclass
+class PreviewOverlap:
+    """A live rule that rewards some events of the previewed rule the same way, and how many in the window."""
+
+    public_id: str
+    name: str
+    events: int = 0
+
+
+@dataclass
 class RulePreview:
     """What a rule would have given over a window of past events."""
 
@@ -294,6 +307,8 @@ class RulePreview:
     coupons: dict[str, int] = field(default_factory=dict)  # coupon template name → coupons
     coupons_total: int = 0
     top_members: list[PreviewMember] = field(default_factory=list)
+    overlaps: list[PreviewOverlap] = field(default_factory=list)  # live rules rewarding the same events
+    double_rewarded: int = 0  # events that this rule and one of `overlaps` would both reward
     seconds: float = 0.0
 
 
@@ -328,6 +343,13 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
         raise DomainError(_("The window ends before it starts."), code="impossible", field="until")
     result = RulePreview(since=since, until=until)
     rules, target = _context(program, rule)
+    overlapping = rule_overlaps(program, rule)
+    result.overlaps = [PreviewOverlap(public_id=r.public_id, name=r.name) for r in overlapping]
+    if overlapping:
+        # Run them too, in their places: a rule below never changes what the rules above it give.
+        rules = sorted([*rules, *(rule_view(r) for r in overlapping)], key=lambda r: (-r.priority, r.id))
+        target = next(i for i, r in enumerate(rules) if r is rule)
+    double_by_rule: dict[int, int] = {r.pk: 0 for r in overlapping}
     tier_names = tier_names_for(program, rules)
     bulk = BulkEvaluator(rules, tier_names, rule.trigger)
     kinds = condition_kinds(rules)
@@ -389,10 +411,14 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
         found = bulk.candidates(facts, day)
         if target not in found:
             continue
-        outcome = next((o for o in bulk.evaluate(facts, day)[1] if o.rule_id == rule.id), None)
+        outcomes = bulk.evaluate(facts, day)[1]
+        outcome = next((o for o in outcomes if o.rule_id == rule.id), None)
         if outcome is None:
             continue
         matched += 1
+        if double_by_rule:
+            doubled = _doubled(outcome, outcomes, double_by_rule)
+            result.double_rewarded += doubled
         customers.add(customer_id)
         points = outcome.points
         if member is not None:
@@ -444,8 +470,21 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
             .values_list("pk", "number", "customer__name")}
     result.top_members = [PreviewMember(number=info[pk][0], name=info[pk][1], points=points) for pk, points in best
                           if pk in info]
+    for overlap, source in zip(result.overlaps, overlapping, strict=True):
+        overlap.events = double_by_rule[source.pk]
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _doubled(outcome: Outcome, outcomes: list[Outcome], counts: dict[int, int]) -> int:
+    """Count the event for each overlapping rule that rewards it as `outcome` does; return 1 if one did, else 0."""
+    given = outcome_kinds(outcome)
+    doubled = 0
+    for other in outcomes:
+        if other.rule_id in counts and other is not outcome and given & outcome_kinds(other):
+            counts[other.rule_id] += 1
+            doubled = 1
+    return doubled
 
 
 def _loaded(rows: Iterator[tuple], size: int, facts_of: "_FactsLoader") -> Iterator[tuple]:

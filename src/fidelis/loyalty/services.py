@@ -511,10 +511,34 @@ def coupon_void(*, actor, coupon: Coupon, reason: str = "") -> Coupon:
     return coupon
 
 
-def rule_activate(*, actor, rule: Rule, status: str) -> Rule:
+@transaction.atomic
+def rule_activate(*, actor, rule: Rule, status: str, confirm_overlap: bool = False) -> Rule:
+    """Make a rule live, pause it or put it back to draft.
+
+    A rule that would go live next to a live rule rewarding the same events the same way (see `loyalty.overlap`)
+    is refused with the code "rule_overlap" unless `confirm_overlap`: every such event would be rewarded twice.
+    """
     if status not in RuleStatus.values:
         raise DomainError(_("Unknown status."), code="invalid", field="status")
+    if status == RuleStatus.ACTIVE and rule.status != RuleStatus.ACTIVE and not confirm_overlap:
+        # The program's row, locked: two identical rules made live at the same moment would each find the other
+        # not live yet, and neither would be warned.
+        list(Program.objects.select_for_update().filter(pk=rule.program_id).values_list("pk", flat=True))
+        rule_overlap_check(rule.program, rule)
     return rule_save(actor=actor, program=rule.program, rule=rule, data={"status": status})
+
+
+def rule_overlap_check(program: Program, rule: Any) -> None:
+    """Refuse (code "rule_overlap", naming the live rules) a rule, saved or a `RuleView`, that overlaps live ones."""
+    from fidelis.loyalty.overlap import rule_overlaps
+    from fidelis.loyalty.preview import rule_view
+
+    overlapping = rule_overlaps(program, rule_view(rule) if isinstance(rule, Rule) else rule)
+    if overlapping:
+        raise DomainError(
+            _("The live rule(s) %(names)s already reward the same events the same way: going live, this rule "
+              "would reward them twice. Confirm to make it live anyway.")
+            % {"names": ", ".join(f"“{r.name}”" for r in overlapping)}, code="rule_overlap", field="status")
 
 
 def members_lookup(program: Program, *, phone: str = "", card: str = "", number: str = "") -> Q:

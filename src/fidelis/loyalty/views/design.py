@@ -36,12 +36,13 @@ from fidelis.loyalty.models import (
     RuleStatus,
     Tier,
 )
-from fidelis.loyalty.preview import preview_rule
+from fidelis.loyalty.preview import preview_rule, rule_view
 from fidelis.loyalty.services import (
     coupon_template_save,
     program_save,
     reward_save,
     rule_activate,
+    rule_overlap_check,
     rule_save,
     tier_save,
 )
@@ -271,7 +272,7 @@ def rule_list(request, program: str):
 
 
 def _editor(request, program: Program, form: RuleForm, rule: Rule | None, preview=None, preview_error="",
-            preview_form: PreviewForm | None = None, status: int = 200):
+            preview_form: PreviewForm | None = None, overlap: str = "", status: int = 200):
     # What the rule has given, from the ledger as the program page counts it (`points_awarded` moves only for a
     # rule with a total cap, so that live events do not all update the rule's row).
     given = (rule.entries.aggregate(n=Sum("points"))["n"] or 0) if rule is not None else 0
@@ -280,13 +281,33 @@ def _editor(request, program: Program, form: RuleForm, rule: Rule | None, previe
         "preview_form": preview_form or PreviewForm(),
         "row_url": reverse("loyalty:design_rule_row", args=[program.public_id]),
         "preview_url": reverse("loyalty:design_rule_preview", args=[program.public_id]),
-        "weekdays": WEEKDAYS, "statuses": RuleStatus}, status=status)
+        "weekdays": WEEKDAYS, "statuses": RuleStatus, "overlap": overlap}, status=status)
+
+
+def _view(rule: Rule | None, data: dict) -> RuleView:
+    """Return the evaluation view of the rule in the editor's cleaned data (a draft: `DRAFT_ID`)."""
+    conditions, actions = validate_rule(data["trigger"], data["conditions"], data["actions"])
+    return RuleView(id=rule.pk if rule else DRAFT_ID, trigger=data["trigger"], conditions=conditions,
+                    actions=actions, priority=data["priority"], starts_at=data.get("starts_at"),
+                    ends_at=data.get("ends_at"), stop_further=data.get("stop_further", False))
+
+
+def _check_overlap(program: Program, rule: Rule | None, form: RuleForm) -> None:
+    """Refuse a rule saved as live that overlaps live rules, unless confirmed: one going live, or a live one whose
+    reward changes (`rule_activate` asks the same of the status buttons)."""
+    data = form.cleaned_data
+    if data.get("status") != RuleStatus.ACTIVE or data.get("confirm_overlap"):
+        return
+    view = _view(rule, data)
+    if rule is None or rule.status != RuleStatus.ACTIVE or rule_view(rule) != view:
+        rule_overlap_check(program, view)
 
 
 def _save_rule(request, program: Program, rule: Rule | None):
     form = RuleForm(request.POST, program=program, rule=rule)
     if form.is_valid():
         try:
+            _check_overlap(program, rule, form)
             saved = rule_save(actor=request.user, program=program, rule=rule, data=form.service_data())
         except DomainError as exc:
             if rule is not None:
@@ -361,8 +382,12 @@ def rule_status(request, public_id: str):
     rule = _rule(public_id)
     status = request.POST.get("status", "")
     try:
-        rule = rule_activate(actor=request.user, rule=rule, status=status)
+        rule = rule_activate(actor=request.user, rule=rule, status=status,
+                             confirm_overlap=request.POST.get("confirm_overlap") == "1")
     except DomainError as exc:
+        if exc.code == "rule_overlap":  # the editor, with the warning and a button to confirm
+            return _editor(request, rule.program, RuleForm(program=rule.program, rule=rule), rule,
+                           overlap=str(exc.message), status=409)
         messages.error(request, str(exc.message))
     else:
         messages.success(request, _("%(name)s is now: %(status)s.") % {"name": rule.name,
@@ -406,10 +431,7 @@ def rule_preview(request, program: str):
     else:
         data = form.cleaned_data
         try:
-            conditions, actions = validate_rule(data["trigger"], data["conditions"], data["actions"])
-            view = RuleView(id=rule.pk if rule else DRAFT_ID, trigger=data["trigger"], conditions=conditions,
-                            actions=actions, priority=data["priority"], starts_at=data.get("starts_at"),
-                            ends_at=data.get("ends_at"), stop_further=data.get("stop_further", False))
+            view = _view(rule, data)
             preview = preview_rule(program, view, window.cleaned_data["since"], window.cleaned_data["until"],
                                    cap_member_day=data.get("cap_member_day"), cap_total=data.get("cap_total"))
         except DomainError as exc:
