@@ -49,7 +49,8 @@ def test_event_post_idempotency_key_header(client, manager):
     auth = _auth(manager)
     body = {"customer": customer.public_id, "type": "store.visited"}
     assert _post(client, auth, body, HTTP_IDEMPOTENCY_KEY="visit-7").status_code == 201
-    assert _post(client, auth, body, HTTP_IDEMPOTENCY_KEY="visit-7").status_code == 200
+    again = _post(client, auth, body, HTTP_IDEMPOTENCY_KEY="visit-7")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert Event.objects.filter(idempotency_key="visit-7").count() == 1
 
 

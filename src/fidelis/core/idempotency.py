@@ -29,11 +29,14 @@ REPLAYED = "Idempotent-Replayed"
 
 
 def caller_of(request: HttpRequest) -> str | None:
-    """Return who sends the request: its bearer token (hashed) or its signed-in user; None when neither."""
-    authorization = request.headers.get("Authorization", "")
-    scheme, _sep, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return "t:" + hashlib.sha256(token.strip().encode()).hexdigest()[:60]
+    """Return who sends the request: the user of its bearer token, or the signed-in user; None when neither."""
+    from fidelis.accounts.models import ApiToken, hash_token
+
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        user_id = (ApiToken.objects.filter(token_hash=hash_token(token.strip()), revoked_at__isnull=True)
+                   .values_list("user_id", flat=True).first())
+        return f"u:{user_id}" if user_id is not None else None
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"u:{user.pk}"

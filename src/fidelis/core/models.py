@@ -33,7 +33,7 @@ class PublicIdModel(TimeStampedModel):
 class IdempotentRequest(models.Model):
     """The answer given to an API write sent with an Idempotency-Key, kept to answer its retries the same way.
 
-    Keyed by the caller (an API token, or a signed-in user) and the key: one caller's key never answers another's.
+    Keyed by the caller (the user of an API token, or the signed-in user) and the key: one caller's key never answers another's.
     """
 
     caller = models.CharField(_("caller"), max_length=64)

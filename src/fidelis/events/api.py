@@ -73,8 +73,9 @@ def event_customer(user, payload: EventIn) -> Customer:
 
 
 @router.post("", response={200: EventOut, 201: EventOut}, summary="Record an event",
-             description="The same idempotency key twice gives the first event back (200, created false); "
-                         "the same key for another customer or type is refused (409).")
+             description="The same Idempotency-Key header again gives the first answer again (Idempotent-Replayed: "
+                         "true); with another request it is refused (409). A key in the body names the event: "
+                         "the same one again gives the first event back (200, created false).")
 @requires("events:write", "event.add")
 def event_post(request, payload: EventIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
     key = payload.idempotency_key or (idempotency_key or "").strip() or None
