@@ -3,13 +3,14 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import translation
 from openpyxl import Workbook
 
 from fidelis.accounts.models import AuditEntry
 from fidelis.core.errors import DomainError, PermissionDenied
 from fidelis.customers.imports import import_job_create, import_job_run, import_job_validate
-from fidelis.customers.models import Customer, CustomerTag, DuplicateCandidate, ImportStatus
+from fidelis.customers.models import Customer, CustomerTag, DuplicateCandidate, ImportJob, ImportStatus
 from fidelis.events.models import Event
 from tests.factories import CustomerFactory
 
@@ -238,3 +239,99 @@ def test_import_email_check_agrees_with_validate_email(address):
     except ValidationError:
         expected = False
     assert _email_valid(address) is expected
+
+
+# Files as real businesses send them
+
+
+@pytest.mark.parametrize("text", [
+    "sep=;\n姓名;手机;城市\n张三;13800138000;上海\n李四;13800138001;北京\n",   # Excel's hint line
+    "sep=,\r\n姓名,手机,城市\r\n张三,13800138000,上海\r\n李四,13800138001,北京\r\n",
+    "姓名;手机;城市\n张三;13800138000;上海\n李四;13800138001;北京\n",          # a European Excel
+    "姓名\t手机\t城市\n张三\t13800138000\t上海\n李四\t13800138001\t北京\n",
+    "姓名|手机|城市\n张三|13800138000|上海\n李四|13800138001|北京\n",
+    '姓名;手机;城市\n"张三";13800138000;"上海,浦东"\n李四;13800138001;北京\n',
+])
+def test_import_reads_excels_csv_dialects(manager, text):
+    # when
+    job = run(manager, text)
+    # then
+    assert job.status == ImportStatus.IMPORTED and job.headers == ["姓名", "手机", "城市"]
+    rows = dict(Customer.objects.values_list("name", "phone_digits"))
+    assert rows == {"张三": "13800138000", "李四": "13800138001"}
+    assert Customer.objects.get(name="李四").city == "北京"
+
+
+def test_import_normalises_full_width_digits_so_that_search_and_duplicates_find_the_customer(manager):
+    # given: a stored customer, and a file whose phone and e-mail mix full-width characters in
+    from fidelis.customers.selectors import customer_search
+
+    existing = CustomerFactory(name="王芳", phone="+8613800138024")
+    text = "姓名,手机,邮箱\n王芳芳,138００１３８０２４,ＷＦ＠example.com\n"
+    # when
+    job = run(manager, text)
+    # then
+    imported = Customer.objects.get(name="王芳芳")
+    assert (imported.phone, imported.phone_digits, imported.email) == ("+8613800138024", "13800138024",
+                                                                       "wf@example.com")
+    assert job.duplicate_count == 1
+    assert DuplicateCandidate.objects.filter(customer=existing, other=imported, reason="phone").exists()
+    assert {c.pk for c in customer_search(manager, "13800138024")} == {existing.pk, imported.pk}
+    assert {c.pk for c in customer_search(manager, "１３８００１３８０２４")} == {existing.pk, imported.pk}
+
+
+def test_import_guesses_traditional_chinese_headers(manager):
+    # given
+    text = "姓名,手機,電子郵件,備註,地址,公司,生日,性別,標籤,客戶編號,微信號,行動電話\n張三,,,,,,,,,,,\n"
+    # when
+    job = import_job_create(actor=manager, uploaded_file=upload(text))
+    # then
+    assert [job.mapping[str(i)] for i in range(12)] == [
+        "name", "phone", "email", "notes", "address", "company_name", "birthday", "gender", "tags", "number",
+        "wechat_id", "ignore"]  # the second mobile-phone column is left to the user
+
+
+def test_import_reads_traditional_chinese_choice_words(manager):
+    run(manager, "姓名,性別,價值等級\n張三,男,高價值\n")
+    assert Customer.objects.values_list("gender", "value_tier").get() == ("male", "high")
+
+
+def test_import_refuses_a_nul_character_past_the_first_64_kib_naming_its_row(manager):
+    # given
+    lines = ["姓名,手机"] + [f"客户{i},139{i:08d}" for i in range(5000)]
+    lines[4000] = "客户\x00,13900000000"
+    # when
+    with translation.override("en"), pytest.raises(DomainError) as refused:
+        import_job_create(actor=manager, uploaded_file=upload("\n".join(lines) + "\n"))
+    # then
+    assert refused.value.code == "nul_character" and "Row 4001 " in str(refused.value.message)
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.parametrize(("limits", "text", "code"), [
+    ({"FIDELIS_IMPORT_MAX_ROWS": 3}, "姓名\n" + "张三\n" * 4, "too_many_rows"),
+    ({"FIDELIS_IMPORT_MAX_COLUMNS": 3}, "姓名,a,b,c\n张三,,,\n", "too_many_columns"),
+    ({"FIDELIS_IMPORT_MAX_COLUMNS": 3}, "姓名,a\n张三,,,x\n", "too_many_columns"),
+    ({"FIDELIS_IMPORT_MAX_CELL_CHARS": 5}, "姓名,备注\n张三,这个备注太长了\n", "cell_too_long"),
+])
+def test_import_refuses_a_file_beyond_the_caps_with_a_clear_message(manager, limits, text, code):
+    with override_settings(**limits), pytest.raises(DomainError) as refused:
+        import_job_create(actor=manager, uploaded_file=upload(text))
+    assert refused.value.code == code and refused.value.field == "file"
+
+
+def test_import_keeps_a_file_at_the_caps(manager):
+    with override_settings(FIDELIS_IMPORT_MAX_ROWS=3, FIDELIS_IMPORT_MAX_COLUMNS=2, FIDELIS_IMPORT_MAX_CELL_CHARS=2):
+        job = run(manager, "姓名,城市\n张三,上海\n李四,北京\n\n")
+    assert job.created_count == 2
+
+
+def test_import_page_refuses_a_file_of_10000_columns_with_a_message(client_for, manager):
+    # given
+    header = ",".join(["姓名"] + [f"c{i}" for i in range(10_000)])
+    # when
+    response = client_for(manager).post(reverse("customers:import_start"), {
+        "file": SimpleUploadedFile("wide.csv", f"{header}\n张三\n".encode())})
+    # then: the upload page, in the user's language, says why
+    assert response.status_code == 400
+    assert "第 1 行超过 200 列" in response.content.decode() and not ImportJob.objects.exists()

@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,20 @@ _SEP_LINE = re.compile(r"\s*sep\s*=\s*(.)\s*", re.IGNORECASE)
 # A formula cell whose computed value was never stored (files written by programs, not by Excel).
 _FORMULA_NO_VALUE = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"[^>]*>(?:<f\b[^>/]*/>|<f\b[^>]*>[^<]*</f>)'
                                rb"</c>")
+
+
+# Traditional characters of the header words and choice words the imports know, as their simplified forms: a
+# Taiwanese or Hong Kong file (手機, 電子郵件, 訂單編號, 支付寶) is then guessed like a mainland one.
+_SIMPLIFIED = str.maketrans(
+    "機電話備註郵簽標籤號碼聯絡繫動稱戶詳細單業規職興愛說類別價級週階來區縣訂編額數門時間實銷貨條優計鋪員會現購買總幣費種寶轉賬帳線網導錄齡歲體類絡",
+    "机电话备注邮签标签号码联络系动称户详细单业规职兴爱说类别价级周阶来区县订编额数门时间实销货条优计铺员会现购买总币费种宝转账帐线网导录龄岁体类络")
+_HEADER_NOISE = re.compile(r"[\s_\-()（）*:：]")
+
+
+def header_key(text: str) -> str:
+    """Return a header or choice word as the imports look it up: compatibility form, lower case, no spaces or
+    punctuation, traditional characters as simplified ones."""
+    return _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", text or "").lower()).translate(_SIMPLIFIED)
 
 
 @dataclass(frozen=True)

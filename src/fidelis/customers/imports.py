@@ -6,7 +6,6 @@ import json
 import marshal
 import re
 import secrets
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,7 +29,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.bulk import ids_reserve
 from fidelis.core.errors import DomainError, PermissionDenied
-from fidelis.core.tabular import Table, column_letter, open_table
+from fidelis.core.tabular import Table, column_letter, header_key, open_table
 from fidelis.customers.dedupe import _ROW_FIELDS, _candidates_base, _pairs, _Row, _row
 from fidelis.customers.models import (
     Category,
@@ -47,6 +46,7 @@ from fidelis.customers.models import (
     Tag,
     ValueTier,
 )
+from fidelis.customers.normalize import nfkc
 from fidelis.customers.services import EDITABLE_FIELDS, customer_number_next, customer_prepare
 from fidelis.events.models import Channel, Event
 
@@ -66,7 +66,7 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("姓名", "名字", "客户名称", "名称", "客户姓名", "name", "fullname", "customername"),
     "gender": ("性别", "gender", "sex"),
     "birthday": ("生日", "出生日期", "birthday", "birthdate", "dateofbirth", "dob"),
-    "phone": ("手机", "手机号", "手机号码", "电话", "联系电话", "移动电话", "phone", "mobile", "mobilephone",
+    "phone": ("手机", "手机号", "手机号码", "电话", "联系电话", "联络电话", "移动电话", "行动电话", "phone", "mobile", "mobilephone",
               "cellphone", "tel", "telephone"),
     "phone_alt": ("其他电话", "备用电话", "座机", "固定电话", "phonealt", "otherphone", "landline"),
     "email": ("邮箱", "电子邮箱", "电子邮件", "邮件", "email", "e-mail", "mail"),
@@ -90,7 +90,6 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _ALIAS_TO_FIELD = {alias: field for field, aliases in HEADER_ALIASES.items() for alias in aliases}
 _TAG_SPLIT = re.compile(r"[,，;；|、]")
-_HEADER_NOISE = re.compile(r"[\s_\-()（）*:：]")
 CHOICES = {
     "kind": CustomerKind, "gender": Gender, "company_size": CompanySize, "category": Category,
     "value_tier": ValueTier, "lifecycle_stage": LifecycleStage,
@@ -111,7 +110,7 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日",
                 "%Y/%m/%d %H:%M:%S", "%d/%m/%Y")
 
 
-_MOBILE = re.compile(r"(?:\+?86)?(1\d{10})")
+_MOBILE = re.compile(r"(?:\+?86)?(1[0-9]{10})")
 _PHONE_PUNCT = re.compile(r"[\s\-()]")
 
 
@@ -136,7 +135,7 @@ def _mobile_prefix_valid(prefix: str) -> bool:
 def _fast_mobile_digits(raw: str) -> str:
     """Return the 11 digits of a plain mainland mobile number (normalize_phone gives "+86" and them in the region
     CN, phone_search_digits them), or "" to leave it to normalize_phone."""
-    match = _MOBILE.fullmatch(_PHONE_PUNCT.sub("", raw))
+    match = _MOBILE.fullmatch(_PHONE_PUNCT.sub("", nfkc(raw)))
     if match is None:
         return ""
     digits = match.group(1)
@@ -186,7 +185,7 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for index, header in enumerate(headers):
-        key = _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", header or "").lower())
+        key = header_key(header)
         field = _ALIAS_TO_FIELD.get(key)
         if field is None and key in IMPORT_FIELDS:
             field = key
@@ -205,11 +204,11 @@ def _choice_lookup() -> dict[str, dict[str, str]]:
         for language in ("en", "zh-hans", "zh-hant"):
             with translation.override(language):
                 for value, label in choices.choices:
-                    words[str(label).strip().lower()] = value
+                    words[header_key(str(label))] = value
         for value in choices.values:
             if value:
-                words[value] = value
-        words.update(EXTRA_CHOICE_WORDS.get(field, {}))
+                words[header_key(value)] = value
+        words.update({header_key(word): value for word, value in EXTRA_CHOICE_WORDS.get(field, {}).items()})
         lookup[field] = words
     return lookup
 
@@ -438,7 +437,7 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mappi
                     tags.append((group, tname))
                 continue
             if field in CHOICES:
-                value = lookups[field].get(raw.strip().lower())
+                value = lookups[field].get(header_key(raw))
                 if value is None:
                     parsed.error(row_number, column, _("“%(value)s” is not one of the choices for %(field)s.")
                                  % {"value": raw, "field": _field_label(field)})
@@ -456,7 +455,7 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mappi
                 data[field] = day
                 continue
             if field == "email":
-                raw = raw.lower()
+                raw = nfkc(raw).lower()
                 if not _email_valid(raw):
                     parsed.error(row_number, column, _("“%(value)s” is not a valid e-mail address.")
                                  % {"value": raw})

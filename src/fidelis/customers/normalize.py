@@ -8,7 +8,7 @@ import phonenumbers
 from django.conf import settings
 from pypinyin import Style, lazy_pinyin
 
-_NON_DIGIT = re.compile(r"\D")
+_NON_DIGIT = re.compile(r"[^0-9]")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _COMPANY_NOISE = re.compile(r"(有限责任公司|股份有限公司|有限公司|集团|公司|co\.?,?\s*ltd\.?|inc\.?|llc|ltd\.?)", re.I)
 _SPACES = re.compile(r"[\s\u3000·・.,，。()（）\-_/]+")
@@ -33,15 +33,22 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def nfkc(text: str) -> str:
+    """Return the text in Unicode's compatibility form: full-width digits, letters and signs as ASCII ones
+    (138００１３８０２４ → 13800138024, ｚｓ＠ｅｘａｍｐｌｅ．ｃｏｍ → zs@example.com)."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def phone_search_digits(e164: str) -> str:
     """Return the digits a user types for a stored phone: the national number for China, all digits otherwise."""
-    digits = _NON_DIGIT.sub("", e164 or "")
+    digits = _NON_DIGIT.sub("", nfkc(e164 or ""))
     return digits[2:] if digits.startswith("86") else digits
 
 
 def query_digits(text: str) -> str:
     """Return the digits of a phone-like search, dropping a +86 / 0086 country prefix."""
-    digits = _NON_DIGIT.sub("", unicodedata.normalize("NFKC", text))
+    text = nfkc(text)
+    digits = _NON_DIGIT.sub("", text)
     if text.strip().startswith("+86") or digits.startswith("0086"):
         digits = digits[2:] if text.strip().startswith("+86") else digits[4:]
     return digits
@@ -54,7 +61,8 @@ def looks_like_phone(text: str) -> bool:
 
 
 def normalize_email(raw: str) -> str:
-    return (raw or "").strip().lower()
+    """Return the e-mail address as stored and compared: compatibility form, trimmed, lower case."""
+    return nfkc(raw or "").strip().lower()
 
 
 @lru_cache(maxsize=65536)

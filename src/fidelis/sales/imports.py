@@ -11,7 +11,6 @@ live events would move them (`customers.rules.stages_advance`, audited per custo
 
 import re
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +25,8 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
-    _HEADER_NOISE,
     _fast_mobile,
     _in_values,
     _insert_rows,
@@ -64,7 +63,7 @@ REQUIRED = ("order_no", "paid_at", "sku", "quantity")
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "order_no": ("订单号", "订单编号", "单号", "订单", "小票号", "orderno", "ordernumber", "order", "orderid"),
     "customer_number": ("客户编号", "客户号", "会员编号", "customernumber", "customerno", "customer"),
-    "phone": ("手机", "手机号", "手机号码", "电话", "联系电话", "phone", "mobile", "tel"),
+    "phone": ("手机", "手机号", "手机号码", "电话", "联系电话", "联络电话", "行动电话", "phone", "mobile", "tel"),
     "paid_at": ("支付时间", "付款时间", "下单时间", "交易时间", "日期", "时间", "paidat", "date", "time", "datetime"),
     "store": ("门店", "门店编码", "门店代码", "店铺", "商户", "store", "storecode", "shop"),
     "channel": ("渠道", "销售渠道", "channel"),
@@ -106,7 +105,7 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
     """Return a guess of the field each column holds (column index → field or "ignore")."""
     mapping, taken = {}, set()
     for index, header in enumerate(headers):
-        key = _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", header or "").lower())
+        key = header_key(header)
         name = _ALIAS_TO_FIELD.get(key) or (key if key in IMPORT_FIELDS else None)
         mapping[str(index)] = name if name and name not in taken else IGNORE
         if name:
@@ -232,12 +231,13 @@ def _choice(text: str, words: dict[str, str], choices) -> str | None:
     key = text.strip().lower()
     if key in choices.values:
         return key
+    key = header_key(text)
     if key in words:
         return words[key]
     labels = {}
     for language in ("zh-hans", "en"):
         with translation.override(language):
-            labels.update({str(label).lower(): value for value, label in choices.choices})
+            labels.update({header_key(str(label)): value for value, label in choices.choices})
     return labels.get(key)
 
 
