@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, validation_error_to_domain
+from fidelis.customers.selectors import customer_require_writable
 from fidelis.loyalty import ledger
 from fidelis.loyalty.engine import validate_rule
 from fidelis.loyalty.models import (
@@ -190,8 +191,7 @@ def member_enrol(*, actor, program: Program, customer, channel: str = "", referr
     """
     if not program.is_active:
         raise DomainError(_("This program is not active."), code="inactive", field="program")
-    if customer.erased_at is not None or customer.merged_into_id is not None:
-        raise DomainError(_("This customer can no longer join."), code="invalid", field="customer")
+    customer_require_writable(customer)
     if referrer is not None and (referrer.program_id != program.pk or referrer.customer_id == customer.pk):
         raise DomainError(_("The referrer must be another member of this program."), code="invalid",
                           field="referrer")

@@ -26,7 +26,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, NotFound, PermissionDenied
 from fidelis.customers.models import Customer
-from fidelis.customers.selectors import customer_visible_qs
+from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
 from fidelis.sales.models import (
     REQUIRABLE_FIELDS,
@@ -163,8 +163,7 @@ def _require(actor, capability: str, message: str) -> None:
 def _check_customer(actor, customer: Customer) -> None:
     if actor is not None and not customer_visible_qs(actor).filter(pk=customer.pk).exists():
         raise NotFound(_("No such customer."), code="not_found", field="customer")
-    if customer.merged_into_id:
-        raise DomainError(_("This customer was merged into another record."), code="merged", field="customer")
+    customer_require_writable(customer)
 
 
 def _owner(actor, owner: Any, customer: Customer, capability: str, current: User | None = None) -> User:

@@ -20,7 +20,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, validation_error_to_domain
 from fidelis.customers.models import Customer
-from fidelis.customers.selectors import customer_visible_qs
+from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
 from fidelis.sales.models import (
     Order,
@@ -313,6 +313,7 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
         raise NotFound(_("No such customer."), code="not_found", field="customer")
     if customer.merged_into_id:
         raise DomainError(_("This customer was merged into another record."), code="merged", field="customer")
+    customer_require_writable(customer)
     key = (idempotency_key or "").strip() or None
     if key:
         if len(key) > 120:

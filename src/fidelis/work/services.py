@@ -18,7 +18,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, NotFound, PermissionDenied, validation_error_to_domain
 from fidelis.customers.models import Customer
-from fidelis.customers.selectors import customer_visible_qs
+from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
 from fidelis.work.models import FollowUpRule, FollowUpTrigger, Task, TaskPriority, TaskSource, TaskStatus
 from fidelis.work.selectors import task_visible_qs
@@ -185,6 +185,8 @@ def task_create(*, actor, title: str, due_at: datetime | str, owner: Any = None,
         remind = due - timedelta(minutes=before)
     owner_user = _resolve_owner(owner if owner is not None else actor)
     customer_obj = _resolve_customer(actor, customer)
+    if customer_obj is not None:
+        customer_require_writable(customer_obj)
     _check_owner_sees_customer(owner_user, customer_obj)
     task = Task(title=(title or "").strip(), notes=(notes or "").strip(), due_at=due, remind_at=remind,
                 owner=owner_user, created_by=actor if getattr(actor, "is_authenticated", False) else None,
