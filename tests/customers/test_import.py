@@ -335,3 +335,25 @@ def test_import_page_refuses_a_file_of_10000_columns_with_a_message(client_for, 
     # then: the upload page, in the user's language, says why
     assert response.status_code == 400
     assert "第 1 行超过 200 列" in response.content.decode() and not ImportJob.objects.exists()
+
+
+def test_import_reads_the_first_sheet_with_data_and_warns_of_formulas_without_a_value(manager, tmp_path):
+    # given: a workbook whose first sheet is empty; on the second, a formula openpyxl wrote (no computed value)
+    workbook = Workbook()
+    workbook.active.title = "说明"
+    data = workbook.create_sheet("客户")
+    data.append(["姓名", "城市"])
+    data.append(["张三", "上海"])
+    data.append(["李四", '=UPPER("bj")'])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    # when
+    job = import_job_create(actor=manager, uploaded_file=SimpleUploadedFile("c.xlsx", buffer.getvalue()))
+    with translation.override("en"):
+        job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    # then
+    assert job.headers == ["姓名", "城市"] and job.total_rows == 2
+    assert job.report["warnings"] == [{"row": 3, "column": "城市", "message": (
+        "A formula without a computed value is read as empty: open the file in Excel and save it again.")}]
+    import_job_run(actor=manager, job=job)
+    assert dict(Customer.objects.values_list("name", "city")) == {"张三": "上海", "李四": ""}

@@ -18,7 +18,7 @@ from fidelis.loyalty.models import AppliedEvent, Member, Purchase
 from fidelis.loyalty.services import member_enrol
 from fidelis.loyalty.templates import starter_program
 from fidelis.sales.imports import order_import_create, order_import_run, order_import_validate
-from fidelis.sales.models import Order, OrderLine
+from fidelis.sales.models import Order, OrderLine, Refund
 from fidelis.sales.services import paid_event_key
 from tests.factories import CustomerFactory
 
@@ -115,7 +115,7 @@ def test_bad_rows_are_reported_with_row_column_and_reason_and_all_or_nothing_wri
                                                                                           buyers):
     # given
     text = HEADER + GOOD + (
-        "B-1,T-A,,2025-03-08 10:00,1F-01,,,CF-001,-1,,,,\n"         # row 6: negative quantity
+        "B-1,T-A,,2025-03-08 10:00,1F-01,,,CF-001,-1,,,,\n"         # row 6: a refund of an order not stored
         "B-2,T-A,,2025-03-08 10:00,1F-01,,,NOPE,1,,,,\n"            # row 7: unknown product
         "B-3,T-ZZ,,2025-03-08 10:00,1F-01,,,CF-001,1,,,,\n"         # row 8: unknown customer
         "B-4,T-A,,8.3.2025,1F-01,,,CF-001,1,,,,\n"                  # row 9: not a time
@@ -130,7 +130,7 @@ def test_bad_rows_are_reported_with_row_column_and_reason_and_all_or_nothing_wri
     # then
     errors = [(e["row"], e["column"], e["message"]) for e in job.report["errors"]]
     assert errors == [
-        (6, "数量", "The quantity must be at least 1."),
+        (6, "订单号", "A refund row names a stored order: import order B-1 first, then its refund."),
         (7, "商品编码", "There is no product with SKU NOPE."),
         (8, "客户编号", "No customer T-ZZ."),
         (9, "支付时间", "“8.3.2025” is not a date and time (use YYYY-MM-DD HH:MM)."),
@@ -254,3 +254,90 @@ def test_import_reuses_the_rows_of_the_check_but_asks_the_database_again(manager
     # and a run again reads the file afresh
     job = order_import_run(actor=manager, job=job)
     assert job.status == ImportStatus.FAILED and job.report["error_count"] == 1
+
+
+# Files as Chinese shops export them
+
+
+def test_traditional_headers_chinese_times_and_amounts_with_currency_are_read(manager, catalogue, buyers):
+    # given: a Taiwanese export, separated by semicolons, with Excel's Chinese times and amounts in yuan
+    text = ("訂單編號;客戶編號;支付時間;門店;支付方式;商品編碼;數量;單價;金額;實付金額\n"
+            "T-1;T-A;2024/3/5 下午 3:04;1F-01;支付寶;CF-002;2;￥30;60元;RMB 60\n"
+            "T-2;T-A;2024/3/5 上午 12:30;1F-01;現金;CF-002;1;¥30.00;30.00元;\n")
+    # when
+    job = check(manager, text)
+    assert job.report["errors"] == [] and job.mapping["0"] == "order_no" and job.mapping["6"] == "quantity"
+    order_import_run(actor=manager, job=job)
+    # then
+    tz = timezone.get_current_timezone()
+    t1, t2 = Order.objects.get(order_no="T-1"), Order.objects.get(order_no="T-2")
+    assert (t1.paid_at, t1.paid_amount, t1.payment_method) == (datetime(2024, 3, 5, 15, 4, tzinfo=tz),
+                                                                Decimal("60.00"), "alipay")
+    assert (t2.paid_at, t2.payment_method) == (datetime(2024, 3, 5, 0, 30, tzinfo=tz), "cash")
+
+
+@pytest.mark.parametrize(("price", "amount"), [("6.63", "19.90"), ("6.633333333", "19.9"), ("6.633333333", ""),
+                                               ("", "19.90")])
+def test_a_line_of_three_for_19_90_keeps_its_amount_whatever_the_unit_price_was_rounded_to(
+        manager, catalogue, buyers, price, amount):
+    # given: three for ¥19.90, the unit price as the till printed it (rounded, or to Excel's precision)
+    text = HEADER + f"R-1,T-A,,2025-03-08 14:20,1F-01,,,CF-001,3,{price},,{amount},\n"
+    # when
+    job = order_import_run(actor=manager, job=check(manager, text))
+    # then
+    assert job.report["errors"] == [] and job.order_count == 1
+    line = OrderLine.objects.get()
+    assert (line.quantity, line.unit_price, line.discount, line.amount) == (3, Decimal("6.64"), Decimal("0.02"),
+                                                                            Decimal("19.90"))
+    assert Order.objects.get().paid_amount == Decimal("19.90")
+
+
+def test_a_unit_price_that_does_not_round_to_the_line_is_still_reported(manager, catalogue, buyers):
+    with translation.override("en"):
+        job = check(manager, HEADER + "R-1,T-A,,2025-03-08 14:20,1F-01,,,CF-001,3,6.5,,19.90,\n")
+    assert [e["message"] for e in job.report["errors"]] == [
+        "The line amount 19.90 is not quantity × unit price − discount (19.50)."]
+
+
+def test_a_refund_row_refunds_the_stored_order_it_names_through_order_refund(manager, catalogue, buyers):
+    # given: H-1 (2 × CF-001 at 28, 1 × CF-002 at 30) imported, then a file giving one CF-001 back
+    order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
+    text = HEADER + "H-1,T-A,,2025-03-10 10:00,1F-01,,,CF-001,-1,,,-28,\n"
+    # when: checked
+    job = check(manager, text)
+    # then: the refund would be accepted, and nothing is refunded yet
+    assert job.report["errors"] == [] and job.report["good_refunds"] == 1
+    assert not Refund.objects.exists() and Order.objects.get(order_no="H-1").refunded_amount == 0
+    # when: imported
+    job = order_import_run(actor=manager, job=job)
+    # then
+    order = Order.objects.get(order_no="H-1")
+    refund = Refund.objects.get()
+    assert (job.status, job.report["refunds"], refund.order, refund.amount) == (ImportStatus.IMPORTED, 1, order,
+                                                                                Decimal("28.00"))
+    assert (order.refunded_amount, order.status) == (Decimal("28.00"), "partly_refunded")
+    assert order.lines.get(product__sku="CF-001").refunded_quantity == 1
+    assert Event.objects.filter(type="order.refunded", customer=buyers["A"]).count() == 1
+    assert AuditEntry.objects.filter(action="order.refund", via="import").count() == 1
+
+
+def test_refund_rows_that_cannot_be_recorded_are_reported_and_write_nothing(manager, catalogue, buyers):
+    # given: H-1 stored; refunds of more than was bought, of an unknown order, and of an order of the same file
+    order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
+    text = HEADER + (
+        "H-1,T-A,,2025-03-10 10:00,1F-01,,,CF-002,-2,,,,\n"
+        "NOPE-1,T-A,,2025-03-10 10:00,1F-01,,,CF-001,-1,,,,\n"
+        "N-1,T-A,,2025-03-10 10:00,1F-01,,,CF-001,1,,,,\n"
+        "N-1,T-A,,2025-03-10 10:00,1F-01,,,CF-001,-1,,,,\n")
+    # when
+    with translation.override("en"):
+        job = check(manager, text, mode="skip")
+    # then
+    errors = job.report["errors"]
+    assert [e["row"] for e in errors] == [2, 3, 5]
+    assert errors[0]["message"] == "Only 1 of 拿铁 are left to refund."
+    assert [e["message"] for e in errors[1:]] == [
+        "A refund row names a stored order: import order NOPE-1 first, then its refund.",
+        "A refund row names a stored order: import order N-1 first, then its refund."]
+    job = order_import_run(actor=manager, job=job)
+    assert job.order_count == 1 and not Refund.objects.exists()

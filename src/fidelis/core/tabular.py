@@ -40,7 +40,7 @@ _BOM = codecs.BOM_UTF8
 _SEP_LINE = re.compile(r"\s*sep\s*=\s*(.)\s*", re.IGNORECASE)
 # A formula cell whose computed value was never stored (files written by programs, not by Excel).
 _FORMULA_NO_VALUE = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"[^>]*>(?:<f\b[^>/]*/>|<f\b[^>]*>[^<]*</f>)'
-                               rb"</c>")
+                               rb"(?:<v\s*/>)?</c>")
 
 
 # Traditional characters of the header words and choice words the imports know, as their simplified forms: a

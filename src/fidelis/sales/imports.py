@@ -41,18 +41,18 @@ from fidelis.customers.imports import (
     warnings_report,
 )
 from fidelis.customers.models import ImportMode, ImportStatus, LifecycleStage
-from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
+from fidelis.customers.normalize import InvalidPhone, nfkc, normalize_phone, phone_search_digits
 from fidelis.customers.rules import stages_advance
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
 from fidelis.sales.models import Order, OrderChannel, OrderImport, OrderLine, PaymentMethod, Product, Store
 from fidelis.sales.rollups import local_day, rollup_orders
-from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, paid_event_key_for
+from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, order_refund, paid_event_key_for
 
 IGNORE = "ignore"
 MAX_REPORTED_ERRORS = 1000
 CENT = Decimal("0.01")
-CHECKED_FORMAT = 2  # of the parsed rows the dry run stores for the import
+CHECKED_FORMAT = 3  # of the parsed rows the dry run stores for the import
 ORDER_FIELDS = ("order_no", "customer_number", "phone", "paid_at", "store", "channel", "payment_method",
                 "paid_amount")
 LINE_FIELDS = ("sku", "quantity", "unit_price", "discount", "amount")
@@ -175,8 +175,24 @@ class _Order:
 
 
 @dataclass
+class _Refund:
+    """The refund rows (negative quantities) of one stored order: what order_refund is asked to give back."""
+
+    row: int  # the first row
+    rows: list[int] = field(default_factory=list)
+    lines: list[tuple] = field(default_factory=list)  # (sku, quantity, amount or None, row)
+    bad: bool = False
+
+    def amount(self) -> Decimal | None:
+        """Return the amounts of the rows added up, or None when a row gives none (the lines' value is refunded)."""
+        amounts = [line[2] for line in self.lines]
+        return None if not amounts or None in amounts else sum(amounts, Decimal("0.00"))
+
+
+@dataclass
 class _Parsed:
     orders: dict[str, _Order] = field(default_factory=dict)
+    refunds: dict[str, _Refund] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
     bad_orders: set[str] = field(default_factory=set)
     bad_rows: set[int] = field(default_factory=set)
@@ -191,17 +207,71 @@ class _Parsed:
         self.errors.append({"row": row, "column": column, "message": str(message)})
 
 
-def _money(text: str) -> Decimal | None:
+# An amount as shops write it: "1,234.50", "1234.5元", "¥19.90", "￥19.9" (full width), "RMB 88", "-¥30".
+_MONEY = re.compile(r"([-+]?)\s*(?:¥|rmb|cny|人民币)?\s*([-+]?)([0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)\s*(?:元|块|rmb|cny)?",
+                    re.IGNORECASE)
+PRICE_PLACES = Decimal("0.000001")
+
+
+def _money(text: str, *, signed: bool = False, places: Decimal = CENT) -> Decimal | None:
+    """Return the amount of a cell rounded half up to `places` (cents), or None when it is none (or negative,
+    unless `signed`)."""
+    match = _MONEY.fullmatch(nfkc(text).strip())
+    if match is None:
+        return None
     try:
-        value = Decimal(text.replace(",", "").replace("¥", "").replace("￥", "").strip())
+        value = Decimal(match.group(3).replace(",", ""))
+    except InvalidOperation:
+        return None
+    if (match.group(1) + match.group(2)).count("-") == 1:
+        value = -value
+    if not value.is_finite() or (value < 0 and not signed) or abs(value) > MAX_MONEY:
+        return None
+    value = value.quantize(places, rounding=ROUND_HALF_UP)
+    return value.quantize(CENT) if places != CENT and value == value.quantize(CENT) else value
+
+
+# Excel's Chinese date and time: "2024/3/5 下午 3:04", "2024年3月5日 15:04:05", "2024-03-05 上午9:30".
+_CN_TIME = re.compile(r"([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*[-/.月]\s*([0-9]{1,2})\s*日?\s*"
+                      r"(?:(上午|下午|中午|晚上|am|pm)\s*)?(?:([0-9]{1,2})\s*[:时]\s*([0-9]{1,2})\s*分?"
+                      r"(?:\s*[:]\s*([0-9]{1,2})\s*秒?)?)?\s*(上午|下午|晚上|am|pm)?", re.IGNORECASE)
+_AFTERNOON = {"下午", "晚上", "pm"}
+
+
+def _cn_time(text: str) -> datetime | None:
+    """Return the naive time of a Chinese (or AM/PM) date and time, noon for a day without a time, or None."""
+    match = _CN_TIME.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, before, hour, minute, second, after = match.groups()
+    if hour is None and (before or after):
+        return None
+    half = (before or after or "").lower()
+    hour_value = 12 if hour is None else int(hour)
+    if half and hour is not None and 0 < hour_value <= 12:
+        if half in _AFTERNOON and hour_value < 12 or half == "中午" and hour_value < 11:
+            hour_value += 12
+        elif half in ("上午", "am") and hour_value == 12:
+            hour_value = 0
+    try:
+        return datetime(int(year), int(month), int(day), hour_value, int(minute or 0), int(second or 0))
+    except ValueError:
+        return None
+
+
+def _whole(text: str) -> int | None:
+    """Return the whole number of a cell ("3", "3.0"), or None."""
+    if text.isdigit():
+        return int(text)
+    try:
+        value = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
-    if not value.is_finite() or value < 0 or value > MAX_MONEY:
-        return None
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return int(value) if value.is_finite() and value == value.to_integral_value() else None
 
 
 def _time(text: str, tz) -> datetime | None:
+    text = nfkc(text).strip()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -220,6 +290,8 @@ def _time(text: str, tz) -> datetime | None:
                 break
             except ValueError:
                 continue
+        if moment is None:
+            moment = _cn_time(text)
         if moment is None:
             return None
     if len(text) <= 10 and moment.hour == moment.minute == 0:
@@ -260,6 +332,7 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
     by_store, online, other_payment = OrderChannel.STORE.value, OrderChannel.ONLINE.value, PaymentMethod.OTHER.value
     # Files repeat times, channels and amounts: each distinct text is read once.
     moneys: dict[str, Decimal | None] = {}
+    prices: dict[str, Decimal | None] = {}  # unit prices, kept to the sixth place until the line is checked
     zero = Decimal("0.00")
     # Unmapped fields read an empty cell added at the end of every row (cells are stripped by the reader).
     blank = max(columns.values()) + 1
@@ -320,6 +393,36 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
                 errors.append((header["paid_amount"], _("“%(value)s” is not an amount.") % {"value": raw_paid}))
         return (None, errors, customer_key, paid_at, store, channel, payment, paid_amount, raw_channel, raw_paid)
 
+    def read_refund(number: int, row: list[str], raw_quantity: str) -> None:
+        """Read a row of negative quantity: the products of a stored order given back."""
+        order_no = row[i_order]
+        if not order_no or len(order_no) > 40 or any(c.isspace() for c in order_no):
+            parsed.error(number, header["order_no"], _("An order number has 1 to 40 characters and no spaces."))
+            return
+        refund = parsed.refunds.get(order_no)
+        if refund is None:
+            refund = parsed.refunds[order_no] = _Refund(row=number)
+        refund.rows.append(number)
+        sku, quantity = row[i_sku].upper(), _whole(raw_quantity[1:])
+        raw_amount = row[at["amount"]]
+        amount = _money(raw_amount, signed=True) if raw_amount else None
+        ok = True
+        if not sku:
+            parsed.error(number, header["sku"], _("Choose a product."))
+            ok = False
+        if quantity is None or quantity == 0 or quantity > MAX_QUANTITY:
+            parsed.error(number, header["quantity"], _("“%(value)s” is not a whole number.") % {"value": raw_quantity}
+                         if quantity is None else _("The quantity is too large.") if quantity else
+                         _("The quantity must be at least 1."))
+            ok = False
+        if raw_amount and amount is None:
+            parsed.error(number, header["amount"], _("“%(value)s” is not an amount.") % {"value": raw_amount})
+            ok = False
+        if ok:
+            refund.lines.append((sku, quantity, None if amount is None else abs(amount), number))
+        else:
+            refund.bad = True
+
     for number, row in rows:
         parsed.total += 1
         short = blank + 1 - len(row)
@@ -331,6 +434,10 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
         else:
             row[blank] = ""
 
+        raw_quantity = nfkc(row[i_quantity])
+        if raw_quantity.startswith("-"):
+            read_refund(number, row, raw_quantity)
+            continue
         order_no = row[i_order]
         # The rows of an order usually repeat its cells: each distinct set of them is read once.
         head = (order_no, row[i_number], row[i_phone], row[i_time], row[i_store], row[i_channel], row[i_payment],
@@ -350,14 +457,7 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
         if not sku:
             parsed.error(number, header["sku"], _("Choose a product."), order_no)
             ok = False
-        raw_quantity = row[i_quantity]
-        quantity = int(raw_quantity) if raw_quantity.isdigit() else None
-        if quantity is None:
-            try:
-                value = Decimal(raw_quantity)
-                quantity = int(value) if value.is_finite() and value == value.to_integral_value() else None
-            except (InvalidOperation, ValueError):
-                quantity = None
+        quantity = _whole(raw_quantity)
         if quantity is None:
             parsed.error(number, header["quantity"], _("“%(value)s” is not a whole number.") % {"value": raw_quantity},
                          order_no)
@@ -371,9 +471,10 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
             raw = row[index]
             value = None
             if raw:
-                if raw not in moneys:
-                    moneys[raw] = _money(raw)
-                value = moneys[raw]
+                cache = prices if name == "unit_price" else moneys
+                if raw not in cache:
+                    cache[raw] = _money(raw, places=PRICE_PLACES if name == "unit_price" else CENT)
+                value = cache[raw]
                 if value is None:
                     parsed.error(number, header[name], _("“%(value)s” is not an amount.") % {"value": raw}, order_no)
                     ok = False
@@ -465,6 +566,7 @@ class _Checked:
 
     orders: list[tuple[_Order, Decimal, Decimal, list[tuple]]] = field(default_factory=list)
     lines: int = 0
+    refunds: list[tuple[str, _Refund]] = field(default_factory=list)  # those order_refund accepts
 
 
 def _price(parsed: _Parsed, products: dict, label: dict[str, str]) -> _Checked:
@@ -476,6 +578,16 @@ def _price(parsed: _Parsed, products: dict, label: dict[str, str]) -> _Checked:
         priced, subtotal, ok = [], Decimal("0.00"), True
         for sku, quantity, price, discount, amount, row in o.lines:
             pk, category_id, category, list_price = products[sku]
+            if price is not None and price != price.quantize(CENT):
+                exact = (quantity * price - discount).quantize(CENT, rounding=ROUND_HALF_UP)
+                if amount is None or amount == exact:
+                    amount, price = exact, None  # the price is worked out from the line amount below
+            if price is not None and amount is not None and quantity * price - discount != amount and (
+                    (amount + discount) / quantity).quantize(CENT, rounding=ROUND_HALF_UP) == price.quantize(
+                    CENT, rounding=ROUND_HALF_UP):
+                # The file's unit price is the line's, rounded (3 for ¥19.90 at ¥6.63, or ¥6.6333…): the line
+                # amount stands, and the price is worked out from it below.
+                price = None
             if price is None and amount is not None:
                 price = ((amount + discount) / quantity).quantize(CENT, rounding=ROUND_HALF_UP)
                 if quantity * price - discount != amount:
@@ -492,7 +604,8 @@ def _price(parsed: _Parsed, products: dict, label: dict[str, str]) -> _Checked:
             if amount is not None and amount != line_amount:
                 parsed.error(row, label["amount"], _("The line amount %(amount)s is not quantity × unit price − "
                                                      "discount (%(expected)s).")
-                             % {"amount": amount, "expected": line_amount}, o.order_no)
+                             % {"amount": amount, "expected": line_amount.quantize(CENT, rounding=ROUND_HALF_UP)},
+                             o.order_no)
                 ok = False
                 continue
             priced.append((pk, category_id, category, sku, quantity, unit_price, discount, line_amount))
@@ -533,7 +646,9 @@ def _checked_save(job: OrderImport, key: str, parsed: _Parsed) -> None:
                [(sku, quantity, _text(price), str(discount), _text(amount), row)
                 for sku, quantity, price, discount, amount, row in o.lines])
               for o in parsed.orders.values()]
-    checked_store(job, key, (orders, parsed.errors, parsed.bad_orders, parsed.bad_rows, parsed.total,
+    refunds = [(order_no, r.row, r.rows, [(sku, quantity, _text(amount), row) for sku, quantity, amount, row in r.lines],
+                r.bad) for order_no, r in parsed.refunds.items()]
+    checked_store(job, key, (orders, refunds, parsed.errors, parsed.bad_orders, parsed.bad_rows, parsed.total,
                              parsed.warnings, parsed.warning_count))
 
 
@@ -542,9 +657,12 @@ def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
     content = checked_read(job, key)
     if content is None:
         return None
-    orders, errors, bad_orders, bad_rows, total, warnings, warning_count = content
+    orders, refunds, errors, bad_orders, bad_rows, total, warnings, warning_count = content
     parsed = _Parsed(errors=errors, bad_orders=bad_orders, bad_rows=bad_rows, total=total, warnings=warnings,
                      warning_count=warning_count)
+    for order_no, row, rows, lines, bad in refunds:
+        parsed.refunds[order_no] = _Refund(row, rows, [(sku, quantity, None if amount is None else Decimal(amount),
+                                                        line_row) for sku, quantity, amount, line_row in lines], bad)
     decimals: dict[str | None, Decimal | None] = {None: None}
     for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in orders:
         for text in (paid_amount, *(v for line in lines for v in line[2:5])):
@@ -572,6 +690,8 @@ def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -
             _checked_save(job, key, parsed)
     products, stores, label = _lookups(actor, parsed, columns, job.headers)
     checked = _price(parsed, products, label)
+    checked.refunds = _refunds(actor, job, parsed, label,
+                               [(no, r) for no, r in parsed.refunds.items() if not r.bad], apply=False)
     # Rows of an order with a bad row are skipped with it: an order is imported whole or not at all.
     for o in parsed.orders.values():
         if o.order_no in parsed.bad_orders:
@@ -582,13 +702,54 @@ def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -
     return parsed, checked, stores
 
 
+class _DryRun(Exception):
+    """Rolls back a refund tried by the check."""
+
+
+def _refunds(actor, job: OrderImport, parsed: _Parsed, label: dict[str, str], refunds: list[tuple[str, _Refund]],
+             *, apply: bool) -> list[tuple[str, _Refund]]:
+    """Refund the stored orders that refund rows name, through order_refund (its rules, audit and event); the
+    check tries each in a savepoint that it rolls back and reports the refused ones. Return those accepted."""
+    if not refunds:
+        return []
+    stored = {order.order_no: order for order in
+              Order.objects.filter(_in_values("order_no", sorted(no for no, _r in refunds))).order_by()}
+    accepted = []
+    for order_no, refund in refunds:
+        order = stored.get(order_no)
+        if order is None or order_no in parsed.orders:
+            message = _("A refund row names a stored order: import order %(order)s first, then its refund.") \
+                % {"order": order_no}
+        else:
+            try:
+                with transaction.atomic():
+                    order_refund(actor=actor, order=order, amount=refund.amount(), via="import",
+                                 reason=_("Refund imported from %(file)s") % {"file": job.file_name[:150]},
+                                 lines=[{"sku": sku, "quantity": quantity} for sku, quantity, _a, _r in refund.lines])
+                    if not apply:
+                        raise _DryRun
+            except _DryRun:
+                accepted.append((order_no, refund))
+                continue
+            except DomainError as exc:
+                if apply:
+                    raise
+                message = exc.message
+            else:
+                accepted.append((order_no, refund))
+                continue
+        parsed.error(refund.row, label.get("order_no", ""), message)
+        parsed.bad_rows.update(refund.rows)
+    return accepted
+
+
 def _report(job: OrderImport, parsed: _Parsed, checked: _Checked) -> None:
     job.total_rows = parsed.total
     job.error_rows = len(parsed.bad_rows)
     job.report = {"errors": parsed.errors[:MAX_REPORTED_ERRORS], "error_count": len(parsed.errors),
                   "good_rows": parsed.total - len(parsed.bad_rows), "good_orders": len(checked.orders),
-                  "good_lines": checked.lines, "warnings": parsed.warnings, "warning_count": parsed.warning_count,
-                  "checked_at": timezone.now().isoformat()}
+                  "good_lines": checked.lines, "good_refunds": len(checked.refunds), "warnings": parsed.warnings,
+                  "warning_count": parsed.warning_count, "checked_at": timezone.now().isoformat()}
 
 
 @transaction.atomic
@@ -632,12 +793,14 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
         job.save()
         return job
     orders_written, lines_written = _write(actor, job, checked, stores)
+    refunds = _refunds(actor, job, parsed, {}, checked.refunds, apply=True)
     # The customers who bought are buyers in the loyalty funnel, as the live order.paid events would make them.
     stages_advance(actor=actor, customer_ids={o.customer_id for o, *_rest in checked.orders},
                    target=LifecycleStage.BUYER, changes={"import": [None, str(job.public_id)]}, via="import")
     job.status = ImportStatus.IMPORTED
     job.order_count, job.line_count = orders_written, lines_written
     job.report["result"] = "imported"
+    job.report["refunds"] = len(refunds)
     job.report["seconds"] = round(time.monotonic() - started, 3)
     job.save()
     audit_record(actor=actor, action="order.import", obj=job, changes={
