@@ -22,13 +22,23 @@ demo: install
 	$(BIN)/fidelis migrate --no-input
 	$(BIN)/fidelis demo --as-of today
 
+# With FIDELIS_TEST_POSTGRES_URL set, the PostgreSQL suite runs beside the SQLite one (a core each), with its own
+# data dir, temporary dir and Redis database; its output follows the SQLite suite's.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/fidelis makemigrations --check --dry-run
-	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
-	@if [ -n "$$FIDELIS_TEST_POSTGRES_URL" ]; then \
-	  echo "== the same suite on PostgreSQL =="; \
-	  DATABASE_URL="$$FIDELIS_TEST_POSTGRES_URL" $(BIN)/pytest -m "not e2e" $(PYTEST_ARGS); \
+	@if [ -z "$$FIDELIS_TEST_POSTGRES_URL" ]; then \
+	  $(BIN)/pytest -m "not e2e" $(PYTEST_ARGS); \
+	else \
+	  pg=$$(mktemp -d); \
+	  echo "== the suite on SQLite, and on PostgreSQL beside it (its output follows) =="; \
+	  ( DATABASE_URL="$$FIDELIS_TEST_POSTGRES_URL" FIDELIS_DATA_DIR="$$pg/data" \
+	    FIDELIS_TEST_REDIS_URL="$${FIDELIS_TEST_POSTGRES_REDIS_URL:-redis://127.0.0.1:6379/14}" \
+	    $(BIN)/pytest -m "not e2e" -p no:cacheprovider --basetemp="$$pg/tmp" $(PYTEST_ARGS) >"$$pg/log" 2>&1; \
+	    echo $$? >"$$pg/rc" ) & \
+	  $(BIN)/pytest -m "not e2e" $(PYTEST_ARGS); sqlite=$$?; \
+	  wait; echo "== the same suite on PostgreSQL =="; cat "$$pg/log"; \
+	  test $$sqlite -eq 0 && test "$$(cat $$pg/rc)" -eq 0; \
 	fi
 
 test-e2e: install
