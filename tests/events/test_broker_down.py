@@ -118,3 +118,27 @@ def test_a_worker_drains_the_whole_queue_while_the_broker_is_down(member, broker
     member.refresh_from_db()
     assert AppliedEvent.objects.filter(event__in=events).count() == 5
     assert PointsEntry.objects.filter(member=member, kind="earn", event__in=events).count() == 5
+
+
+def test_starting_a_scan_or_a_back_fill_while_the_broker_is_down_says_so_instead_of_a_500(client, manager, member,
+                                                                                          broker_down):
+    from django.urls import reverse
+
+    client.force_login(manager)
+    scan = client.post(reverse("customers:duplicates"), {"action": "scan"}, follow=True)
+    assert scan.status_code == 200
+    assert "could not be started" in scan.content.decode() or "无法" in scan.content.decode()
+    backfill = client.post(reverse("loyalty:program_backfill", args=[member.program.public_id]), follow=True)
+    assert backfill.status_code == 200
+    assert not AppliedEvent.objects.filter(program=member.program, event__type="order.paid").exists()
+
+
+
+def test_task_send_says_whether_the_broker_took_the_message_and_never_raises(broker_down, caplog):
+    from fidelis.core.tasks import purge_idempotent_requests, task_send
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        assert task_send(purge_idempotent_requests) is False
+    assert time.monotonic() - started < 10
+    assert "did not take core.purge_idempotent_requests" in caplog.text

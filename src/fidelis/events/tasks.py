@@ -4,8 +4,8 @@ import logging
 import time
 
 from celery import shared_task
-from kombu.exceptions import OperationalError
 
+from fidelis.core.tasks import task_send
 from fidelis.events import dispatch
 from fidelis.events.models import Event, PendingDispatch
 
@@ -42,18 +42,7 @@ def dispatch_pending_send(event_ids: list[int] | None) -> bool:
     the broker's short connect timeout (`config.celery`): a till waiting for its receipt must not wait out a broker
     that is down, for a message whose only use is to dispatch a little sooner.
     """
-    try:
-        dispatch_pending.apply_async((event_ids,), retry=False)
-    except (OperationalError, OSError):
-        log.warning("the broker did not take events.dispatch_pending for %s event(s); they stay queued for the "
-                    "sweep", len(event_ids or ()), exc_info=True)
-        return False
-    except Exception:
-        # Whatever else went wrong, the events were committed and stay queued: the caller must get its answer.
-        log.exception("events.dispatch_pending for %s event(s) was not sent; they stay queued for the sweep",
-                      len(event_ids or ()))
-        return False
-    return True
+    return task_send(dispatch_pending, event_ids)
 
 
 @shared_task(name="events.dispatch", acks_late=True)

@@ -58,6 +58,7 @@ from django.utils.translation import gettext_lazy
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, validation_error_to_domain
 from fidelis.core.models import new_public_id
+from fidelis.core.tasks import task_send
 from fidelis.events.models import EVENT_TYPE_LABELS, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 from fidelis.events.registry import on_event
 
@@ -280,8 +281,9 @@ def _send_after_commit(delivery_ids: list[int]) -> None:
     from fidelis.events.tasks import webhook_deliver
 
     def send() -> None:
+        # A delivery the broker does not take now is still due: `events.webhook_retry_due` sends it.
         for delivery_id in delivery_ids:
-            webhook_deliver.delay(delivery_id)
+            task_send(webhook_deliver, delivery_id)
 
     transaction.on_commit(send)
 

@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -11,12 +10,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fidelis.core.errors import DomainError
+from fidelis.core.tasks import task_send
 from fidelis.customers.dedupe import REASON_LABELS, customers_merge, duplicate_dismiss
 from fidelis.customers.exports import FILTERS, csv_stream, customers_export_start, xlsx_bytes
 from fidelis.customers.imports import (
     import_field_choices,
     import_job_create,
     import_job_run,
+    import_job_sheet_choose,
     import_job_validate,
 )
 from fidelis.customers.models import (
@@ -78,11 +79,13 @@ def import_start(request):
 @require_capability("customer.import")
 def import_detail(request, public_id: str):
     job = get_object_or_404(ImportJob, public_id=public_id)
-    error = None
+    error = error_field = None
     if request.method == "POST":
         action = request.POST.get("action")
         try:
-            if action == "validate":
+            if action == "sheet":
+                job = import_job_sheet_choose(actor=request.user, job=job, sheet=request.POST.get("sheet", ""))
+            elif action == "validate":
                 mapping = {str(i): request.POST.get(f"map-{i}", "ignore") for i in range(len(job.headers))}
                 job = import_job_validate(actor=request.user, job=job, mapping=mapping,
                                           mode=request.POST.get("mode", ""))
@@ -92,11 +95,12 @@ def import_detail(request, public_id: str):
                     messages.success(request, _("%(count)s customers imported.") % {"count": job.created_count})
             return redirect("customers:import_detail", public_id=job.public_id)
         except DomainError as exc:
-            error = exc.message
+            error, error_field = exc.message, exc.field
     columns = [{"index": i, "header": h, "field": job.mapping.get(str(i), "ignore")} for i, h in enumerate(job.headers)]
     return render(request, "customers/import_detail.html", {
         "job": job, "columns": columns, "fields": import_field_choices(), "modes": ImportMode.choices,
-        "errors": job.report.get("errors", []), "error": error, "statuses": ImportStatus,
+        "errors": job.report.get("errors", []), "error": error, "error_field": error_field,
+        "statuses": ImportStatus,
     }, status=400 if error else 200)
 
 
@@ -116,8 +120,11 @@ def duplicate_list(request):
         from fidelis.customers.tasks import duplicates_scan_task
 
         actor_id = request.user.pk
-        transaction.on_commit(lambda: duplicates_scan_task.delay(actor_id))
-        messages.success(request, _("The duplicate scan has started; new pairs appear here when it ends."))
+        if task_send(duplicates_scan_task, actor_id):
+            messages.success(request, _("The duplicate scan has started; new pairs appear here when it ends."))
+        else:
+            messages.error(request, _("The duplicate scan could not be started now; try again later (it also runs "
+                                      "every night)."))
         return redirect("customers:duplicates")
     visible = customer_visible_qs(request.user)
     candidates = list(DuplicateCandidate.objects.filter(status=DuplicateStatus.OPEN, customer__in=visible,
