@@ -125,3 +125,31 @@ def test_marketer_builds_a_rule_row_by_row_and_sees_the_error_on_the_row(page, l
     assert rule.conditions == [{"kind": "store_in", "values": ["静安店", "徐汇店"]}]
     assert rule.actions == [{"kind": "issue_coupon", "template": coupon.public_id}]
     expect(page).to_have_url(re.compile(rf"/loyalty/design/rules/{rule.public_id}/$"))
+
+
+def test_a_second_welcome_rule_going_live_is_warned_about_and_goes_live_only_when_confirmed(
+        page, live_server, staff, club, log_in, artifacts):
+    program, _coupon = club
+    log_in(page, "marketing")
+    rules = []
+    for _copy in range(2):
+        page.goto(f"{live_server.url}/loyalty/design/program/{program.public_id}/rules/new/")
+        with page.expect_navigation():
+            page.click("[data-template=welcome] button[type=submit]")
+        rules.append(Rule.objects.filter(program=program, template="welcome").order_by("-pk").first())
+        # when they make it live
+        with page.expect_navigation():
+            page.click("#activate-rule")
+    # then the first went live, the second is held back with a warning naming the first
+    first, second = rules
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (RuleStatus.ACTIVE, RuleStatus.DRAFT)
+    expect(page.locator("#rule-overlap")).to_contain_text(first.name)
+    page.screenshot(path=str(artifacts / "loyalty-rule-overlap.png"), full_page=True)
+    # when they confirm
+    with page.expect_navigation():
+        page.click("#confirm-overlap")
+    # then it is live
+    second.refresh_from_db()
+    assert second.status == RuleStatus.ACTIVE
