@@ -8,6 +8,7 @@ from ninja import Router, Status
 from fidelis.accounts.api_auth import requires
 from fidelis.accounts.models import User
 from fidelis.core.errors import DomainError, NotFound
+from fidelis.core.types import Int, Text
 from fidelis.customers.models import Customer, Tag
 from fidelis.customers.schemas import (
     ConsentIn,
@@ -82,7 +83,7 @@ def _page(limit: int, offset: int) -> tuple[int, int]:
 
 @router.get("", response=CustomerListOut, summary="Search or list customers")
 @requires(READ, "customer.view")
-def customer_list(request, q: str = "", category: str = "", tag: str = "", limit: int = 20, offset: int = 0):
+def customer_list(request, q: str = "", category: str = "", tag: str = "", limit: Int = 20, offset: Int = 0):
     """Find customers by number, name (Hanzi, pinyin, initials), phone in any format, e-mail, company or tag.
 
     Without `q`, list the visible customers, newest first.
@@ -125,13 +126,13 @@ def customer_add(request, payload: CustomerCreateIn):
 
 @router.get("/{public_id}", response=CustomerDetailOut, summary="One customer with tags, consents and contacts")
 @requires(READ, "customer.view")
-def customer_detail(request, public_id: str):
+def customer_detail(request, public_id: Text):
     return _detail(request, public_id)
 
 
 @router.patch("/{public_id}", response=CustomerDetailOut, summary="Change some fields of a customer")
 @requires(WRITE, "customer.change")
-def customer_change(request, public_id: str, payload: CustomerPatchIn):
+def customer_change(request, public_id: Text, payload: CustomerPatchIn):
     """Change the given fields; the answer is the customer as written.
 
     A sales rep who gives the customer to another rep (`owner`) gets 200 with the customer as written, which from
@@ -150,7 +151,7 @@ def customer_change(request, public_id: str, payload: CustomerPatchIn):
 
 @router.post("/{public_id}/tags", response=CustomerDetailOut, summary="Put a tag on a customer")
 @requires(WRITE, "customer.change")
-def customer_tag_post(request, public_id: str, payload: TagIn):
+def customer_tag_post(request, public_id: Text, payload: TagIn):
     customer = customer_get_for_user(request.auth, public_id)
     customer_tag_add(actor=request.auth, customer=customer, tag_name=payload.tag, via="api")
     return _detail(request, public_id)
@@ -158,7 +159,7 @@ def customer_tag_post(request, public_id: str, payload: TagIn):
 
 @router.delete("/{public_id}/tags/{tag_name}", response={204: None}, summary="Take a tag off a customer")
 @requires(WRITE, "customer.change")
-def customer_tag_delete(request, public_id: str, tag_name: str):
+def customer_tag_delete(request, public_id: Text, tag_name: Text):
     customer = customer_get_for_user(request.auth, public_id)
     name = tag_name.split(":", 1)[1].strip() if ":" in tag_name else tag_name.strip()
     tag = Tag.objects.filter(name=name, customertag__customer=customer).first()
@@ -170,7 +171,7 @@ def customer_tag_delete(request, public_id: str, tag_name: str):
 
 @router.put("/{public_id}/consent/{channel}", response=ConsentOut, summary="Record consent for a channel")
 @requires(WRITE, "customer.consent")
-def customer_consent_put(request, public_id: str, channel: str, payload: ConsentIn):
+def customer_consent_put(request, public_id: Text, channel: Text, payload: ConsentIn):
     customer = customer_get_for_user(request.auth, public_id)
     return consent_set(actor=request.auth, customer=customer, channel=channel, granted=payload.granted,
                        source=payload.source, via="api")
@@ -178,7 +179,7 @@ def customer_consent_put(request, public_id: str, channel: str, payload: Consent
 
 @router.get("/{public_id}/events", response=TimelineOut, summary="The customer's timeline, newest first")
 @requires(READ, "customer.view")
-def customer_events(request, public_id: str, before: str = "", limit: int = 50):
+def customer_events(request, public_id: Text, before: str = "", limit: Int = 50):
     customer = customer_get_for_user(request.auth, public_id)
     before_id = None
     if before:

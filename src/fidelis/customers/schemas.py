@@ -6,6 +6,8 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from fidelis.core.types import Date
+
 
 class _Strict(Schema):
     model_config = ConfigDict(extra="forbid")
@@ -17,7 +19,7 @@ class CustomerFields(_Strict):
     number: str | None = Field(None, max_length=20)
     kind: str | None = Field(None, description="individual | company")
     gender: str | None = Field(None, description="female | male | empty")
-    birthday: date | None = None
+    birthday: Date | None = None
     phone: str | None = Field(None, max_length=40, description="Any common format; stored as +86…")
     phone_alt: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=254)

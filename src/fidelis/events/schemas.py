@@ -6,6 +6,8 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from fidelis.core.types import DateTime
+
 
 class EventIn(Schema):
     """One event from an outside system; name the customer by public id, customer number or phone."""
@@ -17,7 +19,7 @@ class EventIn(Schema):
     customer_number: str | None = Field(None, max_length=20)
     phone: str | None = Field(None, max_length=40)
     type: str = Field(..., min_length=3, max_length=40, description="Dotted name such as order.paid")
-    occurred_at: datetime | None = Field(None, description="When it happened; now when left out")
+    occurred_at: DateTime | None = Field(None, description="When it happened; now when left out")
     channel: str = Field("api", min_length=1, max_length=16)
     touchpoint: str = Field("", max_length=80)
     summary: str = Field("", max_length=200)

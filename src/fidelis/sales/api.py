@@ -11,6 +11,7 @@ from ninja import Header, Query, Router, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import DomainError
+from fidelis.core.types import Int, RowId, Text
 from fidelis.events.api import check_idempotency_key, event_customer
 from fidelis.sales import pipeline as pipeline_services
 from fidelis.sales import pipeline_admin, pipeline_selectors, selectors, services
@@ -92,7 +93,7 @@ def store_list(request):
 @router.get("/products", response=list[ProductOut], summary="The product catalogue",
             description="Filter by SKU or name (`q`), category name, and `active` (1 or 0).")
 @requires("sales:read", "order.view")
-def product_list(request, q: str = "", category: str = "", active: str = "1", limit: int = 200, offset: int = 0):
+def product_list(request, q: str = "", category: str = "", active: str = "1", limit: Int = 200, offset: Int = 0):
     category_id = None
     if category:
         category_id = ProductCategory.objects.filter(name=category.strip()).values_list("pk", flat=True).first()
@@ -151,7 +152,7 @@ def order_post(request, payload: OrderIn, idempotency_key: str | None = KEY_HEAD
 
 @router.get("/orders/{number}", response=OrderOut, summary="One order by its order number, with lines and refunds")
 @requires("sales:read", "order.view")
-def order_detail(request, number: str):
+def order_detail(request, number: Text):
     order = selectors.order_get_for_user(request.auth, order_no=number)
     return order_out(order, refunds=selectors.order_refunds(order))
 
@@ -162,7 +163,7 @@ def order_detail(request, number: str):
                          "what is left is refused. The customer's order.refunded event follows (the member club "
                          "takes the points back in proportion). Idempotent on the Idempotency-Key header.")
 @requires("sales:write", "order.refund")
-def order_refund_post(request, number: str, payload: RefundIn, idempotency_key: str | None = KEY_HEADER):
+def order_refund_post(request, number: Text, payload: RefundIn, idempotency_key: str | None = KEY_HEADER):
     order = selectors.order_get_for_user(request.auth, order_no=number)
     refund = services.order_refund(
         actor=request.auth, order=order, amount=payload.amount, reason=payload.reason, via="api",
@@ -227,14 +228,14 @@ def opportunity_post(request, payload: OpportunityIn):
 
 @router.get("/opportunities/{public_id}", response=OpportunityOut, summary="One opportunity")
 @requires("sales:read", "opportunity.view")
-def opportunity_detail(request, public_id: str):
+def opportunity_detail(request, public_id: Text):
     return opportunity_out(_opportunity(request, public_id))
 
 
 @router.patch("/opportunities/{public_id}", response=OpportunityOut, summary="Change an opportunity",
               description="Only the fields sent change; `owner` (a user name) reassigns it (managers only).")
 @requires("sales:write", "opportunity.change")
-def opportunity_patch(request, public_id: str, payload: OpportunityPatch):
+def opportunity_patch(request, public_id: Text, payload: OpportunityPatch):
     opportunity = _opportunity(request, public_id)
     data = payload.model_dump(exclude_unset=True)
     pipeline_services.opportunity_update(actor=request.auth, opportunity=opportunity, data=data, via="api")
@@ -246,7 +247,7 @@ def opportunity_patch(request, public_id: str, payload: OpportunityPatch):
                          "`lost_reason`; a won stage may record an `order` and register a `contract`. Records "
                          "opportunity.stage_changed, and opportunity.won or opportunity.lost.")
 @requires("sales:write", "opportunity.change")
-def opportunity_move(request, public_id: str, payload: MoveIn):
+def opportunity_move(request, public_id: Text, payload: MoveIn):
     opportunity = _opportunity(request, public_id)
     data = {k: v for k, v in (("expected_amount", payload.expected_amount),
                               ("expected_close_date", payload.expected_close_date)) if v is not None}
@@ -287,7 +288,7 @@ def contract_post(request, payload: ContractIn):
 
 @router.get("/contracts/{public_id}", response=ContractOut, summary="One contract")
 @requires("sales:read", "contract.view")
-def contract_detail(request, public_id: str):
+def contract_detail(request, public_id: Text):
     return contract_out(pipeline_selectors.contract_get_for_user(request.auth, public_id))
 
 
@@ -296,7 +297,7 @@ def contract_detail(request, public_id: str):
                          "after the old one ends), linked to the old one, which becomes `renewed`. Only an active "
                          "or expired contract can be renewed; the new number must be unused.")
 @requires("sales:write", "contract.change")
-def contract_renew(request, public_id: str, payload: ContractRenewIn):
+def contract_renew(request, public_id: Text, payload: ContractRenewIn):
     contract = pipeline_selectors.contract_get_for_user(request.auth, public_id)
     new = pipeline_services.contract_renew(
         actor=request.auth, contract=contract, number=payload.number, amount=payload.amount,
@@ -309,15 +310,15 @@ def contract_renew(request, public_id: str, payload: ContractRenewIn):
              description="Needs a reason; records `contract.terminated` on the customer's timeline. A renewed or "
                          "terminated contract cannot be terminated again.")
 @requires("sales:write", "contract.change")
-def contract_terminate(request, public_id: str, payload: ContractTerminateIn):
+def contract_terminate(request, public_id: Text, payload: ContractTerminateIn):
     contract = pipeline_selectors.contract_get_for_user(request.auth, public_id)
     pipeline_services.contract_terminate(actor=request.auth, contract=contract, reason=payload.reason, via="api")
     return contract_out(pipeline_selectors.contract_get_for_user(request.auth, public_id))
 
 
 # --- pipelines and their stages -----------------------------------------------------------------------------------
-# Pipelines and stages have no public id: they are named by their id, as the board and `stage` in a move do (text in
-# the path, so that permission is checked before the lookup; a malformed id is a 404).
+# Pipelines and stages have no public id: they are named by their id, as the board and `stage` in a move do (a
+# malformed id is a 404).
 
 
 def stage_out(stage, position: int) -> dict:
@@ -364,7 +365,7 @@ def pipeline_post(request, payload: PipelineIn):
               description="Only the fields sent change; `is_default: true` unsets the "
                           "previous default, and the default cannot be switched off or made inactive.")
 @requires("sales:write", "pipeline.manage")
-def pipeline_patch(request, pipeline_id: str, payload: PipelinePatch):
+def pipeline_patch(request, pipeline_id: RowId, payload: PipelinePatch):
     pipeline = pipeline_selectors.pipeline_get(pipeline_id)
     pipeline_admin.pipeline_save(actor=request.auth, pipeline=pipeline, data=payload.model_dump(exclude_unset=True),
                                  via="api")
@@ -374,7 +375,7 @@ def pipeline_patch(request, pipeline_id: str, payload: PipelinePatch):
 @router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut}, summary="Add a stage to a pipeline (managers)",
              description="The stage goes last unless a `position` is given.")
 @requires("sales:write", "pipeline.manage")
-def stage_post(request, pipeline_id: str, payload: StageIn):
+def stage_post(request, pipeline_id: RowId, payload: StageIn):
     pipeline = pipeline_selectors.pipeline_get(pipeline_id)
     stage = pipeline_admin.stage_save(actor=request.auth, pipeline=pipeline, data=payload.model_dump(), via="api")
     return Status(201, _stage_result(request, stage))
@@ -384,7 +385,7 @@ def stage_post(request, pipeline_id: str, payload: StageIn):
               description="Only the fields sent change; `position` moves it. Its kind "
                           "stays while opportunities are in it; the pipeline keeps an open, a won and a lost stage.")
 @requires("sales:write", "pipeline.manage")
-def stage_patch(request, stage_id: str, payload: StagePatch):
+def stage_patch(request, stage_id: RowId, payload: StagePatch):
     stage = pipeline_selectors.stage_get(stage_id)
     stage = pipeline_admin.stage_save(actor=request.auth, stage=stage, data=payload.model_dump(exclude_unset=True),
                                       via="api")
@@ -395,6 +396,6 @@ def stage_patch(request, stage_id: str, payload: StagePatch):
                description="Refused (400) while opportunities are in the stage or when "
                            "they have passed through it, and for the pipeline's last open, won or lost stage.")
 @requires("sales:write", "pipeline.manage")
-def stage_delete(request, stage_id: str):
+def stage_delete(request, stage_id: RowId):
     pipeline_admin.stage_delete(actor=request.auth, stage=pipeline_selectors.stage_get(stage_id), via="api")
     return Status(204, None)

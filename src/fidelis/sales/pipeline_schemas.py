@@ -6,6 +6,7 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from fidelis.core.types import Int, Money
 from fidelis.sales.schemas import LineIn
 
 
@@ -21,10 +22,10 @@ class OpportunityIn(_Strict):
     phone: str | None = Field(None, max_length=40)
     title: str = Field(..., min_length=1, max_length=120)
     source: str = Field("walk_in", description="walk_in | referral | wechat | phone | event | website | other")
-    expected_amount: Decimal | None = Field(None, description="CNY")
+    expected_amount: Money | None = Field(None, description="CNY")
     expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
     stage: str | None = Field(None, description="Stage name or id; default: the first stage")
-    probability: int | None = Field(None, description="0–100; default: the stage's")
+    probability: Int | None = Field(None, description="0–100; default: the stage's")
     products: list[str] | None = Field(None, description="SKUs")
     owner: str | None = Field(None, description="User name (managers only)")
     notes: str = Field("", max_length=4000)
@@ -33,9 +34,9 @@ class OpportunityIn(_Strict):
 class OpportunityPatch(_Strict):
     title: str | None = Field(None, min_length=1, max_length=120)
     source: str | None = None
-    expected_amount: Decimal | None = None
+    expected_amount: Money | None = None
     expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
-    probability: int | None = None
+    probability: Int | None = None
     products: list[str] | None = None
     owner: str | None = Field(None, description="User name (managers only)")
     notes: str | None = Field(None, max_length=4000)
@@ -50,7 +51,7 @@ class WonOrderIn(_Strict):
 
 class WonContractIn(_Strict):
     number: str = Field(..., min_length=1, max_length=40)
-    amount: Decimal | None = Field(None, description="CNY; default: the expected amount")
+    amount: Money | None = Field(None, description="CNY; default: the expected amount")
     start_date: str = Field(..., description="YYYY-MM-DD")
     end_date: str = Field(..., description="YYYY-MM-DD")
     payment_method: str = "transfer"
@@ -58,7 +59,7 @@ class WonContractIn(_Strict):
 
 class MoveIn(_Strict):
     stage: str = Field(..., description="Stage name or id")
-    expected_amount: Decimal | None = None
+    expected_amount: Money | None = None
     expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
     lost_reason: str = Field("", description="price | competitor | no_budget | no_decision | timing | product | "
                                              "other; required for a lost stage")
@@ -96,7 +97,7 @@ class ContractIn(_Strict):
     phone: str | None = Field(None, max_length=40)
     number: str = Field(..., min_length=1, max_length=40)
     title: str = Field("", max_length=120)
-    amount: Decimal
+    amount: Money
     payment_method: str = "transfer"
     start_date: str = Field(..., description="YYYY-MM-DD")
     end_date: str = Field(..., description="YYYY-MM-DD")
@@ -109,7 +110,7 @@ class ContractIn(_Strict):
 
 class ContractRenewIn(_Strict):
     number: str = Field(..., min_length=1, max_length=40, description="Number of the new contract")
-    amount: Decimal | None = Field(None, description="Default: the old contract's amount")
+    amount: Money | None = Field(None, description="Default: the old contract's amount")
     start_date: str | None = Field(None, description="YYYY-MM-DD; default: the day after the old one ends")
     end_date: str | None = Field(None, description="YYYY-MM-DD; default: as long as the old one")
     payment_method: str | None = Field(None, description="Default: the old contract's")
@@ -145,7 +146,7 @@ class OpportunityQuery(Schema):
     month: str = Field("", description="Expected close month, YYYY-MM")
     customer: str = Field("", description="Customer public id")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Int = Field(0, ge=0)
 
 
 class ContractQuery(Schema):
@@ -153,7 +154,7 @@ class ContractQuery(Schema):
     customer: str = Field("", description="Customer public id")
     ending_within: str = Field("", description="Days")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Int = Field(0, ge=0)
 
 
 # --- pipelines and their stages ---------------------------------------------------------------------------------
@@ -163,19 +164,19 @@ class StageIn(_Strict):
     """A stage: its name in the pipeline, default win probability, kind and the fields it requires."""
 
     name: str = Field(..., max_length=40)
-    probability: int = Field(..., description="0–100")
+    probability: Int = Field(..., description="0–100")
     kind: str = Field("open", description="open | won | lost")
     required_fields: list[str] = Field([], description="Fields an opportunity fills before entering: "
                                                        "expected_amount | expected_close_date | products")
-    position: int | None = Field(None, description="Place among the pipeline's stages, 1 = first; default: last")
+    position: Int | None = Field(None, description="Place among the pipeline's stages, 1 = first; default: last")
 
 
 class StagePatch(_Strict):
     name: str | None = Field(None, max_length=40)
-    probability: int | None = Field(None, description="0–100")
+    probability: Int | None = Field(None, description="0–100")
     kind: str | None = Field(None, description="open | won | lost; not while opportunities are in the stage")
     required_fields: list[str] | None = None
-    position: int | None = Field(None, description="Place among the pipeline's stages, 1 = first")
+    position: Int | None = Field(None, description="Place among the pipeline's stages, 1 = first")
 
 
 class StageOut(Schema):

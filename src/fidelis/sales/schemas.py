@@ -1,10 +1,12 @@
 """API shapes of products and orders (POS, e-shop, WeChat mini-program)."""
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
+
+from fidelis.core.types import BigInt, Date, DateTime, Int, Money
 
 
 class _Strict(Schema):
@@ -31,15 +33,15 @@ class ProductIn(_Strict):
     sku: str = Field(..., min_length=1, max_length=40)
     name: str = Field(..., min_length=1, max_length=120)
     category: str = Field(..., min_length=1, max_length=60, description="Category name; it must exist")
-    list_price: Decimal = Field(..., description="CNY, before discounts")
+    list_price: Money = Field(..., description="CNY, before discounts")
     is_active: bool = True
 
 
 class LineIn(_Strict):
     sku: str = Field(..., min_length=1, max_length=40)
-    quantity: int = Field(..., description="At least 1")
-    unit_price: Decimal | None = Field(None, description="CNY; default: the product's list price")
-    discount: Decimal = Field(Decimal("0"), description="Discount on this line, CNY")
+    quantity: Int = Field(..., description="At least 1")
+    unit_price: Money | None = Field(None, description="CNY; default: the product's list price")
+    discount: Money = Field(Decimal("0"), description="Discount on this line, CNY")
 
 
 class OrderIn(_Strict):
@@ -53,8 +55,8 @@ class OrderIn(_Strict):
     store: str | None = Field(None, max_length=20, description="Store code; required for store orders")
     payment_method: str = Field("wechat_pay", description="wechat_pay | alipay | card | cash | gift_card | "
                                                           "transfer | other")
-    discount: Decimal = Field(Decimal("0"), description="Discount on the whole order, CNY")
-    paid_at: datetime | None = Field(None, description="When it was paid; now when left out")
+    discount: Money = Field(Decimal("0"), description="Discount on the whole order, CNY")
+    paid_at: DateTime | None = Field(None, description="When it was paid; now when left out")
     note: str = Field("", max_length=200)
     lines: list[LineIn] = Field(..., min_length=1, max_length=200)
 
@@ -101,25 +103,25 @@ class OrderOut(Schema):
 
 
 class OrderQuery(Schema):
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: Date | None = None
+    date_to: Date | None = None
     store: str = ""
     channel: str = ""
     status: str = ""
     customer: str = Field("", description="Customer public id")
     q: str = Field("", description="Order number, or its beginning")
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: Int = Field(0, ge=0)
 
 
 class RefundLineIn(_Strict):
-    line: int | None = Field(None, description="Order line id (or name the sku)")
+    line: BigInt | None = Field(None, description="Order line id (or name the sku)")
     sku: str | None = Field(None, max_length=40)
-    quantity: int
+    quantity: Int
 
 
 class RefundIn(_Strict):
-    amount: Decimal | None = Field(None, description="CNY; default: the paid value of the lines named")
+    amount: Money | None = Field(None, description="CNY; default: the paid value of the lines named")
     reason: str = Field(..., min_length=1, max_length=200)
     lines: list[RefundLineIn] | None = None
 

@@ -9,6 +9,7 @@ from ninja import Header, Query, Router, Schema, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict
+from fidelis.core.types import Int, Text
 from fidelis.events.api import check_idempotency_key
 from fidelis.work import selectors, services
 from fidelis.work.models import Task, TaskStatus
@@ -43,8 +44,8 @@ class TaskQuery(Schema):
     due: str | None = None
     owner: str | None = None
     customer: str | None = None
-    limit: int = 50
-    offset: int = 0
+    limit: Int = 50
+    offset: Int = 0
 
 
 @router.get("/tasks", response=list[TaskOut], summary="The caller's tasks (managers: scope=team)",
@@ -93,7 +94,7 @@ def task_create(request, payload: TaskIn, idempotency_key: str | None = KEY_HEAD
 
 @router.get("/tasks/{public_id}", response=TaskOut, summary="A task")
 @requires("work:read", "task.view")
-def task_detail(request, public_id: str):
+def task_detail(request, public_id: Text):
     return task_out(selectors.task_get_for_user(request.auth, public_id))
 
 
@@ -101,7 +102,7 @@ def task_detail(request, public_id: str):
               description="Only the fields sent change; a new due_at keeps the reminder's lead unless remind_at "
                           "or remind_before is sent (remind_before null: no reminder).")
 @requires("work:write", "task.change")
-def task_update(request, public_id: str, payload: TaskPatch):
+def task_update(request, public_id: Text, payload: TaskPatch):
     task = selectors.task_get_for_user(request.auth, public_id)
     task = services.task_update(actor=request.auth, task=task, data=payload.model_dump(exclude_unset=True), via="api")
     return task_out(_reload(request.auth, task))
@@ -110,7 +111,7 @@ def task_update(request, public_id: str, payload: TaskPatch):
 @router.post("/tasks/{public_id}/complete", response=TaskOut, summary="Mark a task done",
              description="Done twice is done once. A recurring task answers its next occurrence in `next`.")
 @requires("work:write", "task.change")
-def task_complete(request, public_id: str):
+def task_complete(request, public_id: Text):
     task = selectors.task_get_for_user(request.auth, public_id)
     done = services.task_complete(actor=request.auth, task=task, via="api")
     following = Task.objects.filter(previous=done).first() if done.status == TaskStatus.DONE else None

@@ -5,6 +5,8 @@ from datetime import datetime
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from fidelis.core.types import DateTime, Int
+
 
 class _Strict(Schema):
     model_config = ConfigDict(extra="forbid")
@@ -12,28 +14,28 @@ class _Strict(Schema):
 
 class TaskIn(_Strict):
     title: str = Field(..., max_length=200, examples=["回访 李太太：A1001"])
-    due_at: datetime = Field(..., description="ISO 8601; without an offset it is read in the mall's time zone.")
-    remind_before: int | None = Field(0, description="Remind the owner this many minutes before the due time; "
+    due_at: DateTime = Field(..., description="ISO 8601; without an offset it is read in the mall's time zone.")
+    remind_before: Int | None = Field(0, description="Remind the owner this many minutes before the due time; "
                                                      "null: no reminder.")
-    remind_at: datetime | None = Field(None, description="An explicit reminder time (not after due_at); "
+    remind_at: DateTime | None = Field(None, description="An explicit reminder time (not after due_at); "
                                                          "overrides remind_before.")
     owner: str | None = Field(None, description="User name of the owner; the caller by default.")
     customer: str | None = Field(None, description="The customer's public id or customer number.")
     notes: str = ""
-    priority: int = Field(2, description="1 low, 2 normal, 3 high.")
-    recurrence_days: int | None = Field(None, description="When done, the next task is due this many days later.")
+    priority: Int = Field(2, description="1 low, 2 normal, 3 high.")
+    recurrence_days: Int | None = Field(None, description="When done, the next task is due this many days later.")
 
 
 class TaskPatch(_Strict):
     title: str | None = Field(None, max_length=200)
-    due_at: datetime | None = None
-    remind_before: int | None = None
-    remind_at: datetime | None = None
+    due_at: DateTime | None = None
+    remind_before: Int | None = None
+    remind_at: DateTime | None = None
     owner: str | None = None
     customer: str | None = None
     notes: str | None = None
-    priority: int | None = None
-    recurrence_days: int | None = None
+    priority: Int | None = None
+    recurrence_days: Int | None = None
 
 
 class TaskOut(Schema):
