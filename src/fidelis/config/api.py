@@ -7,11 +7,116 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from pydantic import ConfigDict, Field
 
 from fidelis.accounts.api_auth import API_AUTH, request_scopes
 from fidelis.core.errors import DomainError
+from fidelis.core.types import text_error, text_problem
 
-api = NinjaAPI(
+
+class ErrorItemOut(Schema):
+    field: str
+    type: str
+    message: str
+
+
+class ErrorOut(Schema):
+    """Every refusal: a stable code, a message in the caller's language, and the field it concerns."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(..., description="Stable, for programs: invalid, required, not_found, forbidden, …")
+    message: str = Field(..., description="For people, in the language of Accept-Language")
+    field: str | None = Field(None, description="The field of the request the refusal concerns")
+    errors: list[ErrorItemOut] | dict[str, list[str]] | None = Field(
+        None, description="Every invalid field, when there are several")
+
+
+# What each error status means, documented on every operation that can answer it.
+ERROR_RESPONSES = {
+    400: "Refused: the request cannot be carried out as sent (the field and the reason are named)",
+    401: "No valid API token or session",
+    403: "The token lacks the scope, or the user's role may not do this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with what is stored (an idempotency key used for another request, a duplicate)",
+    422: "A parameter or a field of the body is not valid (named in `field`)",
+}
+
+
+class TextParser(Parser):
+    """Read JSON bodies and query strings, refusing text that no column can store (NUL, lone surrogates)."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        found = _bad_text(data, BODY_LOC)
+        if found:
+            # ninja answers a parser error with a bare 400; `http_error` below turns this cause into a 422.
+            raise InvalidText(*found)
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        result = super().parse_querydict(data, list_fields, request)
+        found = _bad_text(result, ("query",))
+        if found:
+            raise ValidationError([InvalidText(*found).error()])
+        return result
+
+
+class InvalidText(ValueError):
+    def __init__(self, loc: tuple, problem: str):
+        super().__init__(problem)
+        self.loc, self.problem = loc, problem
+
+    def error(self) -> dict[str, Any]:
+        return {"loc": self.loc, "type": self.problem, "msg": text_error(self.problem, _error_field(self.loc))}
+
+
+def _bad_text(value: Any, loc: tuple) -> tuple[tuple, str] | None:
+    """Return the location and problem of the first string in the JSON value that cannot be stored."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return (loc, problem) if problem else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = text_problem(str(key))
+            if problem:
+                return loc, problem
+            found = _bad_text(item, (*loc, str(key)))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _bad_text(item, (*loc, index))
+            if found:
+                return found
+    return None
+
+
+class FidelisAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        """Return the OpenAPI document with the error answers of every operation and their body."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error_schema.pop("$defs", {}))
+        schemas["ErrorOut"] = error_schema
+        guarded = {self.get_openapi_operation_id(operation)
+                   for _prefix, router in self._routers for path_view in router.path_operations.values()
+                   for operation in path_view.operations if hasattr(operation.view_func, "required_scope")}
+        for methods in schema["paths"].values():
+            for operation in methods.values():
+                statuses = ERROR_RESPONSES if operation.get("operationId") in guarded else (401,)
+                responses = operation.setdefault("responses", {})  # ninja's keys are ints
+                for status in statuses:
+                    if str(status) not in responses:
+                        responses.setdefault(status, {
+                            "description": ERROR_RESPONSES[status],
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}})
+        return schema
+
+
+api = FidelisAPI(
     title="Fidelis API",
     version="1",
     description=str(gettext_lazy(
@@ -19,15 +124,19 @@ api = NinjaAPI(
         "products, opportunities, pipelines and contracts; tasks — for POS, shops and WeChat official accounts.")),
     urls_namespace="api",
     auth=API_AUTH,
+    parser=TextParser(),
 )
 
-# Where ninja puts the request part in an error location; the field is what follows.
-_LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file", "payload"}
+# Where ninja puts the request part in an error location, then (in a body) the handler's parameter, `payload`;
+# the field is what follows.
+_LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file"}
+BODY_LOC = ("body", "payload")
 
 
 def _error_field(loc: Any) -> str:
     parts = [str(p) for p in (loc or []) if not isinstance(p, int)]
-    while parts and parts[0] in _LOCATIONS:
+    location = parts.pop(0) if parts and parts[0] in _LOCATIONS else None
+    if location == "body" and parts[:1] == ["payload"]:
         parts.pop(0)
     return ".".join(parts) or (str(loc[-1]) if loc else "")
 
@@ -42,10 +151,19 @@ def domain_error(request, exc: DomainError):
 
 @api.exception_handler(ValidationError)
 def validation_error(request, exc: ValidationError):
+    if any((e.get("loc") or ("",))[0] == "path" for e in exc.errors):
+        # A path that no object can have (a letter in an id, a NUL) names nothing: 404, as an unknown id.
+        return not_found(request, Http404())
+    return _invalid(request, exc.errors)
+
+
+def _invalid(request, raw_errors: list[dict[str, Any]]):
     errors = [{"field": _error_field(e.get("loc")), "type": e.get("type", "invalid"), "message": str(e.get("msg", ""))}
-              for e in exc.errors]
+              for e in raw_errors]
     first = errors[0] if errors else {"field": "", "message": ""}
-    if first["type"] == "extra_forbidden":
+    if first["type"] in ("nul_character", "invalid_text"):
+        message = text_error(first["type"], first["field"])
+    elif first["type"] == "extra_forbidden":
         message = _("Unknown field: %(field)s") % {"field": first["field"]}
     elif first["type"] == "missing":
         message = _("This field is required: %(field)s") % {"field": first["field"]}
@@ -69,6 +187,12 @@ def not_authenticated(request, exc: AuthenticationError):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
+    cause = exc.__cause__
+    if isinstance(cause, InvalidText):
+        return _invalid(request, [cause.error()])
+    if exc.status_code == 400 and isinstance(cause, ValueError):
+        return api.create_response(request, {"code": "invalid_json", "message": _("The request body is not valid JSON.")},
+                                   status=400)
     codes = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 429: "throttled"}
     return api.create_response(request, {"code": codes.get(exc.status_code, "error"), "message": str(exc)},
                                status=exc.status_code)
