@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 # The answer in the default language (zh-hans): the API's body and the forms say it alike.
 ERASED_ZH = "该客户的个人信息已被删除，不能再为其登记任何新记录。"
 SCOPES = ["customers:read", "loyalty:read", "loyalty:write", "sales:read", "sales:write", "work:read",
-          "work:write"]
+          "work:write", "events:write"]
 
 
 @pytest.fixture
@@ -111,6 +111,7 @@ def test_the_api_refuses_new_activity_for_an_erased_customer_with_a_400_naming_t
         "/api/sales/contracts": {"customer": erased.public_id, "number": "HT-E2", "amount": "100",
                                  "start_date": "2026-01-01", "end_date": "2026-12-31"},
         "/api/work/tasks": {"customer": erased.public_id, "title": "回访", "due_at": due},
+        "/api/events": {"customer": erased.public_id, "type": "store.visited"},
     }
     for path, body in calls.items():
         # when

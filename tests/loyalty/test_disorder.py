@@ -252,3 +252,12 @@ def test_twenty_concurrent_adjustments_with_one_key_through_the_service_make_one
     assert all(isinstance(r, PointsEntry) for r in results), results
     assert len({r.pk for r in results}) == 1
     assert Member.objects.get(pk=member.pk).balance == 800
+
+
+def test_a_sale_for_an_erased_member_is_refused_and_earns_nothing(pos, member, manager):
+    from fidelis.customers.privacy import customer_erase
+
+    customer_erase(actor=manager, customer=member.customer, reason="本人要求删除")
+    response, body = _call(pos, "POST", "/orders", {"member": member.number, "order_no": "E-1", "amount": "100"})
+    assert response.status_code in (400, 404) and body["code"] in ("erased", "not_found")
+    assert not Purchase.objects.filter(order_ref="E-1").exists()

@@ -9,7 +9,7 @@ from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
 from fidelis.customers.models import Customer
 from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
-from fidelis.customers.selectors import customer_visible_qs
+from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.schemas import EventIn, EventOut
 from fidelis.events.services import record_event
 
@@ -84,6 +84,7 @@ def event_post(request, payload: EventIn, idempotency_key: str | None = Header(N
                           field="idempotency_key")
     check_idempotency_key(key)
     customer = event_customer(request.auth, payload)
+    customer_require_writable(customer)
     occurred_at = payload.occurred_at
     if occurred_at is not None and timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)

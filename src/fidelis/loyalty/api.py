@@ -16,7 +16,7 @@ from ninja import Header, Query, Router, Schema, Status
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
 from fidelis.core.types import BigInt, Int, Text
-from fidelis.customers.selectors import customer_visible_qs
+from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.api import check_idempotency_key, event_customer
 from fidelis.events.services import record_event
 from fidelis.loyalty import services
@@ -214,6 +214,8 @@ def _order(request, payload: PosOrderIn, event_type: str, key: str | None) -> tu
     program = _program(None)
     member = _find_member(request.auth, number=payload.member, card=payload.card, phone=payload.phone,
                           program=program)
+    if event_type == "order.paid":  # a refund of an earlier sale is still taken back
+        customer_require_writable(member.customer)
     occurred_at = payload.occurred_at
     if occurred_at is not None and timezone.is_naive(occurred_at):
         occurred_at = timezone.make_aware(occurred_at)
