@@ -2,7 +2,7 @@
 
 Read the catalogue and the stores, post paid orders with their lines (the customer's order.paid event follows, and
 the member club awards the points), read orders, refund all or part of one. Writes take an `Idempotency-Key`
-header: the same key again gives the first answer (200 instead of 201) and no second effect.
+header: the same key again gives the first answer again and no second effect (`fidelis.core.idempotency`).
 """
 
 from django.db.models import Prefetch
@@ -132,8 +132,8 @@ def order_list(request, filters: Query[OrderQuery]):
 
 @router.post("/orders", response={200: OrderOut, 201: OrderOut}, summary="Record a paid order",
              description="Writes the order, its lines and the customer's order.paid event (the member club awards "
-                         "the points). The same Idempotency-Key again answers the first order (200) and writes "
-                         "nothing.")
+                         "the points). The same Idempotency-Key again gives the first answer again "
+                         "(Idempotent-Replayed: true) and writes nothing.")
 @requires("sales:write", "order.add")
 def order_post(request, payload: OrderIn, idempotency_key: str | None = KEY_HEADER):
     key = _key(idempotency_key)

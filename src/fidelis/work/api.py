@@ -64,8 +64,8 @@ def task_list(request, filters: Query[TaskQuery]):
 
 
 @router.post("/tasks", response={200: TaskOut, 201: TaskOut}, summary="Create a task",
-             description="The same Idempotency-Key again gives the first task back (200, created false); the key "
-                         "used by another caller or for another title is refused (409).")
+             description="The same Idempotency-Key again gives the first answer again (Idempotent-Replayed: true); "
+                         "the key sent with another request is refused (409).")
 @requires("work:write", "task.change")
 def task_create(request, payload: TaskIn, idempotency_key: str | None = KEY_HEADER):
     key = check_idempotency_key((idempotency_key or "").strip() or None)
