@@ -1,7 +1,6 @@
 """The ledger stays right when a till sends in any order, retries, or sends the same thing at once."""
 
 import json
-import threading
 
 import pytest
 from django.db import connection, transaction
@@ -24,6 +23,7 @@ from fidelis.loyalty.models import (
 from fidelis.loyalty.services import coupon_issue
 from fidelis.loyalty.tasks import apply_missed
 from tests.factories import UserFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -190,27 +190,6 @@ def test_a_full_refund_gives_the_coupon_of_its_order_back(pos, member, manager, 
 # --- at the same moment (PostgreSQL: real row locks) -----------------------------------------------------------
 
 
-def _at_once(count, work):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
-
-
 @pytest.fixture
 def postgres():
     if connection.vendor != "postgresql":
@@ -225,7 +204,7 @@ def test_sale_and_refund_fired_together_always_claw_back(postgres, pos, member):
             path = "/orders" if i == 0 else "/refunds"
             return _call(pos, "POST", path, {"member": member.number, "order_no": number, "amount": "100"})[0]
 
-        answers = _at_once(2, fire)
+        answers = at_once(2, fire)
         assert [a.status_code for a in answers] == [201, 201], answers
         assert _clawed(member, number) == 100, round_
     member.refresh_from_db()
@@ -236,7 +215,7 @@ def test_sale_and_refund_fired_together_always_claw_back(postgres, pos, member):
 def test_twenty_concurrent_adjustments_with_one_key_make_one_entry_and_twenty_equal_answers(postgres, member,
                                                                                              manager):
     boss = _token(manager, Role.MANAGER, "boss", scopes=("loyalty:read", "loyalty:write"))
-    answers = _at_once(20, lambda i: _call(boss, "POST", f"/members/{member.number}/adjust",
+    answers = at_once(20, lambda i: _call(boss, "POST", f"/members/{member.number}/adjust",
                                            {"points": 300, "reason": "补偿"}, HTTP_IDEMPOTENCY_KEY="adj-1")[0])
     assert {a.status_code for a in answers} == {200}, answers
     assert len({a.content for a in answers}) == 1
@@ -247,7 +226,7 @@ def test_twenty_concurrent_adjustments_with_one_key_make_one_entry_and_twenty_eq
 def test_twenty_concurrent_adjustments_with_one_key_through_the_service_make_one_entry(postgres, member, manager):
     from fidelis.loyalty.services import points_adjust
 
-    results = _at_once(20, lambda i: points_adjust(actor=manager, member=member, points=300, reason="补偿",
+    results = at_once(20, lambda i: points_adjust(actor=manager, member=member, points=300, reason="补偿",
                                                    idempotency_key="svc-1", via="api"))
     assert all(isinstance(r, PointsEntry) for r in results), results
     assert len({r.pk for r in results}) == 1

@@ -4,7 +4,6 @@ After every step: balance = Σ entries = Σ open lots, no lot below zero, every 
 once, nothing applied twice."""
 
 import json
-import threading
 from decimal import ROUND_DOWN, Decimal
 
 import pytest
@@ -31,6 +30,7 @@ from fidelis.loyalty.models import (
 from fidelis.loyalty.services import member_enrol
 from fidelis.loyalty.tasks import expire_points
 from tests.factories import CustomerFactory, UserFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,22 +147,9 @@ class Till(RuleBasedStateMachine):
                                "refund_no": f"{number}-a"}, None),
                  ("/refunds", {"member": self.member.number, "order_no": number, "amount": str(part),
                                "refund_no": f"{number}-b"}, None)]
-        barrier = threading.Barrier(len(calls))
-        answers = [None] * len(calls)
-
-        def fire(i):
-            try:
-                barrier.wait()
-                path, body, key = calls[i]
-                answers[i] = _call(self.till, "POST", path, body, key=key).status_code
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=fire, args=(i,)) for i in range(len(calls))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        answers = [a.status_code if hasattr(a, "status_code") else a
+                   for a in at_once(len(calls), lambda i: _call(self.till, "POST", calls[i][0], calls[i][1],
+                                                                key=calls[i][2]))]
         assert answers == [201, 201, 201, 201], answers
         self.sold[number] = Decimal(amount)
         self.refunded[number] = min(Decimal(amount), 2 * part)

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 
@@ -22,6 +21,7 @@ from fidelis.loyalty.models import AppliedEvent, EntryKind, Member, PointsEntry,
 from fidelis.loyalty.services import member_enrol, points_adjust, points_pay
 from tests.events.test_worker import REDIS_URL, _drop_connection_pools, _redis_up
 from tests.factories import CustomerFactory, UserFactory
+from tests.threads import at_once
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -32,31 +32,9 @@ def _postgres_only():
         pytest.skip("needs PostgreSQL row locks")
 
 
-def _at_once(count, work):
-    """Run work(i) in `count` threads released together; return the results (or exceptions)."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test looks at
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
-
-
 def test_fifty_concurrent_redemptions_against_a_balance_for_ten(program, member, manager):
     points_adjust(actor=manager, member=member, points=500, reason="测试")  # 500 + 500 welcome = 10 × 100
-    results = _at_once(50, lambda i: points_pay(actor=manager, member=member, points=100, order_ref=f"C{i}"))
+    results = at_once(50, lambda i: points_pay(actor=manager, member=member, points=100, order_ref=f"C{i}"))
     succeeded = [r for r in results if isinstance(r, PointsEntry)]
     refused = [r for r in results if getattr(r, "code", None) == "insufficient_points"]
     assert (len(succeeded), len(refused)) == (10, 40), [r for r in results if not isinstance(r, PointsEntry)][:3]
@@ -73,12 +51,12 @@ def test_the_same_idempotency_key_twenty_times_at_once_is_one_effect(program, me
                                  HTTP_AUTHORIZATION=f"Bearer {raw}", HTTP_IDEMPOTENCY_KEY="till-7:SAME-1")
         return response.status_code, response.json()
 
-    results = _at_once(20, post)
+    results = at_once(20, post)
     assert [r[0] for r in results] == [201] * 20, results[:3]
     assert all(r[1] == results[0][1] for r in results) and results[0][1]["balance"] == 750
     assert Event.objects.filter(type="order.paid", customer=member.customer).count() == 1
     assert Purchase.objects.filter(member=member).count() == 1
-    pay = _at_once(20, lambda i: points_pay(actor=manager, member=member, points=300, order_ref="P",
+    pay = at_once(20, lambda i: points_pay(actor=manager, member=member, points=300, order_ref="P",
                                             idempotency_key="pay-same"))
     assert len({p.pk for p in pay if isinstance(p, PointsEntry)}) == 1, pay[:3]
     assert ledger_check(member) == {"balance": 450, "entries": 450, "lots": 450}

@@ -11,6 +11,7 @@ from fidelis.events.models import Event
 from fidelis.sales.models import Order, OrderLine, Product, Refund
 from fidelis.sales.services import order_create
 from tests.factories import CustomerFactory, UserFactory
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -159,29 +160,14 @@ def test_a_token_without_the_sales_scope_is_refused(client, manager, users, cata
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_retries_of_an_order_make_one_order_and_twenty_equal_answers(pos, catalogue, shopper):
-    import threading
-
     from django.db import connection
     from django.test import Client
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")
     body = json.dumps(ORDER | {"order_no": "TILL-20"})
-    barrier, answers = threading.Barrier(20), [None] * 20
-
-    def post(i):
-        try:
-            barrier.wait()
-            answers[i] = Client().post("/api/sales/orders", data=body, content_type="application/json", **pos,
-                                       HTTP_IDEMPOTENCY_KEY="till-9:20")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    answers = at_once(20, lambda i: Client().post("/api/sales/orders", data=body, content_type="application/json",
+                                                  **pos, HTTP_IDEMPOTENCY_KEY="till-9:20"))
     assert [a.status_code for a in answers] == [201] * 20
     assert len({a.content for a in answers}) == 1
     assert Order.objects.filter(order_no="TILL-20").count() == 1
