@@ -6,10 +6,16 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import translation
 from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
 
 from fidelis.accounts.models import AuditEntry
 from fidelis.core.errors import DomainError, PermissionDenied
-from fidelis.customers.imports import import_job_create, import_job_run, import_job_validate
+from fidelis.customers.imports import (
+    import_job_create,
+    import_job_run,
+    import_job_sheet_choose,
+    import_job_validate,
+)
 from fidelis.customers.models import Customer, CustomerTag, DuplicateCandidate, ImportJob, ImportStatus
 from fidelis.events.models import Event
 from tests.factories import CustomerFactory
@@ -357,3 +363,120 @@ def test_import_reads_the_first_sheet_with_data_and_warns_of_formulas_without_a_
         "A formula without a computed value is read as empty: open the file in Excel and save it again.")}]
     import_job_run(actor=manager, job=job)
     assert dict(Customer.objects.values_list("name", "city")) == {"张三": "上海", "李四": ""}
+
+
+def three_sheet_workbook() -> bytes:
+    """Return a workbook: an empty first sheet, customers on the second, other customers (other columns) on the
+    third, and a chart sheet."""
+    workbook = Workbook()
+    workbook.active.title = "说明"
+    second = workbook.create_sheet("客户")
+    second.append(["姓名", "城市"])
+    second.append(["张三", "上海"])
+    second.append(["李四", "北京"])
+    third = workbook.create_sheet("VIP 客户")
+    third.append(["手机", "姓名", "城市"])
+    third.append(["13800138000", "王五", "深圳"])
+    chart = BarChart()
+    chart.add_data(Reference(third, min_col=1, min_row=1, max_row=2))
+    workbook.create_chartsheet("图表").add_chart(chart)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def upload_workbook(client) -> ImportJob:
+    response = client.post(reverse("customers:import_start"), {
+        "file": SimpleUploadedFile("客户.xlsx", three_sheet_workbook())})
+    assert response.status_code == 302
+    return ImportJob.objects.get()
+
+
+def test_import_page_offers_the_sheets_and_reads_the_first_with_data_by_default(client_for, manager):
+    # given
+    client = client_for(manager)
+    # when
+    job = upload_workbook(client)
+    page = client.get(reverse("customers:import_detail", args=[job.public_id])).content.decode()
+    client.post(reverse("customers:import_detail", args=[job.public_id]), {
+        "action": "validate", "mode": "all", "map-0": "name", "map-1": "city"})
+    client.post(reverse("customers:import_detail", args=[job.public_id]), {"action": "run"})
+    # then: the chart sheet is no choice; the second sheet was read and imported
+    assert job.sheets == ["说明", "客户", "VIP 客户"] and job.sheet == "客户"
+    assert job.headers == ["姓名", "城市"] and job.total_rows == 2
+    assert 'name="sheet"' in page and '<option value="客户" selected>' in page and "图表" not in page
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED
+    assert dict(Customer.objects.values_list("name", "city")) == {"张三": "上海", "李四": "北京"}
+
+
+def test_import_page_choosing_another_sheet_reads_its_columns_and_imports_its_rows(client_for, manager):
+    # given: the default sheet already checked
+    client = client_for(manager)
+    job = upload_workbook(client)
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    url = reverse("customers:import_detail", args=[job.public_id])
+    # when
+    response = client.post(url, {"action": "sheet", "sheet": "VIP 客户"})
+    # then: the third sheet's columns, a new guess, to be checked again
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.sheet, job.headers, job.total_rows) == ("VIP 客户", ["手机", "姓名", "城市"], 1)
+    assert job.mapping == {"0": "phone", "1": "name", "2": "city"}
+    assert job.status == ImportStatus.UPLOADED and job.report == {}
+    assert AuditEntry.objects.get(action="customer.import_sheet").changes["sheet"] == ["客户", "VIP 客户"]
+    page = client.get(url).content.decode()
+    assert '<option value="VIP 客户" selected>' in page and 'name="map-2"' in page
+    # when it is checked and imported
+    client.post(url, {"action": "validate", "mode": "all", "map-0": "phone", "map-1": "name", "map-2": "city"})
+    client.post(url, {"action": "run"})
+    # then the third sheet's rows, and only them, are customers
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED and job.created_count == 1
+    assert list(Customer.objects.values_list("name", "city", "phone")) == [("王五", "深圳", "+8613800138000")]
+
+
+def test_import_page_refuses_a_sheet_not_in_the_workbook_with_a_message(client_for, manager):
+    # given
+    client = client_for(manager)
+    job = upload_workbook(client)
+    url = reverse("customers:import_detail", args=[job.public_id])
+    # when
+    response = client.post(url, {"action": "sheet", "sheet": "图表"})
+    empty = client.post(url, {"action": "sheet", "sheet": "说明"})
+    # then: refused in the user's language; the job still reads the second sheet
+    assert response.status_code == 400 and empty.status_code == 400
+    assert "该工作簿没有名为“图表”的工作表。" in response.content.decode()
+    assert 'aria-invalid="true"' in response.content.decode()
+    job.refresh_from_db()
+    assert (job.sheet, job.headers) == ("客户", ["姓名", "城市"])
+    assert not AuditEntry.objects.filter(action="customer.import_sheet").exists()
+    with pytest.raises(DomainError) as exc:
+        import_job_sheet_choose(actor=manager, job=job, sheet="Sheet9")
+    assert (exc.value.code, exc.value.field) == ("no_sheet", "sheet")
+
+
+def test_import_sheet_choice_applies_the_caps_to_the_chosen_sheet(manager):
+    # given
+    job = import_job_create(actor=manager, uploaded_file=SimpleUploadedFile("c.xlsx", three_sheet_workbook()))
+    # when the third sheet is chosen with a cap of two columns
+    with override_settings(FIDELIS_IMPORT_MAX_COLUMNS=2), pytest.raises(DomainError) as exc:
+        import_job_sheet_choose(actor=manager, job=job, sheet="VIP 客户")
+    # then
+    assert (exc.value.code, exc.value.field) == ("too_many_columns", "sheet")
+    job.refresh_from_db()
+    assert job.sheet == "客户"
+
+
+def test_import_of_a_csv_offers_no_sheet(client_for, manager):
+    # given
+    client = client_for(manager)
+    client.post(reverse("customers:import_start"), {"file": upload("姓名\n张三\n")})
+    job = ImportJob.objects.get()
+    # when
+    page = client.get(reverse("customers:import_detail", args=[job.public_id])).content.decode()
+    response = client.post(reverse("customers:import_detail", args=[job.public_id]), {"action": "sheet",
+                                                                                     "sheet": "Sheet1"})
+    # then
+    assert (job.sheets, job.sheet) == ([], "") and 'name="sheet"' not in page
+    assert response.status_code == 400

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import Workbook
 
@@ -17,8 +18,13 @@ from fidelis.loyalty.backfill import orders_backfill
 from fidelis.loyalty.models import AppliedEvent, Member, Purchase
 from fidelis.loyalty.services import member_enrol
 from fidelis.loyalty.templates import starter_program
-from fidelis.sales.imports import order_import_create, order_import_run, order_import_validate
-from fidelis.sales.models import Order, OrderLine, Refund
+from fidelis.sales.imports import (
+    order_import_create,
+    order_import_run,
+    order_import_sheet_choose,
+    order_import_validate,
+)
+from fidelis.sales.models import Order, OrderImport, OrderLine, Refund
 from fidelis.sales.services import paid_event_key
 from tests.factories import CustomerFactory
 
@@ -341,3 +347,92 @@ def test_refund_rows_that_cannot_be_recorded_are_reported_and_write_nothing(mana
         "A refund row names a stored order: import order N-1 first, then its refund."]
     job = order_import_run(actor=manager, job=job)
     assert job.order_count == 1 and not Refund.objects.exists()
+
+
+def three_sheet_workbook() -> bytes:
+    """Return a workbook: an empty first sheet, orders on the second, other orders (other columns) on the third."""
+    workbook = Workbook()
+    workbook.active.title = "说明"
+    second = workbook.create_sheet("三月")
+    second.append(["订单号", "客户编号", "支付时间", "商品编码", "数量"])
+    second.append(["M-1", "T-A", datetime(2025, 3, 8, 14, 20), "CF-002", 2])
+    second.append(["M-2", "T-A", datetime(2025, 3, 9, 10, 0), "CF-002", 1])
+    third = workbook.create_sheet("四月")
+    third.append(["客户编号", "支付时间", "订单号", "商品编码", "数量", "单价"])
+    third.append(["T-A", datetime(2025, 4, 1, 9, 30), "A-1", "CF-002", 3, 30])
+    data = io.BytesIO()
+    workbook.save(data)
+    return data.getvalue()
+
+
+def upload_workbook(client) -> OrderImport:
+    response = client.post(reverse("sales:import_start"), {
+        "file": SimpleUploadedFile("历史订单.xlsx", three_sheet_workbook())})
+    assert response.status_code == 302
+    return OrderImport.objects.get()
+
+
+def post_check_and_run(client, job: OrderImport) -> None:
+    url = reverse("sales:import_detail", args=[job.public_id])
+    job.refresh_from_db()
+    client.post(url, {"action": "validate", "mode": "all", **{f"map-{i}": f for i, f in job.mapping.items()}})
+    client.post(url, {"action": "run"})
+
+
+def test_order_import_page_offers_the_sheets_and_reads_the_first_with_data_by_default(client_for, manager,
+                                                                                       catalogue, buyers):
+    # given
+    client = client_for(manager)
+    # when
+    job = upload_workbook(client)
+    page = client.get(reverse("sales:import_detail", args=[job.public_id])).content.decode()
+    post_check_and_run(client, job)
+    # then
+    assert (job.sheets, job.sheet, job.total_rows) == (["说明", "三月", "四月"], "三月", 2)
+    assert '<option value="三月" selected>' in page and '<option value="四月">' in page
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED and job.order_count == 2
+    assert sorted(Order.objects.values_list("order_no", flat=True)) == ["M-1", "M-2"]
+
+
+def test_order_import_page_choosing_another_sheet_reads_its_columns_and_imports_its_rows(client_for, manager,
+                                                                                        catalogue, buyers):
+    # given: the default sheet already checked
+    client = client_for(manager)
+    job = upload_workbook(client)
+    job = order_import_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    url = reverse("sales:import_detail", args=[job.public_id])
+    # when
+    response = client.post(url, {"action": "sheet", "sheet": "四月"})
+    # then: the third sheet's columns, guessed again, to be checked again
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.sheet, job.total_rows, job.status, job.report) == ("四月", 1, ImportStatus.UPLOADED, {})
+    assert job.mapping == {"0": "customer_number", "1": "paid_at", "2": "order_no", "3": "sku", "4": "quantity",
+                           "5": "unit_price"}
+    assert AuditEntry.objects.get(action="order.import_sheet").changes["sheet"] == ["三月", "四月"]
+    assert '<option value="四月" selected>' in client.get(url).content.decode()
+    # when it is checked and imported
+    post_check_and_run(client, job)
+    # then the third sheet's order, and only it, is stored
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED and job.order_count == 1
+    order = Order.objects.get()
+    assert (order.order_no, order.paid_amount) == ("A-1", Decimal("90.00"))
+
+
+def test_order_import_page_refuses_a_sheet_not_in_the_workbook_with_a_message(client_for, manager, catalogue):
+    # given
+    client = client_for(manager)
+    job = upload_workbook(client)
+    url = reverse("sales:import_detail", args=[job.public_id])
+    # when
+    response = client.post(url, {"action": "sheet", "sheet": "五月"})
+    # then: refused in the user's language; the job still reads the second sheet
+    assert response.status_code == 400
+    assert "该工作簿没有名为“五月”的工作表。" in response.content.decode()
+    job.refresh_from_db()
+    assert job.sheet == "三月" and job.mapping["0"] == "order_no"
+    with pytest.raises(DomainError) as exc:
+        order_import_sheet_choose(actor=manager, job=job, sheet="五月")
+    assert (exc.value.code, exc.value.field) == ("no_sheet", "sheet")

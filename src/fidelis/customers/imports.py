@@ -246,7 +246,7 @@ def _job_data(job: ImportJob) -> bytes:
 
 def job_table(job, data: bytes) -> Table:
     """Return the Table of the job's file (customer or order import): its chosen sheet, to read as a stream."""
-    return open_table(io.BytesIO(data), file_kind(job.file_name), sheet=getattr(job, "sheet", "") or None)
+    return open_table(io.BytesIO(data), file_kind(job.file_name), sheet=job.sheet or None)
 
 
 def warnings_report(table: Table) -> list[dict[str, Any]]:
@@ -301,18 +301,57 @@ def read_upload(uploaded_file, default_name: str) -> Upload:
     return read_table(name, data)
 
 
+def sheet_read(job, sheet: str) -> Upload:
+    """Read the sheet of the job's workbook (customer or order import) that the user chose.
+
+    Refuses (DomainError on "sheet") a name that is not one of the workbook's sheets, and a sheet that cannot be
+    imported (no header, no data rows, beyond the limits), with the reason.
+    """
+    if job.status == ImportStatus.IMPORTED:
+        raise DomainError(_("This file was already imported."), code="already_imported")
+    if not sheet or sheet not in job.sheets:
+        raise DomainError(_("The workbook has no sheet named “%(sheet)s”.") % {"sheet": sheet[:100]},
+                          code="no_sheet", field="sheet")
+    try:
+        return read_table(job.file_name, _job_data(job), sheet)
+    except DomainError as exc:
+        raise DomainError(_("Sheet “%(sheet)s”: %(reason)s") % {"sheet": sheet, "reason": exc.message},
+                          code=exc.code, field="sheet") from exc
+
+
+def sheet_apply(job, upload: Upload, mapping: dict[str, str]) -> dict[str, list]:
+    """Point the job (customer or order import) at the sheet read into `upload`, with the guessed mapping: it is
+    to be checked again. Return the audit changes."""
+    changes = {"sheet": [job.sheet, upload.sheet], "rows": [job.total_rows, upload.rows]}
+    job.sheet, job.headers, job.mapping, job.total_rows = upload.sheet, upload.headers, mapping, upload.rows
+    job.status, job.error_rows, job.report = ImportStatus.UPLOADED, 0, {}
+    job.file.storage.delete(checked_name(job))
+    return changes
+
+
 @transaction.atomic
 def import_job_create(*, actor, uploaded_file) -> ImportJob:
     """Store an uploaded CSV/XLSX file, read its header row and guess the column mapping."""
     _require(actor)
     upload = read_upload(uploaded_file, "import.csv")
-    job = ImportJob(file_name=upload.name, encoding=upload.encoding, headers=upload.headers,
-                    mapping=guess_mapping(upload.headers), total_rows=upload.rows,
+    job = ImportJob(file_name=upload.name, encoding=upload.encoding, sheets=upload.sheets, sheet=upload.sheet,
+                    headers=upload.headers, mapping=guess_mapping(upload.headers), total_rows=upload.rows,
                     created_by=actor if actor.is_authenticated else None)
     job.file.save(upload.name, ContentFile(upload.data), save=False)
     job.save()
     audit_record(actor=actor, action="customer.import_upload", obj=job,
                  changes={"file": [None, upload.name], "rows": [None, upload.rows]})
+    return job
+
+
+@transaction.atomic
+def import_job_sheet_choose(*, actor, job: ImportJob, sheet: str) -> ImportJob:
+    """Read the workbook's sheet `sheet` instead: its header row, a new guess of the mapping, to be checked again."""
+    _require(actor)
+    upload = sheet_read(job, sheet)
+    changes = sheet_apply(job, upload, guess_mapping(upload.headers))
+    job.save()
+    audit_record(actor=actor, action="customer.import_sheet", obj=job, changes=changes)
     return job
 
 
@@ -598,8 +637,8 @@ def checked_read(job, key: str) -> tuple | None:
     return content[1]
 
 
-def _checked_key(data: bytes, mapping: dict[int, str]) -> str:
-    return checked_key(data, CHECKED_FORMAT, settings.FIDELIS_DEFAULT_REGION, sorted(mapping.items()))
+def _checked_key(job: ImportJob, data: bytes, mapping: dict[int, str]) -> str:
+    return checked_key(data, CHECKED_FORMAT, job.sheet, settings.FIDELIS_DEFAULT_REGION, sorted(mapping.items()))
 
 
 def _checked_save(job: ImportJob, key: str, parsed: _Parsed) -> None:
@@ -659,7 +698,7 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     columns = _clean_mapping(job, mapping)
     data = _job_data(job)
     parsed = _parse_file(job, data, columns)
-    _checked_save(job, _checked_key(data, columns), parsed)
+    _checked_save(job, _checked_key(job, data, columns), parsed)
     _drop_taken_numbers(parsed)
     job.mapping = {str(i): columns.get(i, IGNORE) for i in range(len(job.headers))}
     job.mode = mode
@@ -767,7 +806,7 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
         raise DomainError(_("This file was already imported."), code="already_imported")
     columns = _clean_mapping(job, job.mapping)
     data = _job_data(job)
-    parsed = _checked_load(job, _checked_key(data, columns)) or _parse_file(job, data, columns)
+    parsed = _checked_load(job, _checked_key(job, data, columns)) or _parse_file(job, data, columns)
     # Either way the job must be checked again before another run, which stores the rows anew.
     transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
     _drop_taken_numbers(parsed)

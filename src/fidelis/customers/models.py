@@ -289,6 +289,10 @@ class UploadedImport(PublicIdModel):
 
     file_name = models.CharField(_("file name"), max_length=200)
     encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    sheets = models.JSONField(_("sheets"), default=list, blank=True,
+                              help_text=_("The worksheets of a workbook, in their order (chart sheets left out)."))
+    sheet = models.CharField(_("sheet"), max_length=255, blank=True,
+                             help_text=_("The worksheet that is read; by default the first one with data."))
     headers = models.JSONField(_("columns"), default=list)
     mapping = models.JSONField(_("column mapping"), default=dict)
     mode = models.CharField(_("mode"), max_length=4, choices=ImportMode.choices, default=ImportMode.ALL_OR_NOTHING)

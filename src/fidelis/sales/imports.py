@@ -38,6 +38,8 @@ from fidelis.customers.imports import (
     checked_store,
     job_table,
     read_upload,
+    sheet_apply,
+    sheet_read,
     warnings_report,
 )
 from fidelis.customers.models import ImportMode, ImportStatus, LifecycleStage
@@ -123,13 +125,24 @@ def order_import_create(*, actor, uploaded_file) -> OrderImport:
     """Store an uploaded CSV/XLSX file of order lines, read its header row and guess the column mapping."""
     _require(actor)
     upload = read_upload(uploaded_file, "orders.csv")
-    job = OrderImport(file_name=upload.name, encoding=upload.encoding, headers=upload.headers,
-                      mapping=guess_mapping(upload.headers), total_rows=upload.rows,
+    job = OrderImport(file_name=upload.name, encoding=upload.encoding, sheets=upload.sheets, sheet=upload.sheet,
+                      headers=upload.headers, mapping=guess_mapping(upload.headers), total_rows=upload.rows,
                       created_by=actor if actor.is_authenticated else None)
     job.file.save(upload.name, ContentFile(upload.data), save=False)
     job.save()
     audit_record(actor=actor, action="order.import_upload", obj=job,
                  changes={"file": [None, upload.name], "rows": [None, upload.rows]})
+    return job
+
+
+@transaction.atomic
+def order_import_sheet_choose(*, actor, job: OrderImport, sheet: str) -> OrderImport:
+    """Read the workbook's sheet `sheet` instead: its header row, a new guess of the mapping, to be checked again."""
+    _require(actor)
+    upload = sheet_read(job, sheet)
+    changes = sheet_apply(job, upload, guess_mapping(upload.headers))
+    job.save()
+    audit_record(actor=actor, action="order.import_sheet", obj=job, changes=changes)
     return job
 
 
@@ -631,8 +644,9 @@ def _price(parsed: _Parsed, products: dict, label: dict[str, str]) -> _Checked:
 # ignored and the file is parsed again.
 
 
-def _checked_key(data: bytes, columns: dict[str, int]) -> str:
-    return checked_key(data, "orders", CHECKED_FORMAT, timezone.get_current_timezone_name(), sorted(columns.items()))
+def _checked_key(job: OrderImport, data: bytes, columns: dict[str, int]) -> str:
+    return checked_key(data, "orders", CHECKED_FORMAT, job.sheet, timezone.get_current_timezone_name(),
+                       sorted(columns.items()))
 
 
 def _text(value: Any) -> str | None:
@@ -678,7 +692,7 @@ def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
 
 def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -> tuple[_Parsed, _Checked, dict]:
     data = _job_data(job)
-    key = _checked_key(data, columns)
+    key = _checked_key(job, data, columns)
     parsed = None
     if not dry_run:
         parsed = _checked_load(job, key)

@@ -13,6 +13,7 @@ from fidelis.sales.imports import (
     import_field_choices,
     order_import_create,
     order_import_run,
+    order_import_sheet_choose,
     order_import_validate,
 )
 from fidelis.sales.models import OrderImport
@@ -28,11 +29,13 @@ def import_start(request):
 @require_capability("order.import")
 def import_detail(request, public_id: str):
     job = get_object_or_404(OrderImport, public_id=public_id)
-    error = None
+    error = error_field = None
     if request.method == "POST":
         action = request.POST.get("action")
         try:
-            if action == "validate":
+            if action == "sheet":
+                job = order_import_sheet_choose(actor=request.user, job=job, sheet=request.POST.get("sheet", ""))
+            elif action == "validate":
                 mapping = {str(i): request.POST.get(f"map-{i}", IGNORE) for i in range(len(job.headers))}
                 job = order_import_validate(actor=request.user, job=job, mapping=mapping,
                                             mode=request.POST.get("mode", ""))
@@ -43,11 +46,12 @@ def import_detail(request, public_id: str):
                                      % {"orders": job.order_count, "lines": job.line_count})
             return redirect("sales:import_detail", public_id=job.public_id)
         except DomainError as exc:
-            error = exc.message
+            error, error_field = exc.message, exc.field
     columns = [{"index": i, "header": h, "field": job.mapping.get(str(i), IGNORE)} for i, h in enumerate(job.headers)]
     return render(request, "sales/import_detail.html", {
         "job": job, "columns": columns, "fields": import_field_choices(), "modes": ImportMode.choices,
-        "errors": job.report.get("errors", []), "error": error, "statuses": ImportStatus,
+        "errors": job.report.get("errors", []), "error": error, "error_field": error_field,
+        "statuses": ImportStatus,
     }, status=400 if error else 200)
 
 
