@@ -1,4 +1,7 @@
-"""Import a GBK-encoded CSV with bad rows in a real browser: read the report, then import the good rows."""
+"""Imports in a real browser: a GBK-encoded CSV with bad rows (read the report, then import the good rows), and a
+workbook whose sheet the user chooses."""
+
+from openpyxl import Workbook
 
 from fidelis.accounts.models import Role
 from fidelis.customers.models import Customer
@@ -44,3 +47,43 @@ def test_import_with_bad_rows_reports_them_and_imports_the_good_ones(page, staff
     assert set(Customer.objects.values_list("name", "phone")) == {("王芳", "+8613800138000"),
                                                                  ("赵敏", "+8613700137000")}
     assert Customer.objects.get(name="王芳").tags.filter(name="泰迪").exists()
+
+
+def test_import_of_a_workbook_reads_the_sheet_the_user_chooses(page, staff, log_in, live_server, tmp_path,
+                                                              artifacts):
+    # given a workbook whose first sheet is empty, with customers on the second and third sheets
+    workbook = Workbook()
+    workbook.active.title = "说明"
+    second = workbook.create_sheet("三月")
+    second.append(["姓名", "城市"])
+    second.append(["张三", "上海"])
+    third = workbook.create_sheet("四月")
+    third.append(["城市", "姓名"])
+    third.append(["深圳", "王五"])
+    third.append(["杭州", "赵六"])
+    source = tmp_path / "客户.xlsx"
+    workbook.save(source)
+    log_in(page, staff[Role.MARKETING].username)
+    page.goto(f"{live_server.url}/customers/import/")
+    page.set_input_files("input[name=file]", str(source))
+    with page.expect_navigation():
+        page.locator("form:has(input[name=file]) [type=submit]").click()
+    # the second sheet is read by default
+    assert page.locator("select[name=sheet]").input_value() == "三月"
+    # when the user chooses the third sheet
+    page.select_option("select[name=sheet]", "四月")
+    with page.expect_navigation():
+        page.click("button[name=action][value=sheet]")
+    # then its columns are read and mapped again
+    assert page.locator("select[name=sheet]").input_value() == "四月"
+    assert page.locator("select[name=map-0]").input_value() == "city"
+    assert page.locator("select[name=map-1]").input_value() == "name"
+    page.screenshot(path=str(artifacts / "import-sheet.png"), full_page=True)
+    # when it is checked and imported
+    with page.expect_navigation():
+        page.click("button[name=action][value=validate]")
+    with page.expect_navigation():
+        page.click("button[name=action][value=run]")
+    # then the third sheet's customers, and only them, exist
+    assert page.locator("#created-count").inner_text() == "2"
+    assert set(Customer.objects.values_list("name", "city")) == {("王五", "深圳"), ("赵六", "杭州")}
