@@ -6,7 +6,7 @@ from decimal import Decimal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
-from fidelis.core.types import BigInt, DateTime, Money
+from fidelis.core.types import BigInt, DateTime, Money, Text
 
 
 class _Strict(Schema):
@@ -135,8 +135,8 @@ class PosOrderIn(_Strict):
 class PosRefundIn(PosOrderIn):
     """A refund of (part of) a paid order as a till sends it (`POST /api/loyalty/refunds`)."""
 
-    amount: Decimal = Field(..., description="The amount refunded now, in CNY")
-    refund_no: str | None = Field(None, min_length=1, max_length=40,
+    amount: Money = Field(..., description="The amount refunded now, in CNY")
+    refund_no: Text | None = Field(None, min_length=1, max_length=40,
                                   description="The refund's own number: the same number again is the same refund")
 
 
