@@ -5,11 +5,11 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.models import Role
 from fidelis.accounts.permissions import CAPABILITIES
 from fidelis.core.errors import NotFound
 from fidelis.customers.services import customer_create
-from fidelis.web.access import require_capability
 
 # Routes that need no capability: signing in and out, the language switch, the health check, the API (own auth).
 PUBLIC = {"accounts:login", "accounts:logout", "set_language", "web:healthz"}

@@ -1,10 +1,11 @@
 """Who may do what: one table of capabilities per role, and object visibility rules.
 
-Every view and API route names the capability it needs (see `fidelis.web.access` and
+Every view and API route names the capability it needs (see `fidelis.accounts.decorators` and
 `fidelis.accounts.api_auth`); the permission-matrix test walks every route against this table.
 """
 
 from fidelis.accounts.models import Role
+from fidelis.core.errors import PermissionDenied
 
 R, S, M, SV, MG = Role.READONLY, Role.SALES, Role.MARKETING, Role.SERVICE, Role.MANAGER
 ALL = frozenset({R, S, M, SV, MG})
@@ -61,6 +62,12 @@ def has_capability(user, capability: str) -> bool:
     """Return whether the user's role grants the capability."""
     granted = role_has(getattr(user, "effective_role", None), capability)  # an unknown capability raises
     return granted and signed_in(user)
+
+
+def capability_check(actor, capability: str, message: str) -> None:
+    """Refuse with the message unless the actor's role grants the capability (no actor: a system job, allowed)."""
+    if actor is not None and not has_capability(actor, capability):
+        raise PermissionDenied(message, code="forbidden")
 
 
 def sees_all_customers(user) -> bool:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.forms import TokenCreateForm, UserCreateForm, UserRoleForm
 from fidelis.accounts.models import ApiToken, AuditEntry, User
 from fidelis.accounts.services import (
@@ -24,7 +25,6 @@ from fidelis.accounts.services import (
     user_set_role,
 )
 from fidelis.core.errors import DomainError, form_error
-from fidelis.web.access import require_capability
 
 
 @require_capability("user.manage")

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError, form_error
 from fidelis.events.models import DeliveryStatus
 from fidelis.events.webhooks import (
@@ -21,7 +22,6 @@ from fidelis.events.webhooks import (
     webhook_endpoint_update,
     webhook_endpoints_for_page,
 )
-from fidelis.web.access import require_capability
 
 
 class WebhookEndpointForm(forms.Form):

@@ -7,11 +7,11 @@ from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import render
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability, sees_all_customers
 from fidelis.customers.models import Category, LifecycleStage, ValueTier
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
-from fidelis.web.access import require_capability
 from fidelis.work.forms import SnoozeForm
 from fidelis.work.selectors import my_day
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.core.tasks import task_send
 from fidelis.customers.dedupe import REASON_LABELS, customers_merge, duplicate_dismiss
@@ -30,7 +31,6 @@ from fidelis.customers.models import (
 )
 from fidelis.customers.privacy import customer_erase, customer_personal_data_export
 from fidelis.customers.selectors import customer_get_for_user, customer_visible_qs
-from fidelis.web.access import require_capability
 
 COMPARE_FIELDS = ("number", "name", "phone", "email", "wechat_id", "company_name", "city", "address", "birthday",
                   "category", "value_tier", "lifecycle_stage", "created_at")

@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.models import Role
 from fidelis.accounts.permissions import has_capability, may_change_customer
 from fidelis.core.errors import DomainError, form_error
 from fidelis.customers import selectors, services
 from fidelis.customers.forms import ConsentForm, ContactForm, CustomerForm, TagForm
 from fidelis.customers.models import Category, ConsentChannel, LifecycleStage, Tag, ValueTier
-from fidelis.web.access import require_capability
 
 FILTERS = ("category", "value_tier", "lifecycle_stage", "tag")
 PAGE_SIZE = 50

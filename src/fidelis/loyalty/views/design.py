@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.events.models import EventType
 from fidelis.loyalty.engine import ACTIONS, CONDITIONS, RuleView, validate_rule
@@ -47,7 +48,6 @@ from fidelis.loyalty.services import (
     tier_save,
 )
 from fidelis.loyalty.templates import RULE_TEMPLATES, rule_from_template, starter_program
-from fidelis.web.access import require_capability
 
 CAPABILITY = "loyalty.design"
 # A draft being previewed sorts after the saved rules of its priority, as it will once it is saved.

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, form_error
 from fidelis.customers.normalize import query_digits
@@ -26,7 +27,6 @@ from fidelis.loyalty.selectors import (
     member_visible_qs,
     program_default,
 )
-from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
 ENTRY_PAGE = 20

@@ -7,12 +7,12 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.tasks import task_send
 from fidelis.loyalty.models import Coupon, CouponStatus, Program, Rule
 from fidelis.loyalty.selectors import program_default, program_kpis
 from fidelis.loyalty.tasks import backfill_orders
-from fidelis.web.access import require_capability
 
 
 @require_capability("loyalty.view")

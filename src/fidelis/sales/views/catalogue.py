@@ -8,11 +8,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError, form_error
 from fidelis.sales import selectors, services
 from fidelis.sales.forms import CategoryForm, ProductForm, StoreForm
 from fidelis.sales.models import ProductCategory, Store
-from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
 

@@ -9,6 +9,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
@@ -16,7 +17,6 @@ from fidelis.sales import pipeline as services
 from fidelis.sales import pipeline_selectors as selectors
 from fidelis.sales.models import ContractStatus
 from fidelis.sales.pipeline_forms import ContractForm, RenewForm, TerminateForm
-from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
 _FIELDS = ("number", "title", "amount", "payment_method", "start_date", "end_date", "signed_at", "status", "notes")

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.customers.models import ImportMode, ImportStatus
 from fidelis.customers.views.data import upload_page
@@ -17,7 +18,6 @@ from fidelis.sales.imports import (
     order_import_validate,
 )
 from fidelis.sales.models import OrderImport
-from fidelis.web.access import require_capability
 
 
 @require_capability("order.import")

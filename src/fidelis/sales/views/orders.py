@@ -11,13 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user, customer_search
 from fidelis.sales import selectors, services
 from fidelis.sales.forms import OrderForm, RefundForm
 from fidelis.sales.models import OrderChannel, OrderStatus
-from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
 PICKER_LIMIT = 10

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
@@ -20,7 +21,6 @@ from fidelis.sales import pipeline as services
 from fidelis.sales import pipeline_selectors as selectors
 from fidelis.sales.models import REQUIRABLE_FIELDS, OpportunitySource, StageKind
 from fidelis.sales.pipeline_forms import LostForm, MoveForm, OpportunityForm, WonForm, open_stages
-from fidelis.web.access import require_capability
 
 PAGE_SIZE = 50
 

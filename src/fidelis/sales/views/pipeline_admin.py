@@ -12,12 +12,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, form_error
 from fidelis.sales import pipeline_admin as services
 from fidelis.sales.models import REQUIRABLE_FIELDS, Opportunity, StageKind
 from fidelis.sales.pipeline_selectors import pipeline_get, pipelines_overview, stage_get, stages_with_counts
-from fidelis.web.access import require_capability
 
 
 def _requirable_choices():

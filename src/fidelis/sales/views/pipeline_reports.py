@@ -6,10 +6,10 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.sales.pipeline_reports import DIMENSIONS, PipelineQuery, pipeline_report, report_table
 from fidelis.sales.views.reports import AXES, EXPORT_FORMATS, table_export
-from fidelis.web.access import require_capability
 
 
 def _chart(report) -> dict:

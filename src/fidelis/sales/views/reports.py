@@ -10,11 +10,11 @@ from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError
 from fidelis.customers.exports import neutralise
 from fidelis.sales.reports import DIMENSIONS, PERIODS, ReportQuery, report_table, sales_report
-from fidelis.web.access import require_capability
 
 EXPORT_FORMATS = ("csv", "xlsx")
 

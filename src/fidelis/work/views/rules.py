@@ -6,9 +6,9 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, form_error
-from fidelis.web.access import require_capability
 from fidelis.work import selectors, services
 from fidelis.work.forms import FollowUpRuleForm
 from fidelis.work.models import TaskStatus

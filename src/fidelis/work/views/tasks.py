@@ -11,10 +11,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound
 from fidelis.customers.selectors import customer_get_for_user
-from fidelis.web.access import require_capability
 from fidelis.work import selectors, services
 from fidelis.work.forms import SnoozeForm, TaskForm
 from fidelis.work.models import TaskStatus

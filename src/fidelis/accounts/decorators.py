@@ -1,4 +1,4 @@
-"""Access checks for views: login, the capability of the role, and 404 for objects the user may not see."""
+"""View decorators: login, the capability of the role, and 404 for objects the user may not see."""
 
 from collections.abc import Callable
 from functools import wraps
