@@ -1,14 +1,11 @@
-"""Display helpers: phones as people write them, masked contact data, dates, icons and form widgets."""
+"""Display helpers: phones as people write them, masked contact data, dates and icons."""
 
 import datetime
 from zoneinfo import ZoneInfo
 
-from django import forms
 from django.template import engines
 from django.template.loader import render_to_string
-from django.utils import translation
 
-from fidelis.customers.forms import ConsentForm, TagForm
 from fidelis.web.templatetags.fidelis_ui import (
     audit_change,
     icon,
@@ -16,7 +13,6 @@ from fidelis.web.templatetags.fidelis_ui import (
     mask_phone,
     phone,
     strftime,
-    widget,
 )
 
 
@@ -57,34 +53,3 @@ def test_strftime_formats_in_the_current_time_zone_like_the_date_filter(settings
 def test_icon_is_the_svg_of_the_icon_template():
     assert icon("home") == render_to_string("web/_icon.html", {"name": "home"})
     assert icon("home").startswith("<svg")
-
-
-def test_widget_of_a_blank_form_renders_as_the_field_does_in_each_language():
-    for language in ("en", "zh-hans"):
-        with translation.override(language):
-            assert widget(TagForm()["tag"]) == str(TagForm()["tag"])
-            assert widget(ConsentForm()["channel"]) == str(ConsentForm()["channel"])
-    with translation.override("en"):
-        english = widget(TagForm()["tag"])
-    with translation.override("zh-hans"):
-        assert widget(TagForm()["tag"]) != english
-
-
-def test_widget_of_a_bound_or_prefilled_form_shows_its_own_values():
-    bound = ConsentForm({"channel": "email", "granted": "0", "source": "电话退订"})
-    assert 'value="电话退订"' in widget(bound["source"])
-    assert '<option value="email" selected>' in widget(bound["channel"])
-    assert 'value="门店"' in widget(ConsentForm(initial={"source": "门店"})["source"])
-    assert 'id="x-tag"' in widget(TagForm(auto_id="x-%s")["tag"])
-
-
-def test_widget_renders_forms_with_their_own_init_as_they_are():
-    class PerUserForm(forms.Form):
-        choice = forms.ChoiceField(choices=[])
-
-        def __init__(self, *args, options=(), **kwargs):
-            super().__init__(*args, **kwargs)
-            self.fields["choice"].choices = options
-
-    assert "甲" in widget(PerUserForm(options=[("a", "甲")])["choice"])
-    assert "乙" in widget(PerUserForm(options=[("b", "乙")])["choice"])

@@ -73,8 +73,8 @@ def test_the_home_page_query_count_does_not_grow_with_tasks(client_for, manager,
 
 
 def test_my_day_shows_each_change_and_each_requests_own_token(manager, sales):
-    # The <li> of a "my day" task is kept per process (work_ui): it must follow the task and never carry
-    # another request's CSRF token.
+    # given two browsers (two CSRF tokens), when each opens the home page, then each task's forms carry that
+    # browser's own token, and the page follows the task's changes and the user's time zone
     from django.test import Client
 
     from fidelis.work.services import task_update
@@ -98,6 +98,25 @@ def test_my_day_shows_each_change_and_each_requests_own_token(manager, sales):
     with timezone.override("Europe/Berlin"):  # the due time is shown in the user's zone
         assert timezone.localtime(task.due_at).strftime("%m-%d %H:%M") in client.get(
             reverse("web:home")).content.decode()
+
+
+def test_my_day_marks_overdue_tasks_and_high_priority_ones(client_for, sales):
+    # given: an overdue task of high priority and one due later today
+    now = timezone.now()
+    late = task_create(actor=sales, title="昨天该打的电话", due_at=now - timedelta(hours=3), priority=3)
+    later = task_create(actor=sales, title="晚些时候", due_at=now + timedelta(minutes=30),
+                        remind_at=now + timedelta(minutes=15), recurrence_days=7)
+    # when
+    body = client_for(sales).get(reverse("web:home")).content.decode()
+    # then: the overdue one is in the overdue group, marked, with its badges; the other carries its reminder and
+    # repetition, and both can be done or put off
+    overdue = body[body.index('id="tasks-overdue"'):body.index('id="tasks-today"')]
+    today = body[body.index('id="tasks-today"'):body.index('id="tasks-upcoming"')]
+    assert f'class="task task-open overdue" id="task-{late.public_id}"' in overdue
+    assert 'class="badge bad task-state"' in overdue and "高优先级" in overdue
+    assert f'class="task task-open" id="task-{later.public_id}"' in today
+    assert "task-state" not in today and "每 7 天" in today and "提醒" in today
+    assert body.count('class="small primary task-complete"') == 2 and body.count('name="until"') == 2
 
 
 def test_a_task_about_a_customer_given_to_another_rep_leaves_the_former_owners_day(client_for, manager, sales,

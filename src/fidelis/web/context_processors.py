@@ -4,7 +4,6 @@ from functools import lru_cache
 
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.functional import SimpleLazyObject
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from fidelis.accounts.permissions import role_has, signed_in
@@ -66,22 +65,6 @@ def nav_items(request) -> list[dict]:
     return [{"url": url, "label": label, "name": url_name, "icon": icon, "active": active}
             for url_name, url, label, icon, active in _entries(user.effective_role, _current(request),
                                                                 get_script_prefix(), get_urlconf())]
-
-
-@lru_cache(maxsize=1024)
-def _links(role: str, current: str, prefix: str, urlconf, language: str) -> tuple[tuple[str, str, str, bool], ...]:
-    # `language` is read by str(label): part of the key.
-    return tuple((url, str(label), icon, active) for _name, url, label, icon, active in
-                 _entries(role, current, prefix, urlconf))
-
-
-def nav_links(request) -> tuple[tuple[str, str, str, bool], ...]:
-    """Return nav_items as (url, label in the active language, icon, active) tuples, made once per role, page
-    and language: what the sidebar shows."""
-    user = getattr(request, "user", None)
-    if not signed_in(user):
-        return ()
-    return _links(user.effective_role, _current(request), get_script_prefix(), get_urlconf(), get_language())
 
 
 def navigation(request):
