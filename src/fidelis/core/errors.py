@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 
 class DomainError(Exception):
     """A refusal the user can act on; never a 500."""
@@ -46,6 +48,14 @@ def validation_error_to_domain(exc: Any) -> DomainError:
                            errors={f: [str(m) for e in errs for m in e.messages] for f, errs in exc.error_dict.items()})
     messages = getattr(exc, "messages", [str(exc)])
     return DomainError(" ".join(str(m) for m in messages), code=getattr(exc, "code", None) or "invalid")
+
+
+def full_clean_or_raise(obj: Any, **kwargs: Any) -> None:
+    """Run the model's full_clean (same keyword arguments) and turn a ValidationError into a DomainError."""
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        raise validation_error_to_domain(exc)
 
 
 def form_error(form: Any, exc: DomainError) -> None:

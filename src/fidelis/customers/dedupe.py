@@ -45,13 +45,16 @@ REASON_LABELS = {
     REASON_EMAIL: gettext_lazy("Same e-mail address"),
     REASON_NAME_COMPANY: gettext_lazy("Similar name at the same company"),
 }
-_ROW_FIELDS = ("pk", "phone_digits", "phone_alt_digits", "email_normalized", "company_key", "name_pinyin", "name")
+# The columns a MatchRow is built from, in match_row's order.
+MATCH_FIELDS = ("pk", "phone_digits", "phone_alt_digits", "email_normalized", "company_key", "name_pinyin", "name")
 # Fields filled on the kept record from the merged one when the kept record has them empty.
 _FILLABLE = tuple(f for f in EDITABLE_FIELDS if f not in ("number", "kind", "category", "value_tier",
                                                            "lifecycle_stage"))
 
 
-class _Row(NamedTuple):
+class MatchRow(NamedTuple):
+    """The keys a customer is matched on when looking for duplicates."""
+
     # A tuple, not a frozen dataclass: an import builds one per row, and a tuple is built several times faster.
     pk: int
     phones: tuple[str, ...]
@@ -60,12 +63,13 @@ class _Row(NamedTuple):
     name: str
 
 
-def _row(pk: int, phone: str, phone_alt: str, email: str, company: str, pinyin: str, name: str) -> _Row:
+def match_row(pk: int, phone: str, phone_alt: str, email: str, company: str, pinyin: str, name: str) -> MatchRow:
+    """Return the match keys of a customer from its MATCH_FIELDS values."""
     if phone_alt and phone_alt != phone:
         phones = (phone, phone_alt) if phone else (phone_alt,)
     else:
         phones = (phone,) if phone else ()
-    return _Row(pk, phones, email or "", company or "", pinyin or name_key(name))
+    return MatchRow(pk, phones, email or "", company or "", pinyin or name_key(name))
 
 
 def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
@@ -73,7 +77,8 @@ def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
         yield values[start:start + size]
 
 
-def _candidates_base() -> QuerySet[Customer]:
+def match_candidates() -> QuerySet[Customer]:
+    """Return the customers a duplicate may be found among: active, not erased, unordered."""
     # No ordering: the default one makes SQLite walk the created_at index instead of the key indexes.
     return Customer.objects.active().filter(erased_at__isnull=True).order_by()
 
@@ -92,7 +97,7 @@ def _similar(matcher: SequenceMatcher, a: str, b: str, threshold: float) -> floa
     return matcher.ratio()
 
 
-def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, int], tuple[str, float]]:
+def match_pairs(rows: Iterable[MatchRow], subject: set[int] | None) -> dict[tuple[int, int], tuple[str, float]]:
     """Return {(low pk, high pk): (reason, score)} for rows sharing a key; with `subject`, pairs touching it."""
     rows = {r.pk: r for r in rows}
     found: dict[tuple[int, int], tuple[str, float]] = {}
@@ -104,7 +109,7 @@ def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, in
 
     by_phone: dict[str, list[int]] = defaultdict(list)
     by_email: dict[str, list[int]] = defaultdict(list)
-    by_company: dict[str, list[_Row]] = defaultdict(list)
+    by_company: dict[str, list[MatchRow]] = defaultdict(list)
     for row in rows.values():
         for phone in row.phones:
             by_phone[phone].append(row.pk)
@@ -149,28 +154,28 @@ def _pairs(rows: Iterable[_Row], subject: set[int] | None) -> dict[tuple[int, in
     return found
 
 
-def _rows_matching(phones: set[str], emails: set[str], companies: set[str], exclude: set[int]) -> list[_Row]:
+def _rows_matching(phones: set[str], emails: set[str], companies: set[str], exclude: set[int]) -> list[MatchRow]:
     """Return the stored customers that share a phone, an e-mail or a company key (chunked indexed lookups)."""
-    base = _candidates_base()
-    result: dict[int, _Row] = {}
+    base = match_candidates()
+    result: dict[int, MatchRow] = {}
     lookups = (("phone_digits", phones), ("phone_alt_digits", phones), ("email_normalized", emails),
                ("company_key", companies))
     for column, values in lookups:
         for chunk in _chunks(sorted(values)):
-            for values_row in base.filter(**{f"{column}__in": chunk}).values_list(*_ROW_FIELDS):
+            for values_row in base.filter(**{f"{column}__in": chunk}).values_list(*MATCH_FIELDS):
                 if values_row[0] not in exclude and values_row[0] not in result:
-                    result[values_row[0]] = _row(*values_row)
+                    result[values_row[0]] = match_row(*values_row)
     return list(result.values())
 
 
 def duplicate_pairs_for(customers: list[Customer]) -> list[tuple[int, int, str, float]]:
     """Return (pk, pk, reason, score) for saved customers that match each other or a stored customer."""
-    rows = [_row(c.pk, c.phone_digits, c.phone_alt_digits, c.email_normalized, c.company_key, c.name_pinyin,
+    rows = [match_row(c.pk, c.phone_digits, c.phone_alt_digits, c.email_normalized, c.company_key, c.name_pinyin,
                  c.name) for c in customers]
     subject = {r.pk for r in rows}
     stored = _rows_matching({p for r in rows for p in r.phones}, {r.email for r in rows if r.email},
                             {r.company for r in rows if r.company}, subject)
-    pairs = _pairs([*rows, *stored], subject)
+    pairs = match_pairs([*rows, *stored], subject)
     return [(a, b, reason, score) for (a, b), (reason, score) in pairs.items()]
 
 
@@ -191,9 +196,9 @@ def customer_duplicate_of(customer: Customer) -> tuple[str, Customer] | None:
     return None
 
 
-def _rows_sharing_keys() -> list[_Row]:
+def _rows_sharing_keys() -> list[MatchRow]:
     """Return every active customer that shares a key with another one (the database groups, we don't)."""
-    base = _candidates_base()
+    base = match_candidates()
     pks: set[int] = set()
     for column in ("phone_digits", "email_normalized", "company_key"):
         keys = list(base.exclude(**{column: ""}).values(column).annotate(n=Count("id")).filter(n__gt=1)
@@ -204,9 +209,9 @@ def _rows_sharing_keys() -> list[_Row]:
     alt = set(base.exclude(phone_alt_digits="").values_list("phone_alt_digits", flat=True))
     for chunk in _chunks(sorted(alt)):
         pks.update(base.filter(Q(phone_digits__in=chunk) | Q(phone_alt_digits__in=chunk)).values_list("pk", flat=True))
-    rows: list[_Row] = []
+    rows: list[MatchRow] = []
     for chunk in _chunks(sorted(pks)):
-        rows.extend(_row(*v) for v in base.filter(pk__in=chunk).values_list(*_ROW_FIELDS))
+        rows.extend(match_row(*v) for v in base.filter(pk__in=chunk).values_list(*MATCH_FIELDS))
     return rows
 
 
@@ -232,7 +237,7 @@ def duplicates_scan(*, actor=None, customers: Iterable[Customer] | None = None) 
     if actor is not None:
         _require_merge(actor)
     if customers is None:
-        pairs = [(a, b, reason, score) for (a, b), (reason, score) in _pairs(_rows_sharing_keys(), None).items()]
+        pairs = [(a, b, reason, score) for (a, b), (reason, score) in match_pairs(_rows_sharing_keys(), None).items()]
     else:
         pairs = duplicate_pairs_for([c for c in customers if c.pk is not None])
     created = duplicate_candidates_store(pairs)

@@ -8,7 +8,6 @@ functions as `customer_prepare`, so demo customers are found exactly like the on
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from bisect import bisect
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from fidelis.accounts.services import audit_record
+from fidelis.core.models import new_public_ids
 from fidelis.customers.models import (
     Category,
     CompanySize,
@@ -218,11 +218,6 @@ COMPLAINTS = ("停车缴费排队太久", "餐厅等位时间过长", "商品质
 # Hour of a visit: the mall opens at 10:00, busy at lunch and in the evening.
 HOURS = _weighted([(10, 4), (11, 7), (12, 10), (13, 9), (14, 7), (15, 7), (16, 7), (17, 8), (18, 10), (19, 11),
                    (20, 9), (21, 5)])
-
-def public_ids(count: int) -> list[str]:
-    """Return `count` random 16-character public ids, made in one go (they are not seeded)."""
-    raw = secrets.token_bytes(8 * count).hex()
-    return [raw[i:i + 16] for i in range(0, 16 * count, 16)]
 
 
 class DemoEvent(NamedTuple):
@@ -612,7 +607,7 @@ def demo_tags_ensure() -> dict[str, int]:
 
 def _write_chunk(batch: list[DemoCustomer], tag_ids: dict[str, int], tables: dict[str, _Table]) -> int:
     numbers = customer_number_next(count=len(batch))
-    ids = public_ids(len(batch))
+    ids = new_public_ids(len(batch))
     tables["customer"].insert([(number, public_id, *(d.customer[k] for k in CUSTOMER_COLUMNS[2:]))
                                for d, number, public_id in zip(batch, numbers, ids, strict=True)])
     pks = dict(Customer.objects.filter(number__gte=numbers[0], number__lte=numbers[-1])
@@ -628,7 +623,7 @@ def _write_chunk(batch: list[DemoCustomer], tag_ids: dict[str, int], tables: dic
     tables["tag"].insert(links)
     tables["consent"].insert(consents)
     tables["contact"].insert(contacts)
-    tables["event"].insert([(public_id, *event) for public_id, event in zip(public_ids(len(events)), events,
+    tables["event"].insert([(public_id, *event) for public_id, event in zip(new_public_ids(len(events)), events,
                                                                            strict=True)])
     return len(events)
 

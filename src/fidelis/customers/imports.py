@@ -5,8 +5,7 @@ import io
 import json
 import marshal
 import re
-import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, partial
@@ -27,10 +26,11 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.bulk import ids_reserve
+from fidelis.core.bulk import ids_reserve, rows_insert_filled
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import Table, column_letter, header_key, open_table
-from fidelis.customers.dedupe import _ROW_FIELDS, _candidates_base, _pairs, _Row, _row
+from fidelis.customers.dedupe import MATCH_FIELDS, MatchRow, match_candidates, match_pairs, match_row
 from fidelis.customers.models import (
     Category,
     CompanySize,
@@ -114,12 +114,6 @@ _MOBILE = re.compile(r"(?:\+?86)?(1[0-9]{10})")
 _PHONE_PUNCT = re.compile(r"[\s\-()]")
 
 
-def _public_ids(count: int) -> list[str]:
-    """Return `count` random public ids like core.models.new_public_id (64 random bits each), drawn in one go."""
-    text = secrets.token_hex(8 * count)
-    return [text[i * 16:(i + 1) * 16] for i in range(count)]
-
-
 @cache
 def _mobile_prefix_valid(prefix: str) -> bool:
     """Return whether mainland mobile numbers starting with these five digits are valid.
@@ -142,7 +136,7 @@ def _fast_mobile_digits(raw: str) -> str:
     return digits if _mobile_prefix_valid(digits[:5]) else ""
 
 
-def _fast_mobile(raw: str) -> str:
+def fast_mobile(raw: str) -> str:
     """Return the E.164 form of a plain mainland mobile number (what normalize_phone gives in the region CN), or ""
     to leave it to normalize_phone."""
     digits = _fast_mobile_digits(raw)
@@ -236,7 +230,8 @@ def file_kind(name: str) -> str:
     return "xlsx" if Path(name or "").suffix.lower() in XLSX_SUFFIXES else "csv"
 
 
-def _job_data(job: ImportJob) -> bytes:
+def job_data(job: ImportJob) -> bytes:
+    """Return the bytes of the job's uploaded file."""
     job.file.open("rb")
     try:
         return job.file.read()
@@ -313,7 +308,7 @@ def sheet_read(job, sheet: str) -> Upload:
         raise DomainError(_("The workbook has no sheet named “%(sheet)s”.") % {"sheet": sheet[:100]},
                           code="no_sheet", field="sheet")
     try:
-        return read_table(job.file_name, _job_data(job), sheet)
+        return read_table(job.file_name, job_data(job), sheet)
     except DomainError as exc:
         raise DomainError(_("Sheet “%(sheet)s”: %(reason)s") % {"sheet": sheet, "reason": exc.message},
                           code=exc.code, field="sheet") from exc
@@ -556,7 +551,7 @@ def _parse_file(job: ImportJob, data: bytes, mapping: dict[int, str]) -> _Parsed
     return parsed
 
 
-def _in_values(column: str, values: Iterable[str]) -> RawSQL:
+def in_values(column: str, values: Iterable[str]) -> RawSQL:
     """Return the condition "column IN values" with all the values in one parameter.
 
     Django's __in writes one placeholder per value: for the 20,000 keys of an import, writing and parsing such
@@ -573,7 +568,7 @@ def _drop_taken_numbers(parsed: _Parsed) -> None:
     """Report the rows whose customer number is already stored and leave them out; sort the errors by row."""
     numbers_in_file = parsed.numbers
     if numbers_in_file:
-        taken = set(Customer.objects.filter(_in_values("number", numbers_in_file)).order_by()
+        taken = set(Customer.objects.filter(in_values("number", numbers_in_file)).order_by()
                     .values_list("number", flat=True))
         if taken:
             for number in sorted(taken, key=numbers_in_file.get):
@@ -587,16 +582,16 @@ def _drop_taken_numbers(parsed: _Parsed) -> None:
     parsed.errors.sort(key=lambda e: e["row"])
 
 
-def _stored_matching(phones: set[str], emails: set[str], companies: set[str]) -> list[_Row]:
+def _stored_matching(phones: set[str], emails: set[str], companies: set[str]) -> list[MatchRow]:
     """Return the stored customers that share a phone, an e-mail or a company key: one query per key column."""
-    found: dict[int, _Row] = {}
+    found: dict[int, MatchRow] = {}
     for column, values in (("phone_digits", phones), ("phone_alt_digits", phones), ("email_normalized", emails),
                            ("company_key", companies)):
         if not values:
             continue
-        for fields in _candidates_base().filter(_in_values(column, sorted(values))).values_list(*_ROW_FIELDS):
+        for fields in match_candidates().filter(in_values(column, sorted(values))).values_list(*MATCH_FIELDS):
             if fields[0] not in found:
-                found[fields[0]] = _row(*fields)
+                found[fields[0]] = match_row(*fields)
     return list(found.values())
 
 
@@ -696,7 +691,7 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     if mode not in ImportMode.values:
         raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
     columns = _clean_mapping(job, mapping)
-    data = _job_data(job)
+    data = job_data(job)
     parsed = _parse_file(job, data, columns)
     _checked_save(job, _checked_key(job, data, columns), parsed)
     _drop_taken_numbers(parsed)
@@ -706,75 +701,6 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     _report(job, parsed)
     job.save()
     return job
-
-
-def _db_converter(field: models.Field) -> Any:
-    """Return the function that turns a Python value of the field into what the cursor takes, or None."""
-    ops = connection.ops
-    if isinstance(field, models.DateTimeField):
-        return ops.adapt_datetimefield_value
-    if isinstance(field, models.DateField):
-        return ops.adapt_datefield_value
-    if isinstance(field, models.JSONField):
-        # As JSON text, which both databases read into the column: a value the same in every row (`fixed`) is then
-        # encoded once, where the driver's JSON wrapper would encode it again for each row.
-        return partial(json.dumps, cls=field.encoder)
-    return None
-
-
-def _insert_rows(model: type[models.Model], names: Sequence[str], rows: Iterable[Sequence[Any]],
-                 fixed: dict[str, Any] | None = None) -> None:
-    """Insert rows of values for the columns `names` (attnames): COPY on PostgreSQL, executemany by batch elsewhere.
-
-    The other columns take the `fixed` value, the same in every row, or their default; auto_now fields take the
-    current time; the primary key, unless named, its next value. bulk_create spends most of its time compiling
-    SQL value by value (and SQLite's 999-parameter limit makes its batches tiny); an import of 100,000 rows needs
-    the plain parameterised INSERT.
-    """
-    fixed = fixed or {}
-    now = timezone.now()
-    fields = {f.attname: f for f in model._meta.concrete_fields}
-    shared: dict[str, Any] = {}
-    for attname, field in fields.items():
-        if attname in names or field.primary_key:
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            value = now
-        else:
-            value = fixed[attname] if attname in fixed else field.get_default()
-        convert = _db_converter(field)
-        shared[attname] = convert(value) if convert is not None and value is not None else value
-    tail = tuple(shared.values())
-    converters = [(i, convert) for i, name in enumerate(names) if (convert := _db_converter(fields[name]))]
-
-    def db_row(row: Sequence[Any]) -> tuple:
-        if converters:
-            row = list(row)
-            for i, convert in converters:
-                if row[i] is not None:
-                    row[i] = convert(row[i])
-        return (*row, *tail)
-
-    ops = connection.ops
-    table = ops.quote_name(model._meta.db_table)
-    columns = ", ".join(ops.quote_name(fields[attname].column) for attname in (*names, *shared))
-    if connection.vendor == "postgresql":
-        # COPY streams the rows in one statement: executemany pays a server round trip per row.
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(db_row(row))
-        return
-    prepared = [db_row(row) for row in rows]
-    if not prepared:
-        return
-    placeholders = ", ".join(["%s"] * (len(names) + len(shared)))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite" and len(prepared) > BATCH:
-            # Random public ids land all over the unique indexes; a larger page cache keeps them in memory.
-            cursor.execute("PRAGMA cache_size = -131072")
-        for start in range(0, len(prepared), BATCH):
-            cursor.executemany(sql, prepared[start:start + BATCH])
 
 
 def _tags_ensure(all_tags: Iterable[tuple[str, str]]) -> dict[str, Tag]:
@@ -805,7 +731,7 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     if job.status == ImportStatus.IMPORTED:
         raise DomainError(_("This file was already imported."), code="already_imported")
     columns = _clean_mapping(job, job.mapping)
-    data = _job_data(job)
+    data = job_data(job)
     parsed = _checked_load(job, _checked_key(job, data, columns)) or _parse_file(job, data, columns)
     # Either way the job must be checked again before another run, which stores the rows anew.
     transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
@@ -830,31 +756,31 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     stored = _stored_matching(phones - {""}, emails - {""}, companies - {""})
     pks = ids_reserve(Customer, len(values))
     customer_rows = [(public_id, pk, *row)
-                     for public_id, pk, row in zip(_public_ids(len(values)), pks, values, strict=True)]
+                     for public_id, pk, row in zip(new_public_ids(len(values)), pks, values, strict=True)]
     if connection.vendor == "postgresql":
         # In public id order (the keys still follow the file): the two indexes of the random public ids then take
         # their new entries in one sweep. Not on SQLite, where the table itself is ordered by key.
         customer_rows.sort()
-    _insert_rows(Customer, ("public_id", "id", *ROW_FIELDS), customer_rows)
+    rows_insert_filled(Customer, ("public_id", "id", *ROW_FIELDS), customer_rows)
     new_pks = set(pks)
     tag_objects = _tags_ensure(t for tags in parsed.tags for t in tags)
     # In key order: each index then takes its new entries side by side rather than all over.
     links = sorted({(pk, tag_objects[name].pk) for pk, tags in zip(pks, parsed.tags, strict=True)
                     for _group, name in tags})
-    _insert_rows(CustomerTag, ("customer_id", "tag_id"), links)
-    rows = [_row(pk, row[at["phone_digits"]], row[at["phone_alt_digits"]], row[at["email_normalized"]],
+    rows_insert_filled(CustomerTag, ("customer_id", "tag_id"), links)
+    rows = [match_row(pk, row[at["phone_digits"]], row[at["phone_alt_digits"]], row[at["email_normalized"]],
                  row[at["company_key"]], row[at["name_pinyin"]], row[at["name"]])
             for pk, row in zip(pks, values, strict=True)]
-    pairs = [(a, b, reason, score) for (a, b), (reason, score) in _pairs([*rows, *stored], new_pks).items()]
+    pairs = [(a, b, reason, score) for (a, b), (reason, score) in match_pairs([*rows, *stored], new_pks).items()]
     # Each pair has a customer created just now, so none is stored yet: no need for duplicate_candidates_store's
     # conflict handling and counts.
-    _insert_rows(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
+    rows_insert_filled(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
     flagged = {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in new_pks}
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     summary = _("Customer record imported from %(file)s") % {"file": job.file_name}
     # In public id order too: the events of one import are alike, which of them gets which key tells nothing.
-    events = sorted(zip(_public_ids(len(pks)), pks, strict=True))
-    _insert_rows(Event, ("public_id", "customer_id"), events, fixed={
+    events = sorted(zip(new_public_ids(len(pks)), pks, strict=True))
+    rows_insert_filled(Event, ("public_id", "customer_id"), events, fixed={
         "type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
         "summary": summary[:200], "payload": {"import": job.public_id}, "idempotency_key": None,
         "actor_id": event_actor.pk if event_actor else None})

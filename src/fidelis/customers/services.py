@@ -3,7 +3,6 @@
 from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -11,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import may_change_customer
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import Conflict, DomainError, PermissionDenied, validation_error_to_domain
+from fidelis.core.errors import Conflict, DomainError, PermissionDenied, full_clean_or_raise
 from fidelis.customers.models import (
     Consent,
     ConsentChannel,
@@ -72,11 +71,8 @@ def customer_prepare(customer: Customer) -> None:
 
 
 def _validate(customer: Customer, exclude: list[str] | None = None) -> None:
-    try:
-        # Uniqueness (number, public id) is the database's and the check below: no query per field here.
-        customer.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
+    # Uniqueness (number, public id) is the database's and the check below: no query per field here.
+    full_clean_or_raise(customer, exclude=exclude, validate_unique=False, validate_constraints=False)
     if customer.number and Customer.objects.filter(number=customer.number).exclude(pk=customer.pk).exists():
         raise DomainError(_("Customer number %(number)s is already taken.") % {"number": customer.number},
                           code="duplicate_number", field="number")
@@ -270,10 +266,7 @@ def contact_create(*, actor, customer: Customer, name: str, title: str = "", pho
                           field="phone")
     contact = Contact(customer=customer, name=name.strip(), title=title, phone=phone, email=normalize_email(email),
                       is_primary=is_primary)
-    try:
-        contact.full_clean()
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
+    full_clean_or_raise(contact)
     if is_primary:
         customer.contacts.update(is_primary=False)
     contact.save()

@@ -47,7 +47,6 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -56,7 +55,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import DomainError, validation_error_to_domain
+from fidelis.core.errors import DomainError, full_clean_or_raise
 from fidelis.core.models import new_public_id
 from fidelis.core.tasks import task_send
 from fidelis.events.models import EVENT_TYPE_LABELS, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
@@ -143,19 +142,12 @@ def _clean_types(event_types: list[str]) -> list[str]:
     return ["*"] if "*" in cleaned else cleaned
 
 
-def _validate(endpoint: WebhookEndpoint) -> None:
-    try:
-        endpoint.full_clean(exclude=["created_by"])
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
-
-
 @transaction.atomic
 def webhook_endpoint_create(*, actor, name: str, url: str, event_types: list[str]) -> WebhookEndpoint:
     """Register an endpoint with a new secret; the caller shows the secret once."""
     endpoint = WebhookEndpoint(name=name.strip(), url=url.strip(), event_types=_clean_types(event_types),
                                created_by=actor if getattr(actor, "is_authenticated", False) else None)
-    _validate(endpoint)
+    full_clean_or_raise(endpoint, exclude=["created_by"])
     endpoint.save()
     audit_record(actor=actor, action="webhook.create", obj=endpoint,
                  changes={"url": [None, endpoint.url], "event_types": [None, endpoint.event_types]})
@@ -173,7 +165,7 @@ def webhook_endpoint_update(*, actor, endpoint: WebhookEndpoint, name: str, url:
                if getattr(endpoint, field) != value}
     for field, value in new.items():
         setattr(endpoint, field, value)
-    _validate(endpoint)
+    full_clean_or_raise(endpoint, exclude=["created_by"])
     if changes:
         endpoint.save(update_fields=[*changes, "updated_at"])
         audit_record(actor=actor, action="webhook.update", obj=endpoint, changes=changes)

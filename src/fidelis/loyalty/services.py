@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, validation_error_to_domain
+from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, full_clean_or_raise
 from fidelis.customers.selectors import customer_require_writable
 from fidelis.loyalty import ledger
 from fidelis.loyalty.engine import validate_rule
@@ -58,13 +57,6 @@ def _assign(obj: Any, data: dict, allowed: tuple[str, ...]) -> dict[str, list]:
     return changes
 
 
-def _full_clean(obj: Any, **kwargs: Any) -> None:
-    try:
-        obj.full_clean(**kwargs)
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
-
-
 # --- program, tiers, rules, coupon templates, rewards ---------------------------------------------------------
 
 @transaction.atomic
@@ -75,7 +67,7 @@ def program_save(*, actor, program: Program | None = None, data: dict) -> Progra
     changes = _assign(program, data, PROGRAM_FIELDS)
     if program.point_value is not None and program.point_value <= 0:
         raise DomainError(_("A point is worth more than 0 CNY."), code="invalid", field="point_value")
-    _full_clean(program, exclude=["last_member_number"])
+    full_clean_or_raise(program, exclude=["last_member_number"])
     program.save()
     audit_record(actor=actor, action="loyalty.program_create" if created else "loyalty.program_change",
                  obj=program, changes=changes)
@@ -93,7 +85,7 @@ def tier_save(*, actor, program: Program, tier: Tier | None = None, data: dict) 
         raise DomainError(_("The earn multiplier must be more than 0."), code="invalid", field="earn_multiplier")
     if Tier.objects.filter(program=program, rank=tier.rank).exclude(pk=tier.pk).exists():
         raise DomainError(_("Another tier has this rank."), code="duplicate", field="rank")
-    _full_clean(tier, exclude=["program"])
+    full_clean_or_raise(tier, exclude=["program"])
     tier.save()
     audit_record(actor=actor, action="loyalty.tier_create" if created else "loyalty.tier_change", obj=tier,
                  changes=changes)
@@ -126,7 +118,7 @@ def rule_save(*, actor, program: Program, rule: Rule | None = None, data: dict) 
     changes = _assign(rule, data, RULE_FIELDS)
     if rule.starts_at and rule.ends_at and rule.ends_at <= rule.starts_at:
         raise DomainError(_("The rule ends before it starts."), code="impossible", field="ends_at")
-    _full_clean(rule, exclude=["program", "created_by"])
+    full_clean_or_raise(rule, exclude=["program", "created_by"])
     rule.save()
     audit_record(actor=actor, action="loyalty.rule_create" if created else "loyalty.rule_change", obj=rule,
                  changes=changes)
@@ -148,7 +140,7 @@ def coupon_template_save(*, actor, program: Program, template: CouponTemplate | 
     if template.valid_from and template.valid_until and template.valid_until <= template.valid_from:
         raise DomainError(_("The coupon stops being valid before it starts."), code="impossible",
                           field="valid_until")
-    _full_clean(template, exclude=["program"])
+    full_clean_or_raise(template, exclude=["program"])
     template.save()
     audit_record(actor=actor, action="loyalty.coupon_template_create" if created else "loyalty.coupon_template_change",
                  obj=template, changes=changes)
@@ -166,7 +158,7 @@ def reward_save(*, actor, program: Program, reward: Reward | None = None, data: 
         related = getattr(reward, name)
         if related is not None and related.program_id != program.pk:
             raise DomainError(_("Not part of this program."), code="invalid", field=name)
-    _full_clean(reward, exclude=["program"])
+    full_clean_or_raise(reward, exclude=["program"])
     reward.save()
     audit_record(actor=actor, action="loyalty.reward_create" if created else "loyalty.reward_change", obj=reward,
                  changes=changes)

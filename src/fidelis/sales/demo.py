@@ -17,8 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from fidelis.accounts.services import audit_record
-from fidelis.customers.demo import SHOPS, public_ids
-from fidelis.customers.imports import _insert_rows
+from fidelis.core.bulk import rows_insert_filled
+from fidelis.core.models import new_public_ids
+from fidelis.customers.demo import SHOPS
 from fidelis.events.models import Event
 from fidelis.sales.models import (
     Order,
@@ -188,15 +189,15 @@ def demo_orders_load(*, seed: int, chunk: int = CHUNK) -> dict[str, int]:
         nonlocal lines
         if not batch:
             return
-        _insert_rows(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
-                             "subtotal", "paid_amount", "paid_at", "created_at"),
-                     [row[:10] for row in batch], fixed={"discount": Decimal("0.00"), "note": "",
-                                                         "idempotency_key": None})
+        rows_insert_filled(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
+                                   "subtotal", "paid_amount", "paid_at", "created_at"),
+                           [row[:10] for row in batch], fixed={"discount": Decimal("0.00"), "note": "",
+                                                               "idempotency_key": None})
         pks = dict(Order.objects.filter(order_no__in=[row[1] for row in batch]).values_list("order_no", "pk"))
         line_rows = [(pks[row[1]], item.pk, item.category_id, quantity, item.price, discount, amount)
                      for row in batch for item, quantity, discount, amount in row[10]]
-        _insert_rows(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price", "discount",
-                                 "amount"), line_rows)
+        rows_insert_filled(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price",
+                                       "discount", "amount"), line_rows)
         lines += len(line_rows)
         batch.clear()
 
@@ -215,7 +216,7 @@ def demo_orders_load(*, seed: int, chunk: int = CHUNK) -> dict[str, int]:
         chosen = _choose_lines(rng, amount, by_store[store_id], MAX_QUANTITY.get(shop_of[store_id], 5))
         public_id = next(ids, None)
         if public_id is None:
-            ids = iter(public_ids(chunk))
+            ids = iter(new_public_ids(chunk))
             public_id = next(ids)
         batch.append((public_id, number, customer_id, OrderChannel.STORE.value, store_id, rng.choice(payments),
                       amount, amount, occurred_at, occurred_at, chosen))

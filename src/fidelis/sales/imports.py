@@ -24,18 +24,18 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
+from fidelis.core.bulk import rows_insert_filled
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
-    _fast_mobile,
-    _in_values,
-    _insert_rows,
-    _job_data,
-    _public_ids,
     checked_key,
     checked_name,
     checked_read,
     checked_store,
+    fast_mobile,
+    in_values,
+    job_data,
     job_table,
     read_upload,
     sheet_apply,
@@ -526,7 +526,7 @@ def _lookups(actor, parsed: _Parsed, columns: dict[str, int], headers: list[str]
     for o in orders.values():
         raw = o.customer_key[1]
         if o.customer_key[0] == "phone" and raw not in phones:
-            e164 = _fast_mobile(raw)
+            e164 = fast_mobile(raw)
             if not e164:
                 try:
                     e164 = normalize_phone(raw)
@@ -534,21 +534,21 @@ def _lookups(actor, parsed: _Parsed, columns: dict[str, int], headers: list[str]
                     e164 = ""
             phones[raw] = phone_search_digits(e164) if e164 else ""
     visible = customer_visible_qs(actor).order_by()
-    by_number = dict(visible.filter(_in_values("number", sorted(numbers))).values_list("number", "pk")) \
+    by_number = dict(visible.filter(in_values("number", sorted(numbers))).values_list("number", "pk")) \
         if numbers else {}
     by_phone: dict[str, int | None] = {}
     digits = sorted(set(phones.values()) - {""})
     if digits:
-        for phone_digits, pk in visible.filter(_in_values("phone_digits", digits)).values_list("phone_digits", "pk"):
+        for phone_digits, pk in visible.filter(in_values("phone_digits", digits)).values_list("phone_digits", "pk"):
             by_phone[phone_digits] = pk if phone_digits not in by_phone else None  # None: several customers
     skus = sorted({line[0] for o in orders.values() for line in o.lines})
     products = {sku: (pk, category_id, category, price) for sku, pk, category_id, category, price in
-                Product.objects.filter(_in_values("sku", skus)).order_by()
+                Product.objects.filter(in_values("sku", skus)).order_by()
                 .values_list("sku", "pk", "category_id", "category__name", "list_price")} if skus else {}
     stores: dict[str, tuple[int, str, str]] = {}
     for pk, code, name in Store.objects.values_list("pk", "code", "name"):
         stores[code.upper()] = stores[name] = (pk, code, name)
-    taken = set(Order.objects.filter(_in_values("order_no", sorted(orders))).order_by()
+    taken = set(Order.objects.filter(in_values("order_no", sorted(orders))).order_by()
                 .values_list("order_no", flat=True)) if orders else set()
     customer_label = label.get("customer_number") or label.get("phone", "")
     for o in orders.values():
@@ -691,7 +691,7 @@ def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
 
 
 def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -> tuple[_Parsed, _Checked, dict]:
-    data = _job_data(job)
+    data = job_data(job)
     key = _checked_key(job, data, columns)
     parsed = None
     if not dry_run:
@@ -727,7 +727,7 @@ def _refunds(actor, job: OrderImport, parsed: _Parsed, label: dict[str, str], re
     if not refunds:
         return []
     stored = {order.order_no: order for order in
-              Order.objects.filter(_in_values("order_no", sorted(no for no, _r in refunds))).order_by()}
+              Order.objects.filter(in_values("order_no", sorted(no for no, _r in refunds))).order_by()}
     accepted = []
     for order_no, refund in refunds:
         order = stored.get(order_no)
@@ -835,14 +835,14 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     # Each order's store row (id, code, name), looked up once for the orders, the daily totals and the events.
     store_of = [(stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None for o, *_rest in orders]
-    _insert_rows(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method", "subtotal",
-                         "discount", "paid_amount", "paid_at", "created_by_id"),
+    rows_insert_filled(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
+                               "subtotal", "discount", "paid_amount", "paid_at", "created_by_id"),
                  ((public_id, o.order_no, o.customer_id, o.channel, store[0] if store else None, o.payment_method,
                    subtotal, subtotal - paid, paid, o.paid_at, actor_id)
                   for (o, subtotal, paid, _priced), store, public_id in zip(orders, store_of,
-                                                                            _public_ids(len(orders)), strict=True)),
+                                                                            new_public_ids(len(orders)), strict=True)),
                  fixed={"note": "", "idempotency_key": None})
-    pks = dict(Order.objects.filter(_in_values("order_no", [o.order_no for o, *_rest in orders])).order_by()
+    pks = dict(Order.objects.filter(in_values("order_no", [o.order_no for o, *_rest in orders])).order_by()
                .values_list("order_no", "pk"))
     days = [local_day(o.paid_at) for o, *_rest in orders]
     day_lines: list[tuple] = []
@@ -854,14 +854,14 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
                 day_lines.append((day, pk, category_id, amount, quantity))
                 yield order_id, pk, category_id, quantity, price, discount, amount
 
-    _insert_rows(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price", "discount", "amount"),
-                 line_rows())
+    rows_insert_filled(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price", "discount",
+                                   "amount"), line_rows())
     rollup_orders([(day, store[1] if store else "", o.channel, paid)
                    for (o, _subtotal, paid, _priced), store, day in zip(orders, store_of, days, strict=True)],
                   day_lines)
 
     def event_rows():
-        for (o, subtotal, paid, priced), store, public_id in zip(orders, store_of, _public_ids(len(orders)),
+        for (o, subtotal, paid, priced), store, public_id in zip(orders, store_of, new_public_ids(len(orders)),
                                                                   strict=True):
             where = store[2] if store else OrderChannel(o.channel).label
             payload = {
@@ -876,6 +876,6 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
                    f"{where} ¥{paid} · {o.order_no}"[:200], payload, paid_event_key_for(o.order_no))
 
     # Written as history: no live dispatch, so no points now; the member club's back-fill applies them.
-    _insert_rows(Event, ("public_id", "customer_id", "occurred_at", "channel", "touchpoint", "summary", "payload",
-                         "idempotency_key"), event_rows(), fixed={"type": "order.paid", "actor_id": actor_id})
+    rows_insert_filled(Event, ("public_id", "customer_id", "occurred_at", "channel", "touchpoint", "summary",
+                               "payload", "idempotency_key"), event_rows(), fixed={"type": "order.paid", "actor_id": actor_id})
     return len(orders), len(day_lines)

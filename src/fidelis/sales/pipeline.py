@@ -22,9 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.models import Role, User
-from fidelis.accounts.permissions import has_capability
+from fidelis.accounts.permissions import capability_check, has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import DomainError, NotFound, PermissionDenied
+from fidelis.core.errors import DomainError, NotFound, PermissionDenied, full_clean_or_raise
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
@@ -42,8 +42,7 @@ from fidelis.sales.models import (
     Stage,
     StageKind,
 )
-from fidelis.sales.services import _plain as _plain_money
-from fidelis.sales.services import _validate, money, order_create
+from fidelis.sales.services import money, order_create, plain_value
 
 DEFAULT_PIPELINE_NAME = "销售漏斗"
 # name, probability %, kind, fields required to enter the stage
@@ -65,7 +64,7 @@ MIN_YEAR, MAX_YEAR = 2000, 2100
 def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
-    return _plain_money(value)
+    return plain_value(value)
 
 
 def field_label(field: str) -> str:
@@ -99,7 +98,8 @@ def parse_date(value: Any, *, field: str, required: bool = False) -> date | None
     return value
 
 
-def _probability(value: Any) -> int:
+def probability_parse(value: Any) -> int:
+    """Return the probability as a whole number from 0 to 100; refuse anything else."""
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
@@ -110,7 +110,8 @@ def _probability(value: Any) -> int:
     return number
 
 
-def _text(value: Any, *, field: str, max_length: int, required: bool = False) -> str:
+def text_clean(value: Any, *, field: str, max_length: int, required: bool = False) -> str:
+    """Return the text stripped, refusing it when required and empty or longer than max_length."""
     text = str(value or "").strip()
     if required and not text:
         raise DomainError(_("This field is required."), code="required", field=field)
@@ -119,7 +120,8 @@ def _text(value: Any, *, field: str, max_length: int, required: bool = False) ->
     return text
 
 
-def _choice(value: Any, choices, *, field: str) -> str:
+def choice_clean(value: Any, choices, *, field: str) -> str:
+    """Return the value stripped when it is one of the choices' values; refuse it otherwise."""
     text = str(value or "").strip()
     if text not in choices.values:
         raise DomainError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(choices.values)},
@@ -153,11 +155,6 @@ def _products(values: Any) -> list[Product]:
 def is_rep(user) -> bool:
     """Return whether the user is a sales rep (who sees and changes only their own opportunities and contracts)."""
     return getattr(user, "effective_role", None) == Role.SALES
-
-
-def _require(actor, capability: str, message: str) -> None:
-    if actor is not None and not has_capability(actor, capability):
-        raise PermissionDenied(message, code="forbidden")
 
 
 def _check_customer(actor, customer: Customer) -> None:
@@ -195,7 +192,7 @@ def _owner(actor, owner: Any, customer: Customer, capability: str, current: User
 
 def _visible(actor, model, obj, capability: str, message: str):
     """Return the object's row locked for this change; NotFound when the actor may not see it."""
-    _require(actor, capability, message)
+    capability_check(actor, capability, message)
     qs = model.objects.select_for_update(of=("self",))
     if actor is not None and is_rep(actor):
         qs = qs.filter(owner=actor, customer__in=customer_visible_qs(actor))
@@ -274,18 +271,18 @@ def _apply(opportunity: Opportunity, data: dict[str, Any]) -> list[Product] | No
         raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code="unknown_field",
                           field=unknown[0])
     if "title" in data:
-        opportunity.title = _text(data["title"], field="title", max_length=120, required=True)
+        opportunity.title = text_clean(data["title"], field="title", max_length=120, required=True)
     if "source" in data:
-        opportunity.source = _choice(data["source"], OpportunitySource, field="source")
+        opportunity.source = choice_clean(data["source"], OpportunitySource, field="source")
     if "expected_amount" in data:
         raw = data["expected_amount"]
         opportunity.expected_amount = None if raw in (None, "") else money(raw, field="expected_amount")
     if "expected_close_date" in data:
         opportunity.expected_close_date = parse_date(data["expected_close_date"], field="expected_close_date")
     if "probability" in data and data["probability"] not in (None, ""):
-        opportunity.probability = _probability(data["probability"])
+        opportunity.probability = probability_parse(data["probability"])
     if "notes" in data:
-        opportunity.notes = _text(data["notes"], field="notes", max_length=4000)
+        opportunity.notes = text_clean(data["notes"], field="notes", max_length=4000)
     return _products(data["products"]) if "products" in data else None
 
 
@@ -331,7 +328,7 @@ def opportunity_create(*, actor, customer: Customer, title: str, source: str = O
                        probability: Any = None, products: Any = None, owner: Any = None, notes: str = "",
                        via: str = "web") -> Opportunity:
     """Record an opportunity on a customer in an open stage (default: the first); return it."""
-    _require(actor, "opportunity.change", _("You may not record opportunities."))
+    capability_check(actor, "opportunity.change", _("You may not record opportunities."))
     _check_customer(actor, customer)
     pipeline = pipeline_default() if stage in (None, "") or not isinstance(stage, Stage) else stage.pipeline
     the_stage = _stage(stage, pipeline) if stage not in (None, "") else pipeline.stages.order_by("order").first()
@@ -347,7 +344,7 @@ def opportunity_create(*, actor, customer: Customer, title: str, source: str = O
     chosen = _apply(opportunity, data)
     opportunity.owner = _owner(actor, owner, customer, "opportunity.change")
     _check_required(opportunity, the_stage, chosen or [])
-    _validate(opportunity)
+    full_clean_or_raise(opportunity)
     opportunity.save()
     if chosen:
         opportunity.products.set(chosen)
@@ -371,7 +368,7 @@ def opportunity_update(*, actor, opportunity: Opportunity, data: dict[str, Any],
         opportunity.owner = _owner(actor, data["owner"], opportunity.customer, "opportunity.change",
                                    current=opportunity.owner)
     _check_required(opportunity, opportunity.stage, chosen)
-    _validate(opportunity)
+    full_clean_or_raise(opportunity)
     after = _snapshot(opportunity)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if chosen is not None:
@@ -428,11 +425,11 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
         if target.kind == StageKind.WON:
             opportunity.won_at = now
         elif target.kind == StageKind.LOST:
-            opportunity.lost_reason = _choice(lost_reason, LostReason, field="lost_reason") if lost_reason \
+            opportunity.lost_reason = choice_clean(lost_reason, LostReason, field="lost_reason") if lost_reason \
                 else _missing_reason()
-            opportunity.lost_note = _text(lost_note, field="lost_note", max_length=300)
+            opportunity.lost_note = text_clean(lost_note, field="lost_note", max_length=300)
             opportunity.lost_at = now
-    _validate(opportunity)
+    full_clean_or_raise(opportunity)
     opportunity.save()
     if chosen is not None:
         opportunity.products.set(chosen)
@@ -495,11 +492,11 @@ def _contract_number(number: Any, *, exclude: int | None = None) -> str:
 
 def _contract_apply(contract: Contract, data: dict[str, Any]) -> None:
     if "title" in data:
-        contract.title = _text(data["title"], field="title", max_length=120)
+        contract.title = text_clean(data["title"], field="title", max_length=120)
     if "amount" in data:
         contract.amount = money(data["amount"], field="amount")
     if "payment_method" in data:
-        contract.payment_method = _choice(data["payment_method"], PaymentMethod, field="payment_method")
+        contract.payment_method = choice_clean(data["payment_method"], PaymentMethod, field="payment_method")
     if "start_date" in data:
         contract.start_date = parse_date(data["start_date"], field="start_date", required=True)
     if "end_date" in data:
@@ -507,9 +504,9 @@ def _contract_apply(contract: Contract, data: dict[str, Any]) -> None:
     if "signed_at" in data:
         contract.signed_at = parse_date(data["signed_at"], field="signed_at")
     if "notes" in data:
-        contract.notes = _text(data["notes"], field="notes", max_length=4000)
+        contract.notes = text_clean(data["notes"], field="notes", max_length=4000)
     if "status" in data:
-        status = _choice(data["status"], ContractStatus, field="status")
+        status = choice_clean(data["status"], ContractStatus, field="status")
         if status not in (ContractStatus.DRAFT, ContractStatus.ACTIVE):
             raise DomainError(_("A contract is renewed, terminated or expires through its own action."),
                               code="invalid_status", field="status")
@@ -541,7 +538,7 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
                     title: str = "", notes: str = "", renewal_of: Contract | None = None,
                     via: str = "web") -> Contract:
     """Register a contract (number, customer, amount, payment method, term); record contract.signed; return it."""
-    _require(actor, "contract.change", _("You may not register contracts."))
+    capability_check(actor, "contract.change", _("You may not register contracts."))
     _check_customer(actor, customer)
     if opportunity is not None and opportunity.customer_id != customer.pk:
         raise DomainError(_("The opportunity is of another customer."), code="invalid", field="opportunity")
@@ -554,7 +551,7 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
     if contract.status == ContractStatus.ACTIVE and contract.signed_at is None:
         contract.signed_at = timezone.localdate()
     contract.owner = _owner(actor, owner, customer, "contract.change")
-    _validate(contract)
+    full_clean_or_raise(contract)
     try:
         with transaction.atomic():
             contract.save()
@@ -584,7 +581,7 @@ def contract_update(*, actor, contract: Contract, data: dict[str, Any], via: str
     _contract_apply(contract, data)
     if "owner" in data:
         contract.owner = _owner(actor, data["owner"], contract.customer, "contract.change", current=contract.owner)
-    _validate(contract)
+    full_clean_or_raise(contract)
     after = _contract_snapshot(contract)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if "end_date" in changes:
@@ -622,7 +619,7 @@ def contract_renew(*, actor, contract: Contract, number: Any, amount: Any = None
 def contract_terminate(*, actor, contract: Contract, reason: str, via: str = "web") -> Contract:
     """End a contract before its term, saying why; record contract.terminated; return it."""
     contract = _visible(actor, Contract, contract, "contract.change", _("You may not change contracts."))
-    reason = _text(reason, field="reason", max_length=300, required=True)
+    reason = text_clean(reason, field="reason", max_length=300, required=True)
     if contract.status in (ContractStatus.TERMINATED, ContractStatus.RENEWED):
         raise DomainError(_("This contract is already closed."), code="closed", field="status")
     before = contract.status

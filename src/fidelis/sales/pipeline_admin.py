@@ -21,11 +21,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.permissions import capability_check
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import Conflict, DomainError, NotFound
+from fidelis.core.errors import Conflict, DomainError, NotFound, full_clean_or_raise
 from fidelis.sales.models import REQUIRABLE_FIELDS, OpportunityStageChange, Pipeline, Stage, StageKind
-from fidelis.sales.pipeline import DEFAULT_STAGES, _choice, _probability, _require, _text
-from fidelis.sales.services import _validate
+from fidelis.sales.pipeline import DEFAULT_STAGES, choice_clean, probability_parse, text_clean
 
 CAPABILITY = "pipeline.manage"
 PIPELINE_FIELDS = ("name", "is_active", "is_default")
@@ -34,7 +34,7 @@ ORDER_STEP = 10
 
 
 def _may_manage(actor) -> None:
-    _require(actor, CAPABILITY, _("You may not manage pipelines."))
+    capability_check(actor, CAPABILITY, _("You may not manage pipelines."))
 
 
 def _unknown(data: dict[str, Any], fields: tuple[str, ...]) -> None:
@@ -137,15 +137,15 @@ def _place(pipeline: Pipeline, stage: Stage, position: Any) -> tuple[int, int]:
 def _stage_apply(stage: Stage, data: dict[str, Any], *, siblings: list[Stage]) -> None:
     """Set the stage's fields from the data (checked against the other stages of its pipeline)."""
     if "name" in data:
-        name = _text(data["name"], field="name", max_length=40, required=True)
+        name = text_clean(data["name"], field="name", max_length=40, required=True)
         if any(s.name.casefold() == name.casefold() for s in siblings):
             raise DomainError(_("This pipeline has a stage named “%(name)s” already.") % {"name": name},
                               code="duplicate_name", field="name")
         stage.name = name
     if "probability" in data:
-        stage.probability = _probability(data["probability"])
+        stage.probability = probability_parse(data["probability"])
     if "kind" in data:
-        stage.kind = _choice(data["kind"], StageKind, field="kind")
+        stage.kind = choice_clean(data["kind"], StageKind, field="kind")
     if "required_fields" in data:
         stage.required_fields = _required_fields(data["required_fields"])
     if stage.pk is None and "probability" not in data:
@@ -163,7 +163,7 @@ def _seed_stages(pipeline: Pipeline, stages: list[dict[str, Any]] | None) -> lis
         try:
             _unknown(data, STAGE_FIELDS[:-1])
             _stage_apply(stage, {"kind": StageKind.OPEN, **data}, siblings=made)
-            _validate(stage)
+            full_clean_or_raise(stage)
         except DomainError as exc:
             exc.field = f"stages.{index - 1}.{exc.field}" if exc.field else f"stages.{index - 1}"
             raise
@@ -195,7 +195,7 @@ def pipeline_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = No
         pipeline = locked[pipeline.pk]
     before = {} if creating else _pipeline_snapshot(pipeline)
     if "name" in data:
-        pipeline.name = _text(data["name"], field="name", max_length=80, required=True)
+        pipeline.name = text_clean(data["name"], field="name", max_length=80, required=True)
         if Pipeline.objects.filter(name__iexact=pipeline.name).exclude(pk=pipeline.pk).exists():
             raise DomainError(_("A pipeline named “%(name)s” exists already.") % {"name": pipeline.name},
                               code="duplicate_name", field="name")
@@ -221,7 +221,7 @@ def pipeline_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = No
             other.save(update_fields=["is_default", "updated_at"])
             audit_record(actor=actor, action="pipeline.update", obj=other, via=via,
                          changes={"is_default": [True, False]})
-    _validate(pipeline)
+    full_clean_or_raise(pipeline)
     after = _pipeline_snapshot(pipeline)
     changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     if not creating and not changes:
@@ -272,7 +272,7 @@ def stage_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = None,
     if creating:
         last = max((s.order for s in siblings), default=0)
         stage.order = last + ORDER_STEP
-    _validate(stage)
+    full_clean_or_raise(stage)
     stage.save()
     if "position" in data and data["position"] is not None:
         _place(pipeline, stage, data["position"])

@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fidelis.accounts.permissions import has_capability
+from fidelis.accounts.permissions import capability_check
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, validation_error_to_domain
+from fidelis.core.errors import Conflict, DomainError, NotFound, full_clean_or_raise
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
@@ -67,24 +66,13 @@ def money(value: Any, *, field: str, allow_zero: bool = True) -> Decimal:
     return amount
 
 
-def _require(actor, capability: str, message: str) -> None:
-    if actor is not None and not has_capability(actor, capability):
-        raise PermissionDenied(message, code="forbidden")
-
-
-def _validate(obj) -> None:
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
-
-
 def _changes(obj, before: dict[str, Any], fields: tuple[str, ...]) -> dict[str, list]:
-    after = {f: _plain(getattr(obj, f)) for f in fields}
+    after = {f: plain_value(getattr(obj, f)) for f in fields}
     return {f: [before.get(f), after[f]] for f in fields if before.get(f) != after[f]}
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """Return the value as the audit log stores it: a Decimal or a model instance as a string."""
     if isinstance(value, Decimal):
         return str(value)
     if hasattr(value, "pk"):
@@ -103,15 +91,15 @@ def _unknown(data: dict[str, Any], fields: tuple[str, ...]) -> None:
 
 
 def _save_catalogue(*, actor, obj, data: dict[str, Any], fields: tuple[str, ...], action: str, via: str):
-    _require(actor, "product.manage", _("You may not change the product catalogue."))
+    capability_check(actor, "product.manage", _("You may not change the product catalogue."))
     _unknown(data, fields)
     creating = obj.pk is None
-    before = {} if creating else {f: _plain(getattr(obj, f)) for f in fields}
+    before = {} if creating else {f: plain_value(getattr(obj, f)) for f in fields}
     for field, value in data.items():
         if isinstance(value, str):
             value = value.strip()
         setattr(obj, field, value)
-    _validate(obj)
+    full_clean_or_raise(obj)
     changes = _changes(obj, before, fields)
     if creating or changes:
         obj.save()
@@ -308,7 +296,7 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
     list price) and a line `discount`. The same idempotency key again gives the first order back (its `created`
     attribute is False then) and writes nothing.
     """
-    _require(actor, "order.add", _("You may not record orders."))
+    capability_check(actor, "order.add", _("You may not record orders."))
     if actor is not None and not customer_visible_qs(actor).filter(pk=customer.pk).exists():
         raise NotFound(_("No such customer."), code="not_found", field="customer")
     if customer.merged_into_id:
@@ -423,7 +411,7 @@ def order_refund(*, actor, order: Order, amount: Decimal | str | None, reason: s
     Without an amount the value of the named lines is refunded. A refund larger than what is left is refused.
     The same idempotency key again gives the first refund back (`created` False) and writes nothing.
     """
-    _require(actor, "order.refund", _("You may not refund orders."))
+    capability_check(actor, "order.refund", _("You may not refund orders."))
     if actor is not None and not customer_visible_qs(actor).filter(pk=order.customer_id).exists():
         raise NotFound(_("No such order."), code="not_found", field="order")
     key = (idempotency_key or "").strip() or None

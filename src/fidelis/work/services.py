@@ -7,7 +7,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.models import Role, User
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.errors import DomainError, NotFound, PermissionDenied, validation_error_to_domain
+from fidelis.core.errors import DomainError, NotFound, PermissionDenied, full_clean_or_raise
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
@@ -127,11 +126,8 @@ def _validate(task: Task) -> None:
     if task.remind_at is not None and task.remind_at > task.due_at:
         raise DomainError(_("The reminder cannot come after the due time."), code="remind_after_due",
                           field="remind_at")
-    try:
-        task.full_clean(exclude=["owner", "created_by", "customer", "related_type", "rule", "source_event",
-                                 "previous"], validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
+    full_clean_or_raise(task, exclude=["owner", "created_by", "customer", "related_type", "rule", "source_event",
+                                       "previous"], validate_unique=False, validate_constraints=False)
 
 
 def _snapshot(task: Task) -> dict[str, Any]:
@@ -378,10 +374,7 @@ def _clean_rule(rule: FollowUpRule) -> None:
             rule.min_amount = Decimal(str(rule.min_amount))
         except InvalidOperation:
             raise DomainError(_("Give the amount as a number."), code="invalid", field="min_amount")
-    try:
-        rule.full_clean(exclude=["assignee", "created_by"], validate_unique=False)
-    except ValidationError as exc:
-        raise validation_error_to_domain(exc)
+    full_clean_or_raise(rule, exclude=["assignee", "created_by"], validate_unique=False)
 
 
 def _rule_snapshot(rule: FollowUpRule) -> dict[str, Any]:
