@@ -17,7 +17,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from ninja import Header
 
+from fidelis.core.errors import DomainError
 from fidelis.core.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
@@ -26,6 +28,20 @@ API_PREFIX = "/api/"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 KEEP = timedelta(days=1)
 REPLAYED = "Idempotent-Replayed"
+KEY_HEADER = Header(None, alias=HEADER)  # the default of an API route's `idempotency_key` parameter
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Refuse an idempotency key longer than MAX_KEY; return it."""
+    if key and len(key) > MAX_KEY:
+        raise DomainError(_("An idempotency key has at most 120 characters."), code="invalid",
+                          field="idempotency_key")
+    return key
+
+
+def header_idempotency_key(raw: str | None) -> str | None:
+    """Return the Idempotency-Key header's value stripped (None when empty), refusing one longer than MAX_KEY."""
+    return check_idempotency_key((raw or "").strip() or None)
 
 
 def caller_of(request: HttpRequest) -> str | None:

@@ -3,10 +3,11 @@
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Header, Router, Status
+from ninja import Router, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
+from fidelis.core.idempotency import KEY_HEADER, check_idempotency_key
 from fidelis.customers.models import Customer
 from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
@@ -14,15 +15,6 @@ from fidelis.events.schemas import EventIn, EventOut
 from fidelis.events.services import record_event
 
 router = Router(tags=["events"])
-MAX_KEY = 120
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    """Refuse an idempotency key longer than the stream stores; return it."""
-    if key and len(key) > MAX_KEY:
-        raise DomainError(_("An idempotency key has at most 120 characters."), code="invalid",
-                          field="idempotency_key")
-    return key
 
 
 def _by_phone(user, raw: str, field: str) -> Customer | None:
@@ -77,7 +69,7 @@ def event_customer(user, payload: EventIn) -> Customer:
                          "true); with another request it is refused (409). A key in the body names the event: "
                          "the same one again gives the first event back (200, created false).")
 @requires("events:write", "event.add")
-def event_post(request, payload: EventIn, idempotency_key: str | None = Header(None, alias="Idempotency-Key")):
+def event_post(request, payload: EventIn, idempotency_key: str | None = KEY_HEADER):
     key = payload.idempotency_key or (idempotency_key or "").strip() or None
     if payload.idempotency_key and idempotency_key and idempotency_key.strip() != payload.idempotency_key:
         raise DomainError(_("The Idempotency-Key header and the body disagree."), code="invalid",

@@ -11,13 +11,14 @@ from decimal import Decimal
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Header, Query, Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
+from fidelis.core.idempotency import KEY_HEADER, header_idempotency_key
 from fidelis.core.types import BigInt, Int, Text
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
-from fidelis.events.api import check_idempotency_key, event_customer
+from fidelis.events.api import event_customer
 from fidelis.events.services import record_event
 from fidelis.loyalty import services
 from fidelis.loyalty.models import AppliedEvent, Coupon, Member, Program, Reward
@@ -52,11 +53,6 @@ from fidelis.loyalty.selectors import (
 
 log = logging.getLogger(__name__)
 router = Router(tags=["loyalty"])
-KEY_HEADER = Header(None, alias="Idempotency-Key")
-
-
-def _key(raw: str | None) -> str | None:
-    return check_idempotency_key((raw or "").strip() or None)
 
 
 def _program(public_id: str | None) -> Program:
@@ -170,7 +166,7 @@ def member_history(request, number: Text, before: BigInt | None = None, limit: I
 def member_adjust(request, number: Text, payload: AdjustIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
     entry = services.points_adjust(actor=request.auth, member=member, points=payload.points, reason=payload.reason,
-                                   idempotency_key=_key(idempotency_key), via="api")
+                                   idempotency_key=header_idempotency_key(idempotency_key), via="api")
     return {"id": entry.pk, "kind": entry.kind, "points": entry.points, "balance_after": entry.balance_after,
             "occurred_at": entry.occurred_at, "reason": entry.reason, "order_ref": entry.order_ref, "rule": None,
             "expires_at": entry.expires_at}
@@ -182,7 +178,7 @@ def member_adjust(request, number: Text, payload: AdjustIn, idempotency_key: str
 def member_pay(request, number: Text, payload: PayIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
     entry = services.points_pay(actor=request.auth, member=member, points=payload.points, order_ref=payload.order_no,
-                                idempotency_key=_key(idempotency_key))
+                                idempotency_key=header_idempotency_key(idempotency_key))
     return {"points": -entry.points, "value_cny": entry.amount, "balance": entry.balance_after, "entry": entry.pk}
 
 
@@ -194,7 +190,7 @@ def member_redeem(request, number: Text, payload: RedeemIn, idempotency_key: str
     if reward is None:
         raise NotFound(_("No such reward."), code="not_found", field="reward")
     redemption = services.reward_redeem(actor=request.auth, member=member, reward=reward,
-                                        idempotency_key=_key(idempotency_key), via="api")
+                                        idempotency_key=header_idempotency_key(idempotency_key), via="api")
     return {"reward": reward.name, "points": -redemption.entry.points, "balance": redemption.entry.balance_after,
             "coupon": coupon_out(redemption.coupon) if redemption.coupon else None}
 
@@ -272,7 +268,7 @@ def _order(request, payload: PosOrderIn, event_type: str, key: str | None) -> tu
                          "or member it is refused (409).")
 @requires("events:write", "loyalty.operate")
 def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_HEADER):
-    status, body = _order(request, payload, "order.paid", _key(idempotency_key))
+    status, body = _order(request, payload, "order.paid", header_idempotency_key(idempotency_key))
     return Status(status, body)
 
 
@@ -283,7 +279,7 @@ def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_H
                          "its purchase waits for it (waiting: true) and is applied when the purchase arrives.")
 @requires("events:write", "loyalty.operate")
 def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = KEY_HEADER):
-    status, body = _order(request, payload, "order.refunded", _key(idempotency_key))
+    status, body = _order(request, payload, "order.refunded", header_idempotency_key(idempotency_key))
     return Status(status, body)
 
 
@@ -314,7 +310,7 @@ def coupon_check(request, payload: CouponCheckIn):
 def coupon_redeem(request, payload: CouponRedeemIn, idempotency_key: str | None = KEY_HEADER):
     coupon = _visible_coupon(request, payload.code, payload.member)
     coupon = services.coupon_redeem(actor=request.auth, code=coupon.code, order_ref=payload.order_no,
-                                    order_amount=payload.order_amount, idempotency_key=_key(idempotency_key))
+                                    order_amount=payload.order_amount, idempotency_key=header_idempotency_key(idempotency_key))
     return coupon_out(coupon)
 
 

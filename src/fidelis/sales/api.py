@@ -7,12 +7,13 @@ header: the same key again gives the first answer again and no second effect (`f
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
-from ninja import Header, Query, Router, Status
+from ninja import Query, Router, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import DomainError
+from fidelis.core.idempotency import KEY_HEADER, header_idempotency_key
 from fidelis.core.types import Int, RowId, Text
-from fidelis.events.api import check_idempotency_key, event_customer
+from fidelis.events.api import event_customer
 from fidelis.sales import pipeline as pipeline_services
 from fidelis.sales import pipeline_admin, pipeline_selectors, selectors, services
 from fidelis.sales.models import Order, OrderLine, ProductCategory, Refund
@@ -46,11 +47,6 @@ from fidelis.sales.schemas import (
 )
 
 router = Router(tags=["sales"])
-KEY_HEADER = Header(None, alias="Idempotency-Key")
-
-
-def _key(raw: str | None) -> str | None:
-    return check_idempotency_key((raw or "").strip() or None)
 
 
 def product_out(product) -> dict:
@@ -136,7 +132,7 @@ def order_list(request, filters: Query[OrderQuery]):
                          "(Idempotent-Replayed: true) and writes nothing.")
 @requires("sales:write", "order.add")
 def order_post(request, payload: OrderIn, idempotency_key: str | None = KEY_HEADER):
-    key = _key(idempotency_key)
+    key = header_idempotency_key(idempotency_key)
     customer = event_customer(request.auth, payload)
     order = services.order_create(
         actor=request.auth, customer=customer, channel=payload.channel, store=payload.store,
@@ -168,7 +164,7 @@ def order_refund_post(request, number: Text, payload: RefundIn, idempotency_key:
     refund = services.order_refund(
         actor=request.auth, order=order, amount=payload.amount, reason=payload.reason, via="api",
         lines=[line.model_dump(exclude_none=True) for line in payload.lines] if payload.lines else None,
-        idempotency_key=_key(idempotency_key))
+        idempotency_key=header_idempotency_key(idempotency_key))
     order = selectors.order_get_for_user(request.auth, order_no=number)
     created = getattr(refund, "created", False)
     return Status(201 if created else 200, {"refund": refund_out(refund), "created": created,

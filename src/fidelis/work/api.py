@@ -5,18 +5,17 @@ answers 404."""
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
-from ninja import Header, Query, Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict
+from fidelis.core.idempotency import KEY_HEADER, header_idempotency_key
 from fidelis.core.types import Int, Text
-from fidelis.events.api import check_idempotency_key
 from fidelis.work import selectors, services
 from fidelis.work.models import Task, TaskStatus
 from fidelis.work.schemas import TaskIn, TaskOut, TaskPatch
 
 router = Router(tags=["work"])
-KEY_HEADER = Header(None, alias="Idempotency-Key")
 
 
 def task_out(task: Task, *, created: bool | None = None, following: Task | None = None) -> dict:
@@ -68,7 +67,7 @@ def task_list(request, filters: Query[TaskQuery]):
                          "the key sent with another request is refused (409).")
 @requires("work:write", "task.change")
 def task_create(request, payload: TaskIn, idempotency_key: str | None = KEY_HEADER):
-    key = check_idempotency_key((idempotency_key or "").strip() or None)
+    key = header_idempotency_key(idempotency_key)
 
     def existing() -> Task | None:
         task = Task.objects.filter(idempotency_key=key).first() if key else None
