@@ -397,14 +397,12 @@ def refunds_waiting_apply(program: Program, member_ids: list[int]) -> int:
     """Apply the refunds of these members that waited for their purchase; return how many were applied."""
     waiting = list(WaitingRefund.objects.filter(program=program, member_id__in=member_ids)
                    .values_list("event_id", flat=True).order_by("pk"))
-    applied = 0
+    events = Event.objects.select_related("customer").in_bulk(waiting)
+    loaded = next((lo for lo in _programs_for("order.refunded") if lo.program.pk == program.pk), None)
     for event_id in waiting:
-        event = Event.objects.select_related("customer").filter(pk=event_id).first()
-        if event is not None:
-            loaded = next((lo for lo in _programs_for(event.type) if lo.program.pk == program.pk), None)
-            _apply(program, loaded.rules if loaded else [], event, loaded.tiers if loaded else None)
-            applied += 1
-    return applied
+        if event_id in events:
+            _apply(program, loaded.rules if loaded else [], events[event_id], loaded.tiers if loaded else None)
+    return len(events)
 
 
 def _purchase_applied(member: Member, ref: str) -> bool:
