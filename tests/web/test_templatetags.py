@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 
 from django.template import engines
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from fidelis.web.templatetags.fidelis_ui import (
     audit_change,
-    icon,
     mask_email,
     mask_phone,
     phone,
@@ -51,5 +51,13 @@ def test_strftime_formats_in_the_current_time_zone_like_the_date_filter(settings
 
 
 def test_icon_is_the_svg_of_the_icon_template():
-    assert icon("home") == render_to_string("web/_icon.html", {"name": "home"})
-    assert icon("home").startswith("<svg")
+    # given a template that shows an icon by a name it is given
+    template = engines["django"].from_string('{% load fidelis_ui %}{% icon name %}')
+    # when it renders, then the markup is web/_icon.html's for that name
+    assert template.render({"name": "home"}) == render_to_string("web/_icon.html", {"name": "home"})
+    assert template.render({"name": "home"}).startswith("<svg")
+
+
+def test_id_url_is_the_url_of_the_view_for_a_public_id():
+    template = engines["django"].from_string('{% load fidelis_ui %}{% id_url "customers:detail" public_id %}')
+    assert template.render({"public_id": "0a1b2c3d4e5f6a7b"}) == reverse("customers:detail", args=["0a1b2c3d4e5f6a7b"])
