@@ -9,7 +9,6 @@ import logging
 from decimal import Decimal
 
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
@@ -17,9 +16,9 @@ from fidelis.accounts.api_auth import requires
 from fidelis.core.errors import Conflict, DomainError, NotFound
 from fidelis.core.idempotency import KEY_HEADER, header_idempotency_key
 from fidelis.core.types import BigInt, Int, Text
-from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
+from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.api import event_customer
-from fidelis.events.services import record_event
+from fidelis.events.models import Event
 from fidelis.loyalty import services
 from fidelis.loyalty.models import AppliedEvent, Coupon, Member, Program, Reward
 from fidelis.loyalty.rules import apply_event, member_by_reference
@@ -50,6 +49,8 @@ from fidelis.loyalty.selectors import (
     member_visible_qs,
     program_default,
 )
+from fidelis.sales.models import Order, PaymentMethod
+from fidelis.sales.services import money, order_create, order_refund, paid_event_key, till_line
 
 log = logging.getLogger(__name__)
 router = Router(tags=["loyalty"])
@@ -204,83 +205,118 @@ def reward_list(request, program: str | None = None):
             for r in rewards]
 
 
-def _order(request, payload: PosOrderIn, event_type: str, key: str | None) -> tuple[int, dict]:
-    if payload.amount < 0 or not payload.amount.is_finite():
-        raise DomainError(_("The amount must be zero or more."), code="invalid", field="amount")
-    program = _program(None)
-    member = _find_member(request.auth, number=payload.member, card=payload.card, phone=payload.phone,
-                          program=program)
-    if event_type == "order.paid":  # a refund of an earlier sale is still taken back
-        customer_require_writable(member.customer)
-    occurred_at = payload.occurred_at
-    if occurred_at is not None and timezone.is_naive(occurred_at):
-        occurred_at = timezone.make_aware(occurred_at)
-    body = {"amount": str(payload.amount), "order_no": payload.order_no, "currency": "CNY",
-            "member": member.number}
-    if payload.store:
-        body["store"] = payload.store
-    if payload.categories:
-        body["categories"] = payload.categories
-    if event_type == "order.refunded":
-        refund_no = getattr(payload, "refund_no", None)
-        if refund_no:
-            body["refund_no"] = refund_no
-        # A refund is its own document: its number, else the caller's key, names it; without either, every
-        # request is one more (partial) refund, as with a payment API.
-        key = f"order.refunded:{payload.order_no}:{refund_no}" if refund_no else key
-        verb = _("Refund")
-    else:
-        # One sale per order number, whatever key it is re-sent under.
-        key = f"order.paid:{payload.order_no}"
-        verb = _("Purchase")
+def _apply_now(event: Event) -> None:
+    """Apply the till's event to the member club in the order's transaction, so that the receipt shows its points.
+
+    A savepoint: when applying fails (a deadlock with a worker's batch), the order stands and the event stays
+    queued for its handler, which applies it after the commit (or the sweep of missed events does).
+    """
     try:
         with transaction.atomic():
-            event, created = record_event(customer=member.customer, type=event_type, actor=request.auth,
-                                          occurred_at=occurred_at, channel=payload.channel,
-                                          touchpoint=payload.store, payload=body, idempotency_key=key,
-                                          summary=f"{verb} {payload.order_no} ¥{payload.amount}")
-    except DomainError as exc:
-        if exc.code == "idempotency_conflict":
-            raise Conflict(_("Order number %(number)s was already recorded for another member.")
-                           % {"number": payload.order_no}, code="order_conflict", field="order_no")
-        raise
-    if not created and (event.payload.get("amount") != body["amount"]
-                        or event.payload.get("member") != body["member"]):
-        raise Conflict(_("%(document)s %(number)s was already recorded with another amount.")
-                       % {"document": verb, "number": payload.order_no}, code="order_conflict", field="amount")
-    # Apply now so that the receipt can show the points; a worker that got there first has already done it. The
-    # event is committed: if applying it fails now (a deadlock with a worker's batch), the worker's run or the
-    # sweep of missed events applies it, and the till still gets the answer for the recorded sale.
-    try:
-        apply_event(event.pk)
+            apply_event(event.pk)
     except DatabaseError:
-        log.warning("event %s: not applied in the request; left to the workers", event.pk, exc_info=True)
+        log.warning("event %s: not applied in the request; left to its handler", event.pk, exc_info=True)
+
+
+def _pos_answer(program: Program, member: Member, event: Event, created: bool) -> tuple[int, dict]:
     applied = AppliedEvent.objects.filter(program=program, event=event).values_list("points", flat=True).first()
     member.refresh_from_db()
     return (201 if created else 200), {"event": event.public_id, "created": created, "points": applied or 0,
                                        "balance": member.balance, "tier": member.tier.name if member.tier else None,
-                                       "waiting": applied is None and event_type == "order.refunded"}
+                                       "waiting": applied is None and event.type == "order.refunded"}
+
+
+def _pos_member(request, payload: PosOrderIn) -> tuple[Program, Member]:
+    program = _program(None)
+    return program, _find_member(request.auth, number=payload.member, card=payload.card, phone=payload.phone,
+                                 program=program)
+
+
+def _already_sold(order: Order, member: Member, amount: Decimal) -> None:
+    """Refuse a sale whose order number is recorded for another customer or with another amount."""
+    if order.customer_id != member.customer_id:
+        raise Conflict(_("Order number %(number)s was already recorded for another member.")
+                       % {"number": order.order_no}, code="order_conflict", field="order_no")
+    if order.paid_amount != amount:
+        raise Conflict(_("%(document)s %(number)s was already recorded with another amount.")
+                       % {"document": _("Purchase"), "number": order.order_no}, code="order_conflict",
+                       field="amount")
 
 
 @router.post("/orders", response={200: PosOrderOut, 201: PosOrderOut}, summary="A paid order (order.paid)",
-             description="Records order.paid for the member and applies the earn rules at once. One sale per "
-                         "order number: the same number again answers the first sale (200), with another amount "
-                         "or member it is refused (409).")
+             description="Records the sale as an order (one summary line; the store by its code when it is in the "
+                         "catalogue) with its order.paid event and applies the earn rules at once, in one "
+                         "transaction. One sale per order number: the same number again answers the first sale "
+                         "(200), with another amount or member it is refused (409).")
 @requires("events:write", "loyalty.operate")
 def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_HEADER):
-    status, body = _order(request, payload, "order.paid", header_idempotency_key(idempotency_key))
-    return Status(status, body)
+    header_idempotency_key(idempotency_key)  # refuses one too long; the order number names the sale
+    program, member = _pos_member(request, payload)
+    amount = money(payload.amount, field="amount")
+    try:
+        with transaction.atomic():
+            # One sale per order number, whatever key it is re-sent under.
+            order = order_create(actor=request.auth, customer=member.customer, lines=[till_line(amount)],
+                                 channel=payload.channel, store=None, till_store=payload.store,
+                                 categories=payload.categories or None, payment_method=PaymentMethod.OTHER,
+                                 paid_at=payload.occurred_at, order_no=payload.order_no,
+                                 idempotency_key=f"order.paid:{payload.order_no}", via="api")
+            if order.created:
+                _apply_now(order.event)
+    except DomainError as exc:
+        if exc.field == "paid_at":
+            exc.field = "occurred_at"  # the till's name of the field
+        if exc.code not in ("idempotency_conflict", "duplicate_order_no"):
+            raise
+        # The number is taken: by another member's sale, or by an order recorded elsewhere.
+        order = Order.objects.filter(order_no=payload.order_no).first()
+        if order is None:
+            raise
+        _already_sold(order, member, amount)
+        order.created = False
+    if not order.created:
+        _already_sold(order, member, amount)
+        order.event = Event.objects.get(idempotency_key=paid_event_key(order))
+    return Status(*_pos_answer(program, member, order.event, order.created))
 
 
 @router.post("/refunds", response={200: PosOrderOut, 201: PosOrderOut}, summary="A refunded order (order.refunded)",
-             description="The amount is the amount refunded now; the points the order earned are taken back in "
-                         "proportion, and partial refunds add up. Name each refund by its refund_no (or an "
-                         "Idempotency-Key): the same refund again answers the first. A refund that arrives before "
-                         "its purchase waits for it (waiting: true) and is applied when the purchase arrives.")
+             description="Refunds the order as the order page does (order.refunded, in one transaction): the amount "
+                         "is the amount refunded now, at most what is left of the order; the points the order "
+                         "earned are taken back in proportion, and partial refunds add up. Name each refund by its "
+                         "refund_no (or an Idempotency-Key): the same refund again answers the first. A refund of "
+                         "an order number not recorded yet is refused (409 order_unknown) and writes nothing: the "
+                         "till sends it again once the sale is in.")
 @requires("events:write", "loyalty.operate")
 def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = KEY_HEADER):
-    status, body = _order(request, payload, "order.refunded", header_idempotency_key(idempotency_key))
-    return Status(status, body)
+    key = header_idempotency_key(idempotency_key)
+    program, member = _pos_member(request, payload)
+    # A refund is its own document: its number, else the caller's key, names it; without either, every request is
+    # one more (partial) refund, as with a payment API.
+    if payload.refund_no:
+        key = f"order.refunded:{payload.order_no}:{payload.refund_no}"
+    order = Order.objects.filter(order_no=payload.order_no).first()
+    if order is None:
+        # Refunds apply to orders: one that comes before its sale would need a second way to record it.
+        raise Conflict(_("Order number %(number)s is not recorded yet; send its sale first.")
+                       % {"number": payload.order_no}, code="order_unknown", field="order_no")
+    if order.customer_id != member.customer_id:
+        raise Conflict(_("Order number %(number)s was already recorded for another member.")
+                       % {"number": order.order_no},
+                       code="order_conflict", field="order_no")
+    reason = payload.reason.strip() or _("Refund at the till")
+    with transaction.atomic():
+        refund = order_refund(actor=request.auth, order=order, amount=payload.amount, reason=reason,
+                              idempotency_key=key, via="api")
+        if refund.created:
+            _apply_now(refund.event)
+    if not refund.created:
+        if refund.amount != money(payload.amount, field="amount"):
+            raise Conflict(_("%(document)s %(number)s was already recorded with another amount.")
+                           % {"document": _("Refund"), "number": payload.refund_no or order.order_no},
+                           code="order_conflict", field="amount")
+        refund.event = Event.objects.get(idempotency_key=f"sales:refund:{refund.public_id}")
+    return Status(*_pos_answer(program, member, refund.event, refund.created))
 
 
 def _visible_coupon(request, code: str, member_number: str | None) -> Coupon:

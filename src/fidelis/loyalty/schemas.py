@@ -124,12 +124,15 @@ class PosOrderIn(_Strict):
     member: str | None = Field(None, description="Member number")
     card: str | None = Field(None, description="Card / QR code")
     phone: str | None = None
-    order_no: str = Field(..., min_length=1, max_length=64)
+    order_no: str = Field(..., min_length=1, max_length=40, description="The order's number: 1 to 40 characters, "
+                                                                        "no spaces")
     amount: Money = Field(..., description="Paid amount in CNY (or refunded amount for a refund)")
-    channel: str = Field("store", max_length=16)
-    store: str = Field("", max_length=80)
-    categories: list[str] = Field(default_factory=list)
-    occurred_at: DateTime | None = None
+    channel: str = Field("store", max_length=16, description="store | online | wechat | phone")
+    store: str = Field("", max_length=80, description="Store code; a name the catalogue does not know is kept "
+                                                      "as the place of sale")
+    categories: list[str] = Field(default_factory=list, description="The product categories sold, for the "
+                                                                    "earn rules")
+    occurred_at: DateTime | None = Field(None, description="When it was paid; now when left out")
 
 
 class PosRefundIn(PosOrderIn):
@@ -138,6 +141,7 @@ class PosRefundIn(PosOrderIn):
     amount: Money = Field(..., description="The amount refunded now, in CNY")
     refund_no: Text | None = Field(None, min_length=1, max_length=40,
                                   description="The refund's own number: the same number again is the same refund")
+    reason: str = Field("", max_length=200, description="Why it is refunded; shown on the order page")
 
 
 class PosOrderOut(Schema):

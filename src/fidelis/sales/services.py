@@ -42,6 +42,11 @@ MAX_QUANTITY = 100_000
 MAX_LINES = 200
 # A till's clock may be a little ahead of ours; an order paid further in the future is a typing error.
 FUTURE_SKEW = timedelta(minutes=10)
+# The summary line of a till's sale sent without lines (`POST /api/loyalty/orders`): catalogue data, not words
+# of the interface.
+TILL_SKU = "POS-SALE"
+TILL_CATEGORY = "POS"
+TILL_PRODUCT_NAME = "POS sale"
 PRODUCT_FIELDS = ("sku", "name", "category", "list_price", "is_active")
 STORE_FIELDS = ("code", "name", "is_active")
 CATEGORY_FIELDS = ("name", "parent")
@@ -233,6 +238,29 @@ def _store(store: Store | str | None, channel: str) -> Store | None:
     return store
 
 
+def _till_store(name: str, channel: str) -> tuple[Store | None, str]:
+    """Return the catalogue store a till names by its code, else no store and the till's own name of the place."""
+    name = (name or "").strip()
+    store = Store.objects.filter(code=name.upper()).first() if name else None
+    return (_store(store, channel), "") if store is not None else (None, name[:80])
+
+
+def till_product() -> Product:
+    """Return the product of a till's summary line (a sale sent without its lines), made the first time."""
+    product = Product.objects.filter(sku=TILL_SKU).select_related("category").first()
+    if product is None:
+        # get_or_create: the first sales of two tills at once make one category and one product.
+        category, _new = ProductCategory.objects.get_or_create(name=TILL_CATEGORY, defaults={"parent": None})
+        product, _new = Product.objects.get_or_create(sku=TILL_SKU, defaults={
+            "name": TILL_PRODUCT_NAME, "category": category, "list_price": Decimal("0")})
+    return product
+
+
+def till_line(amount: Decimal | str) -> dict[str, Any]:
+    """Return the one summary line of a till's sale that names no products: the paid amount, once."""
+    return {"product": till_product(), "quantity": 1, "unit_price": money(amount, field="amount")}
+
+
 def _order_no(order_no: str | None, paid_at: datetime) -> str:
     if order_no is not None:
         order_no = str(order_no).strip()
@@ -259,20 +287,26 @@ def _existing_for_key(key: str, customer: Customer) -> Order | None:
     return existing
 
 
-def order_payload(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
-    """Return the order.paid payload the member club reads (amount, store code, categories, lines, order number)."""
-    categories = list(dict.fromkeys(line.category.name for line in lines))
+def order_payload(order: Order, lines: list[OrderLine], *, place: str = "",
+                  categories: list[str] | None = None) -> dict[str, Any]:
+    """Return the order.paid payload the member club reads (amount, store code, categories, lines, order number).
+
+    `place` is the till's name of a store outside the catalogue; `categories` those a till names for a sale sent
+    without its lines (default: the categories of the lines).
+    """
+    if categories is None:
+        categories = list(dict.fromkeys(line.category.name for line in lines))
     return {
         "order_no": order.order_no, "amount": str(order.paid_amount), "currency": CURRENCY,
-        "store": order.store.code if order.store else "", "channel": order.channel, "categories": categories,
+        "store": order.store.code if order.store else place, "channel": order.channel, "categories": categories,
         "lines": [{"sku": line.product.sku, "category": line.category.name, "quantity": line.quantity,
                    "amount": str(line.amount)} for line in lines],
         "subtotal": str(order.subtotal), "discount": str(order.discount), "payment_method": order.payment_method,
     }
 
 
-def order_summary(order: Order) -> str:
-    where = order.store.name if order.store else OrderChannel(order.channel).label
+def order_summary(order: Order, place: str = "") -> str:
+    where = order.store.name if order.store else place or OrderChannel(order.channel).label
     return f"{where} ¥{order.paid_amount} · {order.order_no}"
 
 
@@ -289,12 +323,17 @@ def paid_event_key_for(order_no: str) -> str:
 def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], channel: str,
                  store: Store | str | None, payment_method: str, discount: Decimal | str | int = 0,
                  paid_at: datetime | None = None, order_no: str | None = None, idempotency_key: str | None = None,
-                 note: str = "", via: str = "web") -> Order:
+                 note: str = "", via: str = "web", till_store: str | None = None,
+                 categories: list[str] | None = None) -> Order:
     """Record a paid order with its lines, the audit row and the order.paid event; return it.
 
     Lines are dicts with a `product` (or its `sku`), a `quantity`, and optionally a `unit_price` (default: the
     list price) and a line `discount`. The same idempotency key again gives the first order back (its `created`
     attribute is False then) and writes nothing.
+
+    A till (`POST /api/loyalty/orders`) names its store as it calls it (`till_store`, instead of `store`): the
+    catalogue store of that code, else an order without a store whose event names the till's place; and it may
+    name the categories of a sale sent as one summary line (`till_line`), for the earn rules.
     """
     capability_check(actor, "order.add", _("You may not record orders."))
     if actor is not None and not customer_visible_qs(actor).filter(pk=customer.pk).exists():
@@ -316,7 +355,7 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
     if payment_method not in PaymentMethod.values:
         raise DomainError(_("Unknown payment method."), code="invalid_payment_method", field="payment_method")
     checked = _lines(lines)
-    the_store = _store(store, channel)
+    the_store, place = _till_store(till_store, channel) if till_store is not None else (_store(store, channel), "")
     now = timezone.now()
     paid_at = paid_at or now
     if timezone.is_naive(paid_at):
@@ -361,9 +400,10 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
     audit_record(actor=actor, action="order.create", obj=order, via=via, changes={
         "order_no": [None, order.order_no], "customer": [None, customer.number],
         "paid_amount": [None, str(order.paid_amount)], "lines": [None, len(rows)]})
-    record_event(customer=customer, type="order.paid", actor=actor, occurred_at=paid_at, channel=channel,
-                 touchpoint=the_store.name if the_store else "", summary=order_summary(order),
-                 payload=order_payload(order, rows), idempotency_key=paid_event_key(order))
+    order.event, _new = record_event(
+        customer=customer, type="order.paid", actor=actor, occurred_at=paid_at, channel=channel,
+        touchpoint=the_store.name if the_store else place, summary=order_summary(order, place),
+        payload=order_payload(order, rows, place=place, categories=categories), idempotency_key=paid_event_key(order))
     order.created = True
     return order
 
@@ -462,7 +502,7 @@ def order_refund(*, actor, order: Order, amount: Decimal | str | None, reason: s
     audit_record(actor=actor, action="order.refund", obj=order, via=via, changes={
         "refunded_amount": [before[0], str(order.refunded_amount)], "status": [before[1], order.status],
         "refund": [None, str(refund_amount)], "reason": [None, reason]})
-    record_event(
+    refund.event, _new = record_event(
         customer=order.customer, type="order.refunded", actor=actor, channel=order.channel,
         touchpoint=order.store.name if order.store else "",
         summary=f"{order.order_no} −¥{refund_amount} · {reason}"[:200],
