@@ -8,13 +8,16 @@ For each database it makes a fresh one (an SQLite file in a temporary directory,
 `fidelis_bench` on the local PostgreSQL), loads `fidelis demo` data, starts gunicorn on a free 127.0.0.1 port,
 signs in as the demo manager and measures, over one keep-alive connection, the median and p95 latency of:
 the JSON search API (/api/customers?q=…) by the last 4 digits of a phone, by a phone prefix typed "138 0013",
-by a Hanzi name, by pinyin initials and by customer number; the 360° page (/customers/<id>/); and the trivial
-view /healthz, against which each figure is also given as a ratio. Then it imports a CSV (with duplicates of
+by a Hanzi name, by pinyin initials and by customer number; the 360° page (/customers/<id>/), each panel it
+loads after itself, and the whole page as a browser fetches it (the page, then its panels four at a time over four
+connections); the home page ("my day"); and the trivial view /healthz, against which each figure is also given as
+a ratio. Then it imports a CSV (with duplicates of
 existing customers, duplicates within the file and a few bad rows) through the import services and gives the
 rows per second (`--only import` measures that alone, without the server; `--profile-import` also prints
 where its time goes). Progress goes to the screen; the last
 line is one JSON object with the figures.
-Targets: search p95 <= 50 ms at 1,000,000 customers; 360° page <= 5x the trivial view; import >= 5,000 rows/s.
+Targets: search p95 <= 50 ms at 1,000,000 customers; the 360° page and "my day" <= 8x the trivial view (p95); the
+360° page with all its panels <= 25x; import >= 5,000 rows/s.
 """
 
 import argparse
@@ -27,9 +30,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+from queue import SimpleQueue
 from random import Random
 
 from benchlib import Client, median_of, p95_of, pg_admin, profiled, say, serve, timed, trivial_again
@@ -40,7 +47,10 @@ PG_DATABASE = "fidelis_bench"
 USERNAME, PASSWORD = "manager", "fidelis-demo"
 HTMX = {"HX-Request": "true"}  # as htmx asks for the parts of a page
 SEARCH_KINDS = ("phone_last4", "phone_prefix", "hanzi", "initials", "number")
-TARGETS = {"search_p95_ms": 50, "page360_ratio": 5, "import_rows_per_s": 5000}
+BROWSER_CONNECTIONS = 4  # panels a browser fetches at a time, as the 360° page's target says
+PANEL_URL = re.compile(r'hx-get="([^"]+)" hx-trigger="load"')  # what htmx fetches once the markup is in the page
+TARGETS = {"search_p95_ms": 50, "page360_ratio": 8, "my_day_ratio": 8, "page360_full_ratio": 25,
+           "import_rows_per_s": 5000}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,6 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument("--pg-server", default=os.environ.get("FIDELIS_BENCH_PG", PG_SERVER),
                         help=f"PostgreSQL server URL without database (default {PG_SERVER})")
+    parser.add_argument("--db-name", default=PG_DATABASE,
+                        help=f"PostgreSQL database to make and drop (default {PG_DATABASE})")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("import",), help="load the customers and measure the import alone")
     parser.add_argument("--explain", action="store_true", help="print the query plans of the searches")
@@ -102,9 +114,9 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
     elif db == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
     else:
-        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
-                  f'CREATE DATABASE "{PG_DATABASE}"')
-        env["DATABASE_URL"] = f"{args.pg_server.rstrip('/')}/{PG_DATABASE}"
+        pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)',
+                  f'CREATE DATABASE "{args.db_name}"')
+        env["DATABASE_URL"] = f"{args.pg_server.rstrip('/')}/{args.db_name}"
     result_file = workdir / "result.json"
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--db", db, "--result-file", str(result_file),
             "--customers", str(args.customers), "--import-rows", str(args.import_rows), "--requests",
@@ -124,7 +136,7 @@ def run_child(db: str, args: argparse.Namespace) -> dict:
         return result
     finally:
         if db == "postgres" and not args.existing:
-            pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+            pg_admin(args.pg_server, f'DROP DATABASE IF EXISTS "{args.db_name}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -173,7 +185,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         result["import_rows_per_s"] = None
     result["targets_met"] = {
         "search_p95": all(v is not None and v <= TARGETS["search_p95_ms"] for v in result["search_p95_ms"].values()),
-        "page360": result["page360_ratio"] is not None and result["page360_ratio"] <= TARGETS["page360_ratio"],
+        **{key.removesuffix("_ratio"): result[key] <= TARGETS[key]
+           for key in ("page360_ratio", "page360_full_ratio", "my_day_ratio")},
         "import": (result["import_rows_per_s"] or 0) >= TARGETS["import_rows_per_s"],
     }
     return result
@@ -243,17 +256,24 @@ def _measure(client: Client, samples: dict[str, list[str]], n: int) -> dict:
     say(f"  {'360° page':<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   {p95 / trivial_p95:5.1f}x trivial   "
         f"HTTP {dict(statuses)}")
     out.update(_panels(client, samples["page360"], n, trivial_p95))
+    times, statuses = timed(client, ["/"], n)
+    p95, median = p95_of(times), median_of(times)
+    out.update({"my_day_p95_ms": round(p95, 2), "my_day_median_ms": round(median, 2),
+                "my_day_ratio": round(p95 / trivial_p95, 1)})
+    out["http_status"]["my_day"] = dict(statuses)
+    say(f"  {'my day (home page)':<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   {p95 / trivial_p95:5.1f}x trivial   "
+        f"HTTP {dict(statuses)}")
     return out
 
 
 def _panels(client: Client, pages: list[str], n: int, trivial_p95: float) -> dict:
-    """Measure the parts the 360° page loads after itself (hx-trigger="load"), each alone, and the whole page:
-    the page and then every part, one request after another (a browser asks for the parts side by side)."""
+    """Measure the panels the 360° page loads after itself (hx-trigger="load"), each alone, and the whole page as
+    a browser fetches it: the page, then its panels four at a time, each on its own keep-alive connection."""
     panels: dict[str, list[str]] = {}
     for page in pages:
         _status, body = client.request("GET", page)
         public_id = page.rstrip("/").rsplit("/", 1)[-1]
-        for url in re.findall(r'hx-get="([^"]+)" hx-trigger="load"', body.decode()):
+        for url in PANEL_URL.findall(body.decode()):
             panels.setdefault(url.replace(public_id, "<id>"), []).append(url)
     out: dict = {"page360_panels_p95_ms": {}, "http_status_panels": {}}
     for name, urls in sorted(panels.items()):
@@ -262,18 +282,63 @@ def _panels(client: Client, pages: list[str], n: int, trivial_p95: float) -> dic
         out["http_status_panels"][name] = dict(statuses)
         say(f"  {name:<44} median {median_of(times):7.2f} ms   p95 {p95_of(times):7.2f} ms   "
             f"HTTP {dict(statuses)}")
-    whole = []
-    for i in range(n):
-        page = pages[i % len(pages)]
-        started = time.perf_counter()
-        _status, body = client.request("GET", page)
-        for url in re.findall(r'hx-get="([^"]+)" hx-trigger="load"', body.decode()):
-            client.request("GET", url, headers=HTMX)
-        whole.append((time.perf_counter() - started) * 1000)
-    out.update({"page360_full_p95_ms": round(p95_of(whole), 2), "page360_full_median_ms": round(median_of(whole), 2)})
-    say(f"  {'360° page + parts':<22} median {median_of(whole):7.2f} ms   p95 {p95_of(whole):7.2f} ms   "
-        f"{p95_of(whole) / trivial_p95:5.1f}x trivial (one after another)")
+    browser = _Browser(client, BROWSER_CONNECTIONS)
+    try:
+        for page in pages[:5]:
+            browser.page(page)  # warm-up: each connection open, each worker past its first request
+        whole = [browser.page(pages[i % len(pages)]) for i in range(n)]
+    finally:
+        browser.close()
+    p95, median = p95_of(whole), median_of(whole)
+    out.update({"page360_full_p95_ms": round(p95, 2), "page360_full_median_ms": round(median, 2),
+                "page360_full_ratio": round(p95 / trivial_p95, 1), "http_status_full": dict(browser.statuses)})
+    say(f"  {'360° page + panels':<22} median {median:7.2f} ms   p95 {p95:7.2f} ms   {p95 / trivial_p95:5.1f}x trivial "
+        f"({BROWSER_CONNECTIONS} at a time)   HTTP {dict(browser.statuses)}")
     return out
+
+
+class _Browser:
+    """Fetch a page as a browser with htmx does: the page on the signed-in connection, then the URLs of its
+    hx-trigger="load" elements (and of theirs, as they arrive) side by side, `connections` at a time."""
+
+    def __init__(self, client: Client, connections: int) -> None:
+        self.client = client
+        self.idle: SimpleQueue = SimpleQueue()
+        for _i in range(connections):
+            extra = Client(client.host, client.port)
+            extra.cookies = dict(client.cookies)  # the same session, as a browser's connections share it
+            self.idle.put(extra)
+        self.pool = ThreadPoolExecutor(max_workers=connections)
+        self.statuses: Counter = Counter()
+        self.lock = threading.Lock()
+
+    def _get(self, url: str) -> list[str]:
+        connection = self.idle.get()
+        try:
+            status, body = connection.request("GET", url, headers=HTMX)
+        finally:
+            self.idle.put(connection)
+        with self.lock:
+            self.statuses[str(status)] += 1
+        return PANEL_URL.findall(body.decode())
+
+    def page(self, path: str) -> float:
+        """Return the milliseconds from asking for the page until its last panel has arrived."""
+        started = time.perf_counter()
+        status, body = self.client.request("GET", path)
+        with self.lock:
+            self.statuses[str(status)] += 1
+        pending = {self.pool.submit(self._get, url) for url in PANEL_URL.findall(body.decode())}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                pending |= {self.pool.submit(self._get, url) for url in future.result()}
+        return (time.perf_counter() - started) * 1000
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        while not self.idle.empty():
+            self.idle.get().conn.close()
 
 
 def _explain(samples: dict[str, list[str]]) -> None:

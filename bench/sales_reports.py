@@ -14,7 +14,7 @@ over one keep-alive connection the median and p95 time of: the trivial view /hea
 report (value per stage, forecast, win rate and cycle) by rep and by source; and the home page with "my day".
 Each figure is also given as a ratio to the trivial view. Last it imports a CSV of historical orders (one row per line, through the import
 services: upload, check, import) and gives order lines per second.
-Targets: every report < 2 s at 1,000,000 orders; "my day" <= 5x the trivial view; order import >= 10,000 lines/s.
+Targets: every report < 2 s at 1,000,000 orders; "my day" <= 8x the trivial view (p95); order import >= 10,000 lines/s.
 `--only import` writes just what the import needs (users, stores, products, customers: no orders, tasks or
 opportunities), starts no server and measures the import alone; `--profile-import` runs the import's check and
 import steps under cProfile (slower than measured) and prints where the time goes.
@@ -48,7 +48,7 @@ from benchlib import (
 PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "fidelis_bench_sales"
 USERNAME, PASSWORD = "manager", "fidelis-bench"
-TARGETS = {"report_s": 2.0, "my_day_ratio": 5, "import_lines_per_s": 10_000}
+TARGETS = {"report_s": 2.0, "my_day_ratio": 8, "import_lines_per_s": 10_000}
 DIMENSIONS = ("store", "channel", "category", "product")
 CHANNELS = ["store"] * 6 + ["online"] * 2 + ["wechat", "phone"]
 PAYMENTS = ["wechat_pay", "alipay", "card", "cash"]
