@@ -5,19 +5,21 @@ import io
 import json
 import marshal
 import re
+import struct
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, partial
-from itertools import repeat
-from operator import attrgetter
+from itertools import chain, islice, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.validators import EmailValidator, validate_email
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
@@ -377,11 +379,13 @@ ROW_FIELDS = (*EDITABLE_FIELDS, "name_pinyin", "name_initials", "phone_digits", 
               "phone_alt_digits", "email_normalized", "company_key")
 _AT = {field: index for index, field in enumerate(ROW_FIELDS)}
 # Bump when checking gives other values: rows stored by the check step of an older version are then read again.
-CHECKED_FORMAT = 3
+CHECKED_FORMAT = 4
+# Rows checked, stored and imported at a time: an import holds one chunk of rows, whatever the file's length.
+CHUNK_ROWS = 5000
 
 
-class _Parsed:
-    """The outcome of checking every row: the values of the good rows, their tags, and the errors."""
+class _Chunk:
+    """The outcome of checking a run of rows: the values of the good rows, their tags, and the errors."""
 
     def __init__(self) -> None:
         self.values: list[list[Any]] = []  # one list of ROW_FIELDS per good row
@@ -389,15 +393,36 @@ class _Parsed:
         self.rows: list[int] = []
         self.errors: list[dict[str, Any]] = []
         self.bad_rows: set[int] = set()
-        self.numbers: dict[str, int] = {}  # customer number → the first row that gives it
-        self.number_column = ""
-        self.total = 0
-        self.warnings: list[dict[str, Any]] = []  # cells read with a doubt (a formula without a value)
-        self.warning_count = 0
 
     def error(self, row: int, column: str, message: str) -> None:
         self.bad_rows.add(row)
         self.errors.append({"row": row, "column": column, "message": str(message)})
+
+    def keep(self, kept: list[int]) -> None:
+        """Keep only the good rows at these positions."""
+        self.values = [self.values[i] for i in kept]
+        self.tags = [self.tags[i] for i in kept]
+        self.rows = [self.rows[i] for i in kept]
+
+
+class _Summary:
+    """What checking the whole file found, as the report shows it: the first errors, the counts, the warnings."""
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, Any]] = []
+        self.error_count = 0
+        self.bad_rows = 0
+        self.good_rows = 0
+        self.total = 0
+        self.warnings: list[dict[str, Any]] = []  # cells read with a doubt (a formula without a value)
+        self.warning_count = 0
+
+    def add(self, chunk: _Chunk) -> None:
+        errors = sorted(chunk.errors, key=itemgetter("row"))
+        self.errors.extend(errors[:MAX_REPORTED_ERRORS - len(self.errors)])
+        self.error_count += len(errors)
+        self.bad_rows += len(chunk.bad_rows)
+        self.good_rows += len(chunk.values)
 
 
 def _chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
@@ -419,15 +444,17 @@ def _parse_date(text: str) -> date | None:
     return None
 
 
-def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mapping: dict[int, str]) -> _Parsed:
-    """Check every row of the file on its own (the database is not asked); return the values of the good rows."""
-    parsed = _Parsed()
+def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mapping: dict[int, str],
+                numbers_in_file: dict[str, int]) -> _Chunk:
+    """Check rows of the file on their own (the database is not asked); return the values of the good rows.
+
+    `numbers_in_file` maps each customer number seen so far in the file to its first row; the rows read are added.
+    """
+    parsed = _Chunk()
     lookups = _choice_lookup()
     max_lengths = {f: Customer._meta.get_field(f).max_length for f in EDITABLE_FIELDS}
     column_of = {field: headers[index] for index, field in mapping.items()}
     name_column = column_of["name"]
-    parsed.number_column = column_of.get("number", "")
-    numbers_in_file = parsed.numbers
     items = [(index, field, headers[index], max_lengths.get(field)) for index, field in mapping.items()]
     special = {TAGS, "birthday", "email", *CHOICES}
     fast_phones = settings.FIDELIS_DEFAULT_REGION == "CN"
@@ -441,7 +468,6 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mappi
         blank[field] = str(value) if isinstance(value, str) else value  # choices' defaults as plain strings
     values_of = attrgetter(*ROW_FIELDS)
     for row_number, row in rows:
-        parsed.total += 1
         data: dict[str, Any] = {}
         tags: list[tuple[str, str]] = []
         ok = True
@@ -544,13 +570,6 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], mappi
     return parsed
 
 
-def _parse_file(job: ImportJob, data: bytes, mapping: dict[int, str]) -> _Parsed:
-    with job_table(job, data) as table:
-        parsed = _parse_rows(table.headers, table.rows(), mapping)
-        parsed.warnings, parsed.warning_count = warnings_report(table), table.warning_count
-    return parsed
-
-
 def in_values(column: str, values: Iterable[str]) -> RawSQL:
     """Return the condition "column IN values" with all the values in one parameter.
 
@@ -564,22 +583,18 @@ def in_values(column: str, values: Iterable[str]) -> RawSQL:
                   output_field=models.BooleanField())
 
 
-def _drop_taken_numbers(parsed: _Parsed) -> None:
-    """Report the rows whose customer number is already stored and leave them out; sort the errors by row."""
-    numbers_in_file = parsed.numbers
-    if numbers_in_file:
-        taken = set(Customer.objects.filter(in_values("number", numbers_in_file)).order_by()
-                    .values_list("number", flat=True))
-        if taken:
-            for number in sorted(taken, key=numbers_in_file.get):
-                parsed.error(numbers_in_file[number], parsed.number_column,
-                             _("Customer number %(number)s is already taken.") % {"number": number})
-            at = _AT["number"]
-            keep = [i for i, values in enumerate(parsed.values) if values[at] not in taken]
-            parsed.values = [parsed.values[i] for i in keep]
-            parsed.tags = [parsed.tags[i] for i in keep]
-            parsed.rows = [parsed.rows[i] for i in keep]
-    parsed.errors.sort(key=lambda e: e["row"])
+def _drop_taken_numbers(chunk: _Chunk, number_column: str) -> None:
+    """Report the rows of the chunk whose customer number is already stored, and leave them out."""
+    at = _AT["number"]
+    numbers = {values[at]: row for values, row in zip(chunk.values, chunk.rows, strict=True) if values[at]}
+    if not numbers:
+        return
+    taken = set(Customer.objects.filter(in_values("number", numbers)).order_by().values_list("number", flat=True))
+    if taken:
+        for number in taken:
+            chunk.error(numbers[number], number_column,
+                        _("Customer number %(number)s is already taken.") % {"number": number})
+        chunk.keep([i for i, values in enumerate(chunk.values) if values[at] not in taken])
 
 
 def _stored_matching(phones: set[str], emails: set[str], companies: set[str]) -> list[MatchRow]:
@@ -595,9 +610,16 @@ def _stored_matching(phones: set[str], emails: set[str], companies: set[str]) ->
     return list(found.values())
 
 
-# The check step stores the rows it checked next to the upload, so that the import step need not read and check
-# the file again. The key names the file's content, the mapping and what else the check depends on: anything
-# else found there is ignored and the file is read again.
+# The check step stores the rows it checked next to the upload, chunk by chunk, so that the import step need not
+# read and check the file again. The key names the file's content, the mapping and what else the check depends on:
+# anything else found there is ignored and the file is read again.
+
+
+class CheckedDamaged(ValueError):
+    """The rows stored by a check end before their end mark."""
+
+
+_LENGTH = struct.Struct("<Q")  # the length of each record stored by the check
 
 
 def checked_key(data: bytes, *depends_on: Any) -> str:
@@ -612,72 +634,152 @@ def checked_name(job) -> str:
     return f"{job.file.name}.checked"
 
 
-def checked_store(job, key: str, body: tuple) -> None:
-    """Store what the check step got from the job's file under the key: marshal is fast and, unlike pickle, runs
-    no code to load."""
+def checked_write(job, key: str, records: Iterable[Any]) -> None:
+    """Store, under the key, the records the check step got from the job's file, one by one as they come, then an
+    end mark. marshal is fast and, unlike pickle, runs no code to load."""
     storage, name = job.file.storage, checked_name(job)
-    storage.delete(name)
-    storage.save(name, ContentFile(marshal.dumps((key, body))))
+    with tempfile.TemporaryFile() as spool:
+        for record in _framed(key, records):
+            spool.write(record)
+        spool.seek(0)
+        storage.delete(name)
+        storage.save(name, File(spool, name=name))
 
 
-def checked_read(job, key: str) -> tuple | None:
-    """Return what `checked_store` stored for the job under this key, or None (missing, other key, damaged)."""
+def _framed(key: str, records: Iterable[Any]) -> Iterator[bytes]:
+    """Yield the key, each record and the end mark (None), marshalled, each after its length."""
+    for record in chain((key,), records, (None,)):
+        data = marshal.dumps(record)
+        yield _LENGTH.pack(len(data)) + data
+
+
+def _unframed(stored) -> Iterator[Any]:
+    """Yield what `_framed` wrote, up to the end mark; raise CheckedDamaged when the file ends before it."""
+    with stored:
+        size = stored.size
+        while True:
+            head = stored.read(_LENGTH.size)
+            length = _LENGTH.unpack(head)[0] if len(head) == _LENGTH.size else 0
+            data = stored.read(length) if 0 < length <= size else b""
+            if len(data) != length or not data:
+                raise CheckedDamaged(stored.name)
+            record = marshal.loads(data)
+            if record is None:
+                return
+            yield record
+
+
+def checked_records(job, key: str) -> Iterator[Any] | None:
+    """Return the records `checked_write` stored for the job under this key, read one by one, or None (missing,
+    other key). A record found damaged while reading raises ValueError (CheckedDamaged at a missing end)."""
     try:
-        with job.file.storage.open(checked_name(job), "rb") as stored:
-            content = marshal.loads(stored.read())
-    except (OSError, EOFError, ValueError, TypeError):
+        records = _unframed(job.file.storage.open(checked_name(job), "rb"))
+    except OSError:
         return None
-    if not isinstance(content, tuple) or len(content) != 2 or content[0] != key:
+    try:
+        found = next(records)
+    except (ValueError, EOFError, TypeError, struct.error):
+        found = None
+    if found != key:
+        records.close()
         return None
-    return content[1]
+    return records
 
 
 def _checked_key(job: ImportJob, data: bytes, mapping: dict[int, str]) -> str:
     return checked_key(data, CHECKED_FORMAT, job.sheet, settings.FIDELIS_DEFAULT_REGION, sorted(mapping.items()))
 
 
-def _checked_save(job: ImportJob, key: str, parsed: _Parsed) -> None:
-    """Store the rows checked from the job's file.
+def _pack(chunk: _Chunk) -> tuple:
+    """Return the chunk as a record to store.
 
     The rows go column by column, a column with one value in every row as that value: most columns of a file
     are not mapped, and fewer objects make storing and loading several times faster.
     """
     birthday = _AT["birthday"]
     columns: list[Any] = []
-    for index, column in enumerate(zip(*parsed.values, strict=True)):
+    for index, column in enumerate(zip(*chunk.values, strict=True)):
         if index == birthday:
             column = tuple(day if day is None else day.isoformat() for day in column)
         columns.append((column[0],) if column.count(column[0]) == len(column) else column)
-    checked_store(job, key, (len(parsed.values), columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows,
-                             parsed.numbers, parsed.number_column, parsed.total, parsed.warnings,
-                             parsed.warning_count))
+    return ("rows", len(chunk.values), columns, chunk.tags, chunk.rows, chunk.errors, sorted(chunk.bad_rows))
 
 
-def _checked_load(job: ImportJob, key: str) -> _Parsed | None:
-    """Return the rows stored by the check step under this key, or None."""
-    content = checked_read(job, key)
-    if content is None:
-        return None
-    parsed = _Parsed()
-    (count, columns, parsed.tags, parsed.rows, parsed.errors, parsed.bad_rows, parsed.numbers,
-     parsed.number_column, parsed.total, parsed.warnings, parsed.warning_count) = content
+def _unpack(record: tuple) -> _Chunk:
+    chunk = _Chunk()
+    _kind, count, columns, chunk.tags, chunk.rows, chunk.errors, bad_rows = record
+    chunk.bad_rows = set(bad_rows)
     if count:
         birthday = _AT["birthday"]
         columns[birthday] = tuple(day if day is None else date.fromisoformat(day) for day in columns[birthday])
-        parsed.values = [list(row) for row in zip(*(column if len(column) == count else repeat(column[0], count)
-                                                     for column in columns), strict=True)]
-    return parsed
+        chunk.values = [list(row) for row in zip(*(column if len(column) == count else repeat(column[0], count)
+                                                    for column in columns), strict=True)]
+    return chunk
 
 
-def _report(job: ImportJob, parsed: _Parsed) -> None:
-    job.total_rows = parsed.total
-    job.error_rows = len(parsed.bad_rows)
+def _check(job: ImportJob, data: bytes, mapping: dict[int, str], key: str) -> None:
+    """Check every row of the job's file, a chunk at a time, and store each chunk next to the upload."""
+
+    def records(table: Table) -> Iterator[tuple]:
+        numbers_in_file: dict[str, int] = {}
+        rows, total = table.rows(), 0
+        while chunk_rows := list(islice(rows, CHUNK_ROWS)):
+            total += len(chunk_rows)
+            yield _pack(_parse_rows(table.headers, chunk_rows, mapping, numbers_in_file))
+        yield ("end", total, warnings_report(table), table.warning_count)
+
+    with job_table(job, data) as table:
+        checked_write(job, key, records(table))
+
+
+def _checked_chunks(job: ImportJob, key: str, number_column: str, summary: _Summary | None = None
+                    ) -> Iterator[_Chunk]:
+    """Yield the chunks the check stored for the job under this key, without the rows whose customer number is
+    taken by now; add each to the summary. Raises ValueError when they are missing or damaged."""
+    records = checked_records(job, key)
+    if records is None:
+        raise CheckedDamaged(key)
+    for record in records:
+        if record[0] == "end":
+            if summary is not None:
+                summary.total, summary.warnings, summary.warning_count = record[1:]
+            continue
+        chunk = _unpack(record)
+        _drop_taken_numbers(chunk, number_column)
+        if summary is not None:
+            summary.add(chunk)
+        yield chunk
+
+
+def _summary(job: ImportJob, data: bytes, mapping: dict[int, str], *, check: bool) -> tuple[str, _Summary]:
+    """Return the key of the job's checked rows and what they hold; check the file first when asked, or when the
+    rows stored are missing, of another file or damaged."""
+    key = _checked_key(job, data, mapping)
+    column = next((job.headers[index] for index, field in mapping.items() if field == "number"), "")
+    if not check:
+        summary = _Summary()
+        try:
+            for _chunk in _checked_chunks(job, key, column, summary):
+                pass
+        except (ValueError, EOFError, TypeError):
+            check = True
+    if check:
+        _check(job, data, mapping, key)
+        summary = _Summary()
+        for _chunk in _checked_chunks(job, key, column, summary):
+            pass
+    return key, summary
+
+
+def _report(job: ImportJob, summary: _Summary) -> None:
+    job.total_rows = summary.total
+    job.error_rows = summary.bad_rows
     job.report = {
-        "errors": parsed.errors[:MAX_REPORTED_ERRORS],
-        "error_count": len(parsed.errors),
-        "good_rows": len(parsed.values),
-        "warnings": parsed.warnings,
-        "warning_count": parsed.warning_count,
+        "errors": summary.errors,
+        "error_count": summary.error_count,
+        "good_rows": summary.good_rows,
+        "warnings": summary.warnings,
+        "warning_count": summary.warning_count,
         "checked_at": timezone.now().isoformat(),
     }
 
@@ -691,14 +793,11 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     if mode not in ImportMode.values:
         raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
     columns = _clean_mapping(job, mapping)
-    data = job_data(job)
-    parsed = _parse_file(job, data, columns)
-    _checked_save(job, _checked_key(job, data, columns), parsed)
-    _drop_taken_numbers(parsed)
+    _key, summary = _summary(job, job_data(job), columns, check=True)
     job.mapping = {str(i): columns.get(i, IGNORE) for i in range(len(job.headers))}
     job.mode = mode
     job.status = ImportStatus.VALIDATED
-    _report(job, parsed)
+    _report(job, summary)
     job.save()
     return job
 
@@ -721,7 +820,10 @@ def _tags_ensure(all_tags: Iterable[tuple[str, str]]) -> dict[str, Tag]:
 
 @transaction.atomic
 def import_job_run(*, actor, job: ImportJob) -> ImportJob:
-    """Import the checked file: all rows or none ("all"), or the good rows only ("skip"); flag duplicates."""
+    """Import the checked file: all rows or none ("all"), or the good rows only ("skip"); flag duplicates.
+
+    The rows go in a chunk at a time, in one transaction.
+    """
     _require(actor)
     if job.status == ImportStatus.IMPORTED:
         raise DomainError(_("This file was already imported."), code="already_imported")
@@ -731,19 +833,45 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     if job.status == ImportStatus.IMPORTED:
         raise DomainError(_("This file was already imported."), code="already_imported")
     columns = _clean_mapping(job, job.mapping)
-    data = job_data(job)
-    parsed = _checked_load(job, _checked_key(job, data, columns)) or _parse_file(job, data, columns)
+    key, summary = _summary(job, job_data(job), columns, check=False)
     # Either way the job must be checked again before another run, which stores the rows anew.
     transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
-    _drop_taken_numbers(parsed)
-    _report(job, parsed)
-    if parsed.errors and job.mode == ImportMode.ALL_OR_NOTHING:
+    _report(job, summary)
+    if summary.error_count and job.mode == ImportMode.ALL_OR_NOTHING:
         job.status = ImportStatus.FAILED
         job.created_count = job.duplicate_count = 0
         job.report["result"] = "nothing_imported"
         job.save()
         return job
-    values = parsed.values
+    number_column = next((job.headers[index] for index, field in columns.items() if field == "number"), "")
+    event_actor = actor if getattr(actor, "is_authenticated", False) else None
+    event = {"type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
+             "summary": (_("Customer record imported from %(file)s") % {"file": job.file_name})[:200],
+             "payload": {"import": job.public_id}, "idempotency_key": None,
+             "actor_id": event_actor.pk if event_actor else None}
+    created: set[int] = set()
+    flagged: set[int] = set()
+    for chunk in _checked_chunks(job, key, number_column):
+        flagged.update(_chunk_import(chunk, event, created))
+    job.status = ImportStatus.IMPORTED
+    job.created_count = len(created)
+    job.duplicate_count = len(flagged)
+    job.report["result"] = "imported"
+    job.save()
+    audit_record(actor=actor, action="customer.import", obj=job, changes={
+        "file": [None, job.file_name], "mode": [None, job.mode], "rows": [None, job.total_rows],
+        "created": [None, job.created_count], "skipped": [None, job.error_rows],
+        "duplicates": [None, job.duplicate_count]})
+    return job
+
+
+def _chunk_import(chunk: _Chunk, event: dict[str, Any], created: set[int]) -> set[int]:
+    """Insert the chunk's customers, their tags and `event` for each, and add their keys to `created`; flag
+    duplicates among them and with the stored customers (those of the earlier chunks included). Return the keys of
+    the customers created by the import found in a pair."""
+    values = chunk.values
+    if not values:
+        return set()
     at = _AT
     without_number = [row for row in values if not row[at["number"]]]
     if without_number:
@@ -763,34 +891,20 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
         customer_rows.sort()
     rows_insert_filled(Customer, ("public_id", "id", *ROW_FIELDS), customer_rows)
     new_pks = set(pks)
-    tag_objects = _tags_ensure(t for tags in parsed.tags for t in tags)
+    created.update(new_pks)
+    tag_objects = _tags_ensure(t for tags in chunk.tags for t in tags)
     # In key order: each index then takes its new entries side by side rather than all over.
-    links = sorted({(pk, tag_objects[name].pk) for pk, tags in zip(pks, parsed.tags, strict=True)
+    links = sorted({(pk, tag_objects[name].pk) for pk, tags in zip(pks, chunk.tags, strict=True)
                     for _group, name in tags})
     rows_insert_filled(CustomerTag, ("customer_id", "tag_id"), links)
     rows = [match_row(pk, row[at["phone_digits"]], row[at["phone_alt_digits"]], row[at["email_normalized"]],
-                 row[at["company_key"]], row[at["name_pinyin"]], row[at["name"]])
+                      row[at["company_key"]], row[at["name_pinyin"]], row[at["name"]])
             for pk, row in zip(pks, values, strict=True)]
     pairs = [(a, b, reason, score) for (a, b), (reason, score) in match_pairs([*rows, *stored], new_pks).items()]
     # Each pair has a customer created just now, so none is stored yet: no need for duplicate_candidates_store's
     # conflict handling and counts.
     rows_insert_filled(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
-    flagged = {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in new_pks}
-    event_actor = actor if getattr(actor, "is_authenticated", False) else None
-    summary = _("Customer record imported from %(file)s") % {"file": job.file_name}
     # In public id order too: the events of one import are alike, which of them gets which key tells nothing.
-    events = sorted(zip(new_public_ids(len(pks)), pks, strict=True))
-    rows_insert_filled(Event, ("public_id", "customer_id"), events, fixed={
-        "type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
-        "summary": summary[:200], "payload": {"import": job.public_id}, "idempotency_key": None,
-        "actor_id": event_actor.pk if event_actor else None})
-    job.status = ImportStatus.IMPORTED
-    job.created_count = len(values)
-    job.duplicate_count = len(flagged)
-    job.report["result"] = "imported"
-    job.save()
-    audit_record(actor=actor, action="customer.import", obj=job, changes={
-        "file": [None, job.file_name], "mode": [None, job.mode], "rows": [None, job.total_rows],
-        "created": [None, job.created_count], "skipped": [None, job.error_rows],
-        "duplicates": [None, job.duplicate_count]})
-    return job
+    rows_insert_filled(Event, ("public_id", "customer_id"), sorted(zip(new_public_ids(len(pks)), pks, strict=True)),
+                       fixed=event)
+    return {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in created}

@@ -9,12 +9,14 @@ points, purchases and tiers when it runs. The customers who bought move to "buye
 live events would move them (`customers.rules.stages_advance`, audited per customer).
 """
 
+import heapq
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from itertools import islice
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -31,8 +33,8 @@ from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
     checked_key,
     checked_name,
-    checked_read,
-    checked_store,
+    checked_records,
+    checked_write,
     fast_mobile,
     in_values,
     job_data,
@@ -54,7 +56,8 @@ from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, order_refu
 IGNORE = "ignore"
 MAX_REPORTED_ERRORS = 1000
 CENT = Decimal("0.01")
-CHECKED_FORMAT = 3  # of the parsed rows the dry run stores for the import
+CHECKED_FORMAT = 4  # of the parsed rows the dry run stores for the import
+CHUNK_ORDERS = 5000  # orders per record of the parsed rows stored
 ORDER_FIELDS = ("order_no", "customer_number", "phone", "paid_at", "store", "channel", "payment_method",
                 "paid_amount")
 LINE_FIELDS = ("sku", "quantity", "unit_price", "discount", "amount")
@@ -172,7 +175,7 @@ def _clean_mapping(job: OrderImport, mapping: dict[str, str]) -> dict[str, int]:
     return columns
 
 
-@dataclass
+@dataclass(slots=True)
 class _Order:
     order_no: str
     row: int  # the first row
@@ -187,7 +190,7 @@ class _Order:
     customer_id: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Refund:
     """The refund rows (negative quantities) of one stored order: what order_refund is asked to give back."""
 
@@ -206,7 +209,10 @@ class _Refund:
 class _Parsed:
     orders: dict[str, _Order] = field(default_factory=dict)
     refunds: dict[str, _Refund] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    # The errors of the first rows, as many as the report shows: (-row, -number, column, message), a heap whose
+    # first entry is the error to drop when a row before it has one.
+    first_errors: list[tuple[int, int, str, str]] = field(default_factory=list)
+    error_count: int = 0
     bad_orders: set[str] = field(default_factory=set)
     bad_rows: set[int] = field(default_factory=set)
     total: int = 0
@@ -217,7 +223,17 @@ class _Parsed:
         self.bad_rows.add(row)
         if order_no:
             self.bad_orders.add(order_no)
-        self.errors.append({"row": row, "column": column, "message": str(message)})
+        self.error_count += 1
+        entry = (-row, -self.error_count, column, str(message))
+        if len(self.first_errors) < MAX_REPORTED_ERRORS:
+            heapq.heappush(self.first_errors, entry)
+        elif entry > self.first_errors[0]:
+            heapq.heapreplace(self.first_errors, entry)
+
+    def errors(self) -> list[dict[str, Any]]:
+        """Return the errors of the first rows, by row, as the report shows them."""
+        return [{"row": -row, "column": column, "message": message}
+                for row, _number, column, message in sorted(self.first_errors, reverse=True)]
 
 
 # An amount as shops write it: "1,234.50", "1234.5元", "¥19.90", "￥19.9" (full width), "RMB 88", "-¥30".
@@ -356,7 +372,8 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
                                                                           "sku", "quantity"))
     money_fields = [(name, at[name]) for name in ("unit_price", "discount", "amount")]
     orders = parsed.orders
-    heads: dict[tuple, tuple] = {}
+    last_head: tuple = ()
+    last_known: tuple = ()
 
     def read_head(order_no: str, customer_number: str, phone: str, raw_time: str, store: str, raw_channel: str,
                   raw_payment: str, raw_paid: str) -> tuple:
@@ -452,12 +469,12 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
             read_refund(number, row, raw_quantity)
             continue
         order_no = row[i_order]
-        # The rows of an order usually repeat its cells: each distinct set of them is read once.
         head = (order_no, row[i_number], row[i_phone], row[i_time], row[i_store], row[i_channel], row[i_payment],
                 row[i_paid])
-        known = heads.get(head)
-        if known is None:
-            known = heads[head] = read_head(*head)
+        # The rows of an order usually follow each other and repeat its cells: they are read when they change.
+        if head != last_head:
+            last_head, last_known = head, read_head(*head)
+        known = last_known
         skip, head_errors, customer_key, paid_at, store, channel, payment, paid_amount, raw_channel, raw_paid = known
         if skip is not None:
             column, message, of_order = skip
@@ -653,40 +670,47 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _checked_save(job: OrderImport, key: str, parsed: _Parsed) -> None:
-    """Store the parsed rows (amounts and times as text)."""
-    orders = [(o.order_no, o.row, *o.customer_key, o.paid_at.isoformat() if o.paid_at else None, o.store, o.channel,
-               o.payment_method, _text(o.paid_amount), o.rows,
-               [(sku, quantity, _text(price), str(discount), _text(amount), row)
-                for sku, quantity, price, discount, amount, row in o.lines])
-              for o in parsed.orders.values()]
-    refunds = [(order_no, r.row, r.rows, [(sku, quantity, _text(amount), row) for sku, quantity, amount, row in r.lines],
-                r.bad) for order_no, r in parsed.refunds.items()]
-    checked_store(job, key, (orders, refunds, parsed.errors, parsed.bad_orders, parsed.bad_rows, parsed.total,
-                             parsed.warnings, parsed.warning_count))
+def _checked_records(parsed: _Parsed) -> Iterator[tuple]:
+    """Yield the parsed rows as records to store (amounts and times as text), the orders a chunk at a time."""
+    yield (parsed.first_errors, parsed.error_count, parsed.bad_orders, parsed.bad_rows, parsed.total,
+           parsed.warnings, parsed.warning_count,
+           [(order_no, r.row, r.rows, [(sku, quantity, _text(amount), row) for sku, quantity, amount, row in r.lines],
+             r.bad) for order_no, r in parsed.refunds.items()])
+    orders = iter(parsed.orders.values())
+    while chunk := list(islice(orders, CHUNK_ORDERS)):
+        yield [(o.order_no, o.row, *o.customer_key, o.paid_at.isoformat() if o.paid_at else None, o.store,
+                o.channel, o.payment_method, _text(o.paid_amount), o.rows,
+                [(sku, quantity, _text(price), str(discount), _text(amount), row)
+                 for sku, quantity, price, discount, amount, row in o.lines]) for o in chunk]
 
 
 def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
-    """Return the rows the dry run stored under this key, or None."""
-    content = checked_read(job, key)
-    if content is None:
+    """Return the rows the dry run stored under this key, or None (missing, of another file, damaged)."""
+    records = checked_records(job, key)
+    if records is None:
         return None
-    orders, refunds, errors, bad_orders, bad_rows, total, warnings, warning_count = content
-    parsed = _Parsed(errors=errors, bad_orders=bad_orders, bad_rows=bad_rows, total=total, warnings=warnings,
-                     warning_count=warning_count)
-    for order_no, row, rows, lines, bad in refunds:
-        parsed.refunds[order_no] = _Refund(row, rows, [(sku, quantity, None if amount is None else Decimal(amount),
-                                                        line_row) for sku, quantity, amount, line_row in lines], bad)
-    decimals: dict[str | None, Decimal | None] = {None: None}
-    for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in orders:
-        for text in (paid_amount, *(v for line in lines for v in line[2:5])):
-            if text not in decimals:
-                decimals[text] = Decimal(text)
-        parsed.orders[order_no] = _Order(
-            order_no, row, (kind, value), datetime.fromisoformat(paid_at) if paid_at else None, store, channel,
-            payment, decimals[paid_amount], rows,
-            [(sku, quantity, decimals[price], decimals[discount], decimals[amount], line_row)
-             for sku, quantity, price, discount, amount, line_row in lines])
+    try:
+        first_errors, error_count, bad_orders, bad_rows, total, warnings, warning_count, refunds = next(records)
+        parsed = _Parsed(first_errors=[tuple(entry) for entry in first_errors], error_count=error_count,
+                         bad_orders=bad_orders, bad_rows=bad_rows, total=total, warnings=warnings,
+                         warning_count=warning_count)
+        for order_no, row, rows, lines, bad in refunds:
+            parsed.refunds[order_no] = _Refund(row, rows, [(sku, quantity, None if amount is None else Decimal(amount),
+                                                            line_row) for sku, quantity, amount, line_row in lines],
+                                               bad)
+        decimals: dict[str | None, Decimal | None] = {None: None}
+        for chunk in records:
+            for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in chunk:
+                for text in (paid_amount, *(v for line in lines for v in line[2:5])):
+                    if text not in decimals:
+                        decimals[text] = Decimal(text)
+                parsed.orders[order_no] = _Order(
+                    order_no, row, (kind, value), datetime.fromisoformat(paid_at) if paid_at else None, store,
+                    channel, payment, decimals[paid_amount], rows,
+                    [(sku, quantity, decimals[price], decimals[discount], decimals[amount], line_row)
+                     for sku, quantity, price, discount, amount, line_row in lines])
+    except (ValueError, EOFError, TypeError):
+        return None
     return parsed
 
 
@@ -701,7 +725,7 @@ def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -
     if parsed is None:
         parsed = _parse(job, data, columns)
         if dry_run:
-            _checked_save(job, key, parsed)
+            checked_write(job, key, _checked_records(parsed))
     products, stores, label = _lookups(actor, parsed, columns, job.headers)
     checked = _price(parsed, products, label)
     checked.refunds = _refunds(actor, job, parsed, label,
@@ -712,7 +736,6 @@ def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -
             parsed.bad_rows.update(o.rows)
     checked.orders = [entry for entry in checked.orders if entry[0].order_no not in parsed.bad_orders]
     checked.lines = sum(len(entry[3]) for entry in checked.orders)
-    parsed.errors.sort(key=lambda e: e["row"])
     return parsed, checked, stores
 
 
@@ -760,7 +783,7 @@ def _refunds(actor, job: OrderImport, parsed: _Parsed, label: dict[str, str], re
 def _report(job: OrderImport, parsed: _Parsed, checked: _Checked) -> None:
     job.total_rows = parsed.total
     job.error_rows = len(parsed.bad_rows)
-    job.report = {"errors": parsed.errors[:MAX_REPORTED_ERRORS], "error_count": len(parsed.errors),
+    job.report = {"errors": parsed.errors(), "error_count": parsed.error_count,
                   "good_rows": parsed.total - len(parsed.bad_rows), "good_orders": len(checked.orders),
                   "good_lines": checked.lines, "good_refunds": len(checked.refunds), "warnings": parsed.warnings,
                   "warning_count": parsed.warning_count, "checked_at": timezone.now().isoformat()}
@@ -800,7 +823,7 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
     columns = _clean_mapping(job, job.mapping)
     parsed, checked, stores = _check(actor, job, columns, dry_run=False)
     _report(job, parsed, checked)
-    if parsed.errors and job.mode == ImportMode.ALL_OR_NOTHING:
+    if parsed.error_count and job.mode == ImportMode.ALL_OR_NOTHING:
         job.status = ImportStatus.FAILED
         job.order_count = job.line_count = 0
         job.report["result"] = "nothing_imported"
