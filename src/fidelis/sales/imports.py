@@ -10,13 +10,18 @@ live events would move them (`customers.rules.stages_advance`, audited per custo
 """
 
 import heapq
+import marshal
+import os
 import re
+import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
-from itertools import islice
+from itertools import chain
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -31,6 +36,7 @@ from fidelis.core.errors import DomainError, PermissionDenied
 from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
+    CheckedDamaged,
     checked_key,
     checked_name,
     checked_records,
@@ -57,7 +63,7 @@ IGNORE = "ignore"
 MAX_REPORTED_ERRORS = 1000
 CENT = Decimal("0.01")
 CHECKED_FORMAT = 4  # of the parsed rows the dry run stores for the import
-CHUNK_ORDERS = 5000  # orders per record of the parsed rows stored
+CHUNK_ORDERS = 5000  # order numbers parsed, stored, checked and imported at a time
 ORDER_FIELDS = ("order_no", "customer_number", "phone", "paid_at", "store", "channel", "payment_method",
                 "paid_amount")
 LINE_FIELDS = ("sku", "quantity", "unit_price", "discount", "amount")
@@ -205,30 +211,49 @@ class _Refund:
         return None if not amounts or None in amounts else sum(amounts, Decimal("0.00"))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Parsed:
+    """The orders and refunds of a run of order numbers, parsed, with the errors of their rows."""
+
     orders: dict[str, _Order] = field(default_factory=dict)
     refunds: dict[str, _Refund] = field(default_factory=dict)
-    # The errors of the first rows, as many as the report shows: (-row, -number, column, message), a heap whose
-    # first entry is the error to drop when a row before it has one.
-    first_errors: list[tuple[int, int, str, str]] = field(default_factory=list)
-    error_count: int = 0
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, message)
     bad_orders: set[str] = field(default_factory=set)
     bad_rows: set[int] = field(default_factory=set)
-    total: int = 0
-    warnings: list[dict[str, Any]] = field(default_factory=list)  # cells read with a doubt
-    warning_count: int = 0
 
     def error(self, row: int, column: str, message: str, order_no: str = "") -> None:
         self.bad_rows.add(row)
         if order_no:
             self.bad_orders.add(order_no)
-        self.error_count += 1
-        entry = (-row, -self.error_count, column, str(message))
-        if len(self.first_errors) < MAX_REPORTED_ERRORS:
-            heapq.heappush(self.first_errors, entry)
-        elif entry > self.first_errors[0]:
-            heapq.heapreplace(self.first_errors, entry)
+        self.errors.append((row, column, str(message)))
+
+
+class _Summary:
+    """What checking the whole file found, as the report shows it: the first errors, the counts, the warnings."""
+
+    def __init__(self) -> None:
+        # The errors of the first rows, as many as the report shows: (-row, -number, column, message), a heap
+        # whose first entry is the one to drop when an error of an earlier row comes.
+        self.first_errors: list[tuple[int, int, str, str]] = []
+        self.error_count = 0
+        self.bad_rows = 0
+        self.total = 0
+        self.good_orders = self.good_lines = self.good_refunds = 0
+        self.warnings: list[dict[str, Any]] = []  # cells read with a doubt
+        self.warning_count = 0
+
+    def add(self, parsed: _Parsed, checked: "_Checked") -> None:
+        for row, column, message in parsed.errors:
+            self.error_count += 1
+            entry = (-row, -self.error_count, column, message)
+            if len(self.first_errors) < MAX_REPORTED_ERRORS:
+                heapq.heappush(self.first_errors, entry)
+            elif entry > self.first_errors[0]:
+                heapq.heapreplace(self.first_errors, entry)
+        self.bad_rows += len(parsed.bad_rows)
+        self.good_orders += len(checked.orders)
+        self.good_lines += checked.lines
+        self.good_refunds += len(checked.refunds)
 
     def errors(self) -> list[dict[str, Any]]:
         """Return the errors of the first rows, by row, as the report shows them."""
@@ -342,15 +367,29 @@ def _choice(text: str, words: dict[str, str], choices) -> str | None:
     return labels.get(key)
 
 
-def _parse(job: OrderImport, data: bytes, columns: dict[str, int]) -> _Parsed:
-    """Check every row on its own and each order's rows against its first row (the database is not asked)."""
-    with job_table(job, data) as table:
-        parsed = _parse_rows(table.headers, table.rows(), columns)
-        parsed.warnings, parsed.warning_count = warnings_report(table), table.warning_count
-    return parsed
+@contextmanager
+def _by_order(rows: Iterable[tuple[int, list[str]]], order_index: int) -> Iterator[Iterator[tuple[int, list[str]]]]:
+    """Give the rows again ordered by their order number, then as in the file, from a scratch database on disk: the
+    rows of an order may lie anywhere in a file, and memory must not grow with the file."""
+    with tempfile.TemporaryDirectory(prefix="fidelis-orders-") as folder:
+        scratch = sqlite3.connect(os.path.join(folder, "rows.sqlite3"))
+        try:
+            scratch.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384;"
+                                  "CREATE TABLE row (order_no TEXT, number INTEGER, cells BLOB);")
+            scratch.executemany("INSERT INTO row VALUES (?, ?, ?)",
+                                ((cells[order_index] if order_index < len(cells) else "", number, marshal.dumps(cells))
+                                 for number, cells in rows))
+            yield ((number, marshal.loads(cells)) for number, cells in
+                   scratch.execute("SELECT number, cells FROM row ORDER BY order_no, number"))
+        finally:
+            scratch.close()
 
 
-def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], columns: dict[str, int]) -> _Parsed:
+def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], columns: dict[str, int]
+                ) -> Iterator[_Parsed]:
+    """Check every row on its own and each order's rows against its first row (the database is not asked). The
+    rows come ordered by order number: yield their orders and refunds a run of CHUNK_ORDERS order numbers at a
+    time."""
     parsed = _Parsed()
     header = {name: headers[index] if index < len(headers) else name for name, index in columns.items()}
     tz = timezone.get_current_timezone()
@@ -372,6 +411,7 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
                                                                           "sku", "quantity"))
     money_fields = [(name, at[name]) for name in ("unit_price", "discount", "amount")]
     orders = parsed.orders
+    group = ""
     last_head: tuple = ()
     last_known: tuple = ()
 
@@ -454,7 +494,6 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
             refund.bad = True
 
     for number, row in rows:
-        parsed.total += 1
         short = blank + 1 - len(row)
         if short > 0:
             row = [*row, *([""] * short)]
@@ -463,6 +502,12 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
             row[blank] = ""
         else:
             row[blank] = ""
+        if row[i_order] != group:
+            group = row[i_order]
+            if len(orders) + len(parsed.refunds) >= CHUNK_ORDERS:
+                yield parsed
+                parsed = _Parsed()
+                orders = parsed.orders
 
         raw_quantity = nfkc(row[i_quantity])
         if raw_quantity.startswith("-"):
@@ -531,7 +576,7 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
         if ok:
             unit_price, discount, amount = amounts
             order.lines.append((sku, quantity, unit_price, discount or zero, amount, number))
-    return parsed
+    yield parsed
 
 
 def _lookups(actor, parsed: _Parsed, columns: dict[str, int], headers: list[str]) -> tuple[dict, dict, dict]:
@@ -670,73 +715,112 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _checked_records(parsed: _Parsed) -> Iterator[tuple]:
-    """Yield the parsed rows as records to store (amounts and times as text), the orders a chunk at a time."""
-    yield (parsed.first_errors, parsed.error_count, parsed.bad_orders, parsed.bad_rows, parsed.total,
-           parsed.warnings, parsed.warning_count,
-           [(order_no, r.row, r.rows, [(sku, quantity, _text(amount), row) for sku, quantity, amount, row in r.lines],
-             r.bad) for order_no, r in parsed.refunds.items()])
-    orders = iter(parsed.orders.values())
-    while chunk := list(islice(orders, CHUNK_ORDERS)):
-        yield [(o.order_no, o.row, *o.customer_key, o.paid_at.isoformat() if o.paid_at else None, o.store,
-                o.channel, o.payment_method, _text(o.paid_amount), o.rows,
-                [(sku, quantity, _text(price), str(discount), _text(amount), row)
-                 for sku, quantity, price, discount, amount, row in o.lines]) for o in chunk]
+def _record(parsed: _Parsed) -> tuple:
+    """Return a run of parsed orders as a record to store (amounts and times as text)."""
+    return ("orders",
+            [(o.order_no, o.row, *o.customer_key, o.paid_at.isoformat() if o.paid_at else None, o.store, o.channel,
+              o.payment_method, _text(o.paid_amount), o.rows,
+              [(sku, quantity, _text(price), str(discount), _text(amount), row)
+               for sku, quantity, price, discount, amount, row in o.lines]) for o in parsed.orders.values()],
+            [(order_no, r.row, r.rows, [(sku, quantity, _text(amount), row) for sku, quantity, amount, row in r.lines],
+              r.bad) for order_no, r in parsed.refunds.items()],
+            parsed.errors, sorted(parsed.bad_orders), sorted(parsed.bad_rows))
 
 
-def _checked_load(job: OrderImport, key: str) -> _Parsed | None:
-    """Return the rows the dry run stored under this key, or None (missing, of another file, damaged)."""
-    records = checked_records(job, key)
-    if records is None:
-        return None
-    try:
-        first_errors, error_count, bad_orders, bad_rows, total, warnings, warning_count, refunds = next(records)
-        parsed = _Parsed(first_errors=[tuple(entry) for entry in first_errors], error_count=error_count,
-                         bad_orders=bad_orders, bad_rows=bad_rows, total=total, warnings=warnings,
-                         warning_count=warning_count)
-        for order_no, row, rows, lines, bad in refunds:
-            parsed.refunds[order_no] = _Refund(row, rows, [(sku, quantity, None if amount is None else Decimal(amount),
-                                                            line_row) for sku, quantity, amount, line_row in lines],
-                                               bad)
-        decimals: dict[str | None, Decimal | None] = {None: None}
-        for chunk in records:
-            for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in chunk:
-                for text in (paid_amount, *(v for line in lines for v in line[2:5])):
-                    if text not in decimals:
-                        decimals[text] = Decimal(text)
-                parsed.orders[order_no] = _Order(
-                    order_no, row, (kind, value), datetime.fromisoformat(paid_at) if paid_at else None, store,
-                    channel, payment, decimals[paid_amount], rows,
-                    [(sku, quantity, decimals[price], decimals[discount], decimals[amount], line_row)
-                     for sku, quantity, price, discount, amount, line_row in lines])
-    except (ValueError, EOFError, TypeError):
-        return None
+def _parsed(record: tuple, decimals: dict[str | None, Decimal | None]) -> _Parsed:
+    """Return the run of parsed orders stored as `record`; `decimals` keeps the amounts read so far."""
+    _kind, orders, refunds, errors, bad_orders, bad_rows = record
+    parsed = _Parsed(errors=[tuple(error) for error in errors], bad_orders=set(bad_orders), bad_rows=set(bad_rows))
+    for order_no, row, rows, lines, bad in refunds:
+        parsed.refunds[order_no] = _Refund(row, rows, [(sku, quantity, None if amount is None else Decimal(amount),
+                                                        line_row) for sku, quantity, amount, line_row in lines], bad)
+    for order_no, row, kind, value, paid_at, store, channel, payment, paid_amount, rows, lines in orders:
+        for text in (paid_amount, *(v for line in lines for v in line[2:5])):
+            if text not in decimals:
+                decimals[text] = Decimal(text)
+        parsed.orders[order_no] = _Order(
+            order_no, row, (kind, value), datetime.fromisoformat(paid_at) if paid_at else None, store, channel,
+            payment, decimals[paid_amount], rows,
+            [(sku, quantity, decimals[price], decimals[discount], decimals[amount], line_row)
+             for sku, quantity, price, discount, amount, line_row in lines])
     return parsed
 
 
-def _check(actor, job: OrderImport, columns: dict[str, int], *, dry_run: bool) -> tuple[_Parsed, _Checked, dict]:
+def _check_file(job: OrderImport, data: bytes, columns: dict[str, int], key: str) -> None:
+    """Parse the job's file, its rows ordered by order number, and store the orders next to the upload a run at a
+    time, then the row count and the warnings."""
+    with job_table(job, data) as table:
+        total = 0
+
+        def counted() -> Iterator[tuple[int, list[str]]]:
+            nonlocal total
+            for row in table.rows():
+                total += 1
+                yield row
+
+        with _by_order(counted(), columns["order_no"]) as rows:
+            checked_write(job, key, chain((_record(parsed) for parsed in _parse_rows(table.headers, rows, columns)),
+                                          [("end", total, warnings_report(table), table.warning_count)]))
+
+
+def _stored(job: OrderImport, key: str, summary: _Summary) -> Iterator[_Parsed]:
+    """Yield the runs of parsed orders stored for the job under the key; fill the summary's row count and warnings.
+    Raise ValueError when they are missing or damaged."""
+    records = checked_records(job, key)
+    if records is None:
+        raise CheckedDamaged(key)
+    decimals: dict[str | None, Decimal | None] = {None: None}
+    for record in records:
+        if record[0] == "end":
+            summary.total, summary.warnings, summary.warning_count = record[1:]
+        else:
+            yield _parsed(record, decimals)
+
+
+def _stored_key(job: OrderImport, columns: dict[str, int], *, check: bool) -> str:
+    """Return the key of the job's parsed rows; parse the file first when asked, or when the rows stored are
+    missing, of another file or damaged."""
     data = job_data(job)
     key = _checked_key(job, data, columns)
-    parsed = None
-    if not dry_run:
-        parsed = _checked_load(job, key)
-        # The stored rows serve one import; a job run again (after a failure or a rollback) is parsed afresh.
-        job.file.storage.delete(checked_name(job))
-    if parsed is None:
-        parsed = _parse(job, data, columns)
-        if dry_run:
-            checked_write(job, key, _checked_records(parsed))
-    products, stores, label = _lookups(actor, parsed, columns, job.headers)
-    checked = _price(parsed, products, label)
-    checked.refunds = _refunds(actor, job, parsed, label,
-                               [(no, r) for no, r in parsed.refunds.items() if not r.bad], apply=False)
-    # Rows of an order with a bad row are skipped with it: an order is imported whole or not at all.
-    for o in parsed.orders.values():
-        if o.order_no in parsed.bad_orders:
-            parsed.bad_rows.update(o.rows)
-    checked.orders = [entry for entry in checked.orders if entry[0].order_no not in parsed.bad_orders]
-    checked.lines = sum(len(entry[3]) for entry in checked.orders)
-    return parsed, checked, stores
+    if not check:
+        try:
+            for _parsed_run in _stored(job, key, _Summary()):
+                pass
+        except (ValueError, EOFError, TypeError):
+            check = True
+    if check:
+        _check_file(job, data, columns, key)
+    return key
+
+
+def _import(actor, job: OrderImport, columns: dict[str, int], key: str, *, write: bool) -> tuple[_Summary, int]:
+    """Check the stored orders against the database a run at a time, and with `write` import the good ones (all
+    or none in "all or nothing"). Return what was found, and how many refunds were made."""
+    summary = _Summary()
+    label = {name: job.headers[index] for name, index in columns.items()}
+    all_or_nothing = job.mode == ImportMode.ALL_OR_NOTHING
+    refunded = 0
+    for parsed in _stored(job, key, summary):
+        products, stores, label = _lookups(actor, parsed, columns, job.headers)
+        checked = _price(parsed, products, label)
+        checked.refunds = _refunds(actor, job, parsed, label,
+                                   [(no, r) for no, r in parsed.refunds.items() if not r.bad], apply=False)
+        # Rows of an order with a bad row are skipped with it: an order is imported whole or not at all.
+        for o in parsed.orders.values():
+            if o.order_no in parsed.bad_orders:
+                parsed.bad_rows.update(o.rows)
+        checked.orders = [entry for entry in checked.orders if entry[0].order_no not in parsed.bad_orders]
+        checked.lines = sum(len(entry[3]) for entry in checked.orders)
+        summary.add(parsed, checked)
+        if write and not (all_or_nothing and summary.error_count):
+            _write(actor, job, checked, stores)
+            refunded += len(_refunds(actor, job, parsed, {}, checked.refunds, apply=True))
+            # The customers who bought are buyers in the loyalty funnel, as the live order.paid events would make
+            # them.
+            stages_advance(actor=actor, customer_ids={o.customer_id for o, *_rest in checked.orders},
+                           target=LifecycleStage.BUYER, changes={"import": [None, str(job.public_id)]},
+                           via="import")
+    return summary, refunded
 
 
 class _DryRun(Exception):
@@ -780,13 +864,14 @@ def _refunds(actor, job: OrderImport, parsed: _Parsed, label: dict[str, str], re
     return accepted
 
 
-def _report(job: OrderImport, parsed: _Parsed, checked: _Checked) -> None:
-    job.total_rows = parsed.total
-    job.error_rows = len(parsed.bad_rows)
-    job.report = {"errors": parsed.errors(), "error_count": parsed.error_count,
-                  "good_rows": parsed.total - len(parsed.bad_rows), "good_orders": len(checked.orders),
-                  "good_lines": checked.lines, "good_refunds": len(checked.refunds), "warnings": parsed.warnings,
-                  "warning_count": parsed.warning_count, "checked_at": timezone.now().isoformat()}
+def _report(job: OrderImport, summary: _Summary) -> None:
+    job.total_rows = summary.total
+    job.error_rows = summary.bad_rows
+    job.report = {"errors": summary.errors(), "error_count": summary.error_count,
+                  "good_rows": summary.total - summary.bad_rows, "good_orders": summary.good_orders,
+                  "good_lines": summary.good_lines, "good_refunds": summary.good_refunds,
+                  "warnings": summary.warnings, "warning_count": summary.warning_count,
+                  "checked_at": timezone.now().isoformat()}
 
 
 @transaction.atomic
@@ -798,18 +883,19 @@ def order_import_validate(*, actor, job: OrderImport, mapping: dict[str, str], m
     if mode not in ImportMode.values:
         raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
     columns = _clean_mapping(job, mapping)
-    parsed, checked, _stores = _check(actor, job, columns, dry_run=True)
-    job.mapping = {str(i): next((f for f, c in columns.items() if c == i), IGNORE) for i in range(len(job.headers))}
     job.mode = mode
+    summary, _refunded = _import(actor, job, columns, _stored_key(job, columns, check=True), write=False)
+    job.mapping = {str(i): next((f for f, c in columns.items() if c == i), IGNORE) for i in range(len(job.headers))}
     job.status = ImportStatus.VALIDATED
-    _report(job, parsed, checked)
+    _report(job, summary)
     job.save()
     return job
 
 
 @transaction.atomic
 def order_import_run(*, actor, job: OrderImport) -> OrderImport:
-    """Import the checked file in one transaction: orders, lines and their order.paid events, in bulk.
+    """Import the checked file in one transaction: orders, lines and their order.paid events, in bulk, a run of
+    orders at a time.
 
     "All or nothing" imports nothing when a row is bad; "skip" imports the orders whose rows are all good.
     """
@@ -821,28 +907,29 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
         raise DomainError(_("Check the file before importing it."), code="not_validated")
     started = time.monotonic()
     columns = _clean_mapping(job, job.mapping)
-    parsed, checked, stores = _check(actor, job, columns, dry_run=False)
-    _report(job, parsed, checked)
-    if parsed.error_count and job.mode == ImportMode.ALL_OR_NOTHING:
+    key = _stored_key(job, columns, check=False)
+    with transaction.atomic():
+        summary, refunded = _import(actor, job, columns, key, write=True)
+        failed = bool(summary.error_count) and job.mode == ImportMode.ALL_OR_NOTHING
+        transaction.set_rollback(failed)
+    # The stored rows serve one import: a job run again (after a failure or a rollback) is parsed afresh.
+    job.file.storage.delete(checked_name(job))
+    _report(job, summary)
+    if failed:
         job.status = ImportStatus.FAILED
         job.order_count = job.line_count = 0
         job.report["result"] = "nothing_imported"
         job.save()
         return job
-    orders_written, lines_written = _write(actor, job, checked, stores)
-    refunds = _refunds(actor, job, parsed, {}, checked.refunds, apply=True)
-    # The customers who bought are buyers in the loyalty funnel, as the live order.paid events would make them.
-    stages_advance(actor=actor, customer_ids={o.customer_id for o, *_rest in checked.orders},
-                   target=LifecycleStage.BUYER, changes={"import": [None, str(job.public_id)]}, via="import")
     job.status = ImportStatus.IMPORTED
-    job.order_count, job.line_count = orders_written, lines_written
+    job.order_count, job.line_count = summary.good_orders, summary.good_lines
     job.report["result"] = "imported"
-    job.report["refunds"] = len(refunds)
+    job.report["refunds"] = refunded
     job.report["seconds"] = round(time.monotonic() - started, 3)
     job.save()
     audit_record(actor=actor, action="order.import", obj=job, changes={
         "file": [None, job.file_name], "mode": [None, job.mode], "rows": [None, job.total_rows],
-        "orders": [None, orders_written], "lines": [None, lines_written], "skipped_rows": [None, job.error_rows]})
+        "orders": [None, job.order_count], "lines": [None, job.line_count], "skipped_rows": [None, job.error_rows]})
     return job
 
 
