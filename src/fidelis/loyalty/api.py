@@ -248,7 +248,7 @@ def _already_sold(order: Order, member: Member, amount: Decimal) -> None:
                          "catalogue) with its order.paid event and applies the earn rules at once, in one "
                          "transaction. One sale per order number: the same number again answers the first sale "
                          "(200), with another amount or member it is refused (409).")
-@requires("events:write", "loyalty.operate")
+@requires("events:write", "order.add")
 def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_HEADER):
     header_idempotency_key(idempotency_key)  # refuses one too long; the order number names the sale
     program, member = _pos_member(request, payload)
@@ -287,7 +287,7 @@ def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_H
                          "refund_no (or an Idempotency-Key): the same refund again answers the first. A refund of "
                          "an order number not recorded yet is refused (409 order_unknown) and writes nothing: the "
                          "till sends it again once the sale is in.")
-@requires("events:write", "loyalty.operate")
+@requires("events:write", "order.refund")
 def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = KEY_HEADER):
     key = header_idempotency_key(idempotency_key)
     program, member = _pos_member(request, payload)
