@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 
 from django.template import engines
 from django.template.loader import render_to_string
-from django.urls import reverse
 
 from fidelis.web.templatetags.fidelis_ui import (
     audit_change,
@@ -57,7 +56,3 @@ def test_icon_is_the_svg_of_the_icon_template():
     assert template.render({"name": "home"}) == render_to_string("web/_icon.html", {"name": "home"})
     assert template.render({"name": "home"}).startswith("<svg")
 
-
-def test_id_url_is_the_url_of_the_view_for_a_public_id():
-    template = engines["django"].from_string('{% load fidelis_ui %}{% id_url "customers:detail" public_id %}')
-    assert template.render({"public_id": "0a1b2c3d4e5f6a7b"}) == reverse("customers:detail", args=["0a1b2c3d4e5f6a7b"])

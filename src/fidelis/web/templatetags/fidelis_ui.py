@@ -2,7 +2,6 @@
 
 import phonenumbers
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 
@@ -88,9 +87,3 @@ def today() -> str:
     """Return today's date in the current time zone as 2026-11-23 ({% now "Y-m-d" %} without the date format
     machinery)."""
     return timezone.localdate().isoformat()
-
-
-@register.simple_tag
-def id_url(name: str, public_id: str) -> str:
-    """Return the URL of the view `name` for an object's public id, as {% url name public_id %} does."""
-    return reverse(name, args=[public_id])
