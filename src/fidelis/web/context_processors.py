@@ -1,8 +1,6 @@
 """Navigation entries shown to the signed-in user, by capability."""
 
-from functools import lru_cache
-
-from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
@@ -29,11 +27,9 @@ NAV = [
 ]
 
 
-@lru_cache(maxsize=1024)
-def _url(url_name: str, prefix: str, urlconf) -> str | None:
-    # The entries' URLs take no arguments: reversed once per process (and script prefix), not on every page.
+def _url(url_name: str) -> str | None:
     try:
-        return reverse(url_name, urlconf=urlconf)
+        return reverse(url_name)
     except NoReverseMatch:
         return None
 
@@ -41,15 +37,6 @@ def _url(url_name: str, prefix: str, urlconf) -> str | None:
 def _is_active(current: str, url_name: str, also: tuple[str, ...]) -> bool:
     return current == url_name or current in also or any(
         a.endswith("*") and current.startswith(a[:-1]) for a in also)
-
-
-@lru_cache(maxsize=1024)
-def _entries(role: str, current: str, prefix: str, urlconf) -> tuple[tuple[str, str, object, str, bool], ...]:
-    # What a signed-in user sees depends on their role alone (see `has_capability`): worked out once per role and
-    # page.
-    return tuple((url_name, url, label, icon, _is_active(current, url_name, also))
-                 for url_name, label, capability, icon, also in NAV
-                 if role_has(role, capability) and (url := _url(url_name, prefix, urlconf)) is not None)
 
 
 def _current(request) -> str:
@@ -62,9 +49,11 @@ def nav_items(request) -> list[dict]:
     user = getattr(request, "user", None)
     if not signed_in(user):
         return []
-    return [{"url": url, "label": label, "name": url_name, "icon": icon, "active": active}
-            for url_name, url, label, icon, active in _entries(user.effective_role, _current(request),
-                                                                get_script_prefix(), get_urlconf())]
+    role, current = user.effective_role, _current(request)
+    return [{"url": url, "label": label, "name": url_name, "icon": icon,
+             "active": _is_active(current, url_name, also)}
+            for url_name, label, capability, icon, also in NAV
+            if role_has(role, capability) and (url := _url(url_name)) is not None]
 
 
 def navigation(request):
