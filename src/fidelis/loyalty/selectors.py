@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,9 +50,19 @@ def member_get_for_user(user, *, number: str | None = None, public_id: str | Non
     return member
 
 
+def _programs_default_first() -> QuerySet[Program]:
+    return Program.objects.filter(is_active=True).order_by("pk")
+
+
 def program_default() -> Program | None:
     """The program a shop with one club works with: the oldest active one."""
-    return Program.objects.filter(is_active=True).order_by("pk").first()
+    return _programs_default_first().first()
+
+
+def member_of_default_program(customer) -> Member | None:
+    """Return the customer's membership of the default program (`program_default`), its tier and program loaded."""
+    default = Subquery(_programs_default_first().values("pk")[:1])
+    return Member.objects.filter(customer=customer, program=default).select_related("tier", "program").first()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from fidelis.loyalty.selectors import (
     member_coupons,
     member_entries,
     member_get_for_user,
+    member_of_default_program,
     member_progress,
     member_visible_qs,
     program_default,
@@ -97,9 +98,8 @@ def member_entry_page(request, public_id: str):
 def customer_panel(request, public_id: str):
     """The member-club card of the customer 360° page (loaded by htmx, so the page itself stays light)."""
     customer = customer_get_for_user(request.user, public_id)
-    program = program_default()
-    member = Member.objects.filter(customer=customer, program=program).select_related(
-        "tier", "program").first() if program else None
+    member = member_of_default_program(customer)
+    program = member.program if member else program_default()
     context = {"customer": customer, "program": program, "member": member,
                "can_operate": has_capability(request.user, "loyalty.operate")}
     if member is not None:
