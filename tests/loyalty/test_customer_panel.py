@@ -2,18 +2,19 @@
 
 from django.urls import reverse
 
+from fidelis.accounts.models import Role
 from fidelis.loyalty.models import Program
 from fidelis.loyalty.services import member_enrol
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, UserFactory
 
 
 def test_customer_panel_shows_the_member_in_few_queries(client_for, member, manager, django_assert_max_num_queries):
     # given a member of the default program
     client = client_for(manager)
     url = reverse("loyalty:customer_panel", args=[member.customer.public_id])
-    # when the panel loads, then it reads the session, customer, member (with tier and program), tiers, spend
-    # towards the next tier, coupons and latest points: the program is not read again
-    with django_assert_max_num_queries(7):
+    # when the panel loads, then it reads the session, the member (with customer, tier and program), tiers, spend
+    # towards the next tier, coupons and latest points: neither the customer nor the program is read again
+    with django_assert_max_num_queries(6):
         panel = client.get(url).content.decode()
     # then it shows the member's number and balance
     assert member.number in panel and 'data-testid="panel-balance"' in panel
@@ -28,3 +29,12 @@ def test_customer_panel_offers_the_default_program_to_a_member_of_another(client
     panel = client_for(manager).get(reverse("loyalty:customer_panel", args=[customer.public_id])).content.decode()
     # then it offers to join the default (oldest active) program
     assert 'id="member-enrol"' in panel and program.name in panel
+
+
+def test_customer_panel_of_a_customer_the_user_does_not_see_is_not_found(client_for, member, sales):
+    # given a member whose customer belongs to another sales rep
+    member.customer.owner = UserFactory(role=Role.SALES)
+    member.customer.save()
+    # when a sales rep who does not see the customer asks for the panel, then it is not found
+    response = client_for(sales).get(reverse("loyalty:customer_panel", args=[member.customer.public_id]))
+    assert response.status_code == 404

@@ -97,8 +97,9 @@ def member_entry_page(request, public_id: str):
 @require_capability("loyalty.view")
 def customer_panel(request, public_id: str):
     """The member-club card of the customer 360° page (loaded by htmx, so the page itself stays light)."""
-    customer = customer_get_for_user(request.user, public_id)
-    member = member_of_default_program(customer)
+    # A member comes with their customer; a customer who is not one is read by itself (and 404s if not visible).
+    member = member_of_default_program(request.user, public_id)
+    customer = member.customer if member else customer_get_for_user(request.user, public_id)
     program = member.program if member else program_default()
     context = {"customer": customer, "program": program, "member": member,
                "can_operate": has_capability(request.user, "loyalty.operate")}
