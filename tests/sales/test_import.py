@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.core.errors import DomainError, PermissionDenied
 from fidelis.customers.models import ImportStatus, LifecycleStage
-from fidelis.events.models import Event
+from fidelis.events.models import Event, PendingDispatch
 from fidelis.loyalty.backfill import orders_backfill
 from fidelis.loyalty.models import AppliedEvent, Member, Purchase
 from fidelis.loyalty.services import member_enrol
@@ -26,6 +26,8 @@ from fidelis.sales.imports import (
 )
 from fidelis.sales.models import Order, OrderImport, OrderLine, Refund
 from fidelis.sales.services import paid_event_key
+from fidelis.work.models import Task
+from fidelis.work.services import follow_up_rule_create
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,21 +85,35 @@ def test_import_guesses_the_columns_checks_and_writes_orders_lines_and_history_e
         order_import_run(actor=manager, job=job)
 
 
-def test_imported_buyers_become_buyers_in_the_funnel_but_never_move_back(manager, catalogue, buyers):
+def test_imported_buyers_become_buyers_in_the_funnel_but_never_move_back(manager, catalogue, buyers,
+                                                                         django_capture_on_commit_callbacks):
     # given one buyer further down the funnel than "buyer" already
     buyers["phone"].lifecycle_stage = LifecycleStage.ADVOCATE
     buyers["phone"].save()
     assert buyers["A"].lifecycle_stage == LifecycleStage.INTERESTED
-    # when their orders are imported
-    job = order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
-    # then the other moves to "buyer", audited with the import; the advocate stays an advocate
+    # when their orders are imported, and the handlers that take history run after the commit
+    with django_capture_on_commit_callbacks(execute=True):
+        job = order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
+    # then the other moves to "buyer", audited with the imported event; the advocate stays an advocate
     buyers["A"].refresh_from_db()
     buyers["phone"].refresh_from_db()
     assert (buyers["A"].lifecycle_stage, buyers["phone"].lifecycle_stage) == (LifecycleStage.BUYER,
                                                                               LifecycleStage.ADVOCATE)
     entry = AuditEntry.objects.get(action="customer.stage_advance")
-    assert (entry.object_id, entry.actor, entry.via) == (buyers["A"].public_id, manager, "import")
-    assert entry.changes == {"lifecycle_stage": ["interested", "buyer"], "import": [None, job.public_id]}
+    first = Event.objects.filter(customer=buyers["A"], type="order.paid").order_by("pk").first()
+    assert first.payload["import"] == job.public_id
+    assert (entry.object_id, entry.via) == (buyers["A"].public_id, "rule")
+    assert entry.changes == {"lifecycle_stage": ["interested", "buyer"], "event": [None, first.public_id]}
+
+
+def test_imported_orders_open_no_follow_up_task(manager, catalogue, buyers, django_capture_on_commit_callbacks):
+    # given: an active follow-up rule for every purchase
+    follow_up_rule_create(actor=manager, data={"name": "购物后回访", "delay_days": 7, "assignee": manager})
+    # when: orders of the past are imported and their events dispatched
+    with django_capture_on_commit_callbacks(execute=True):
+        order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
+    # then: history calls for no follow-up; a live sale does
+    assert Event.objects.filter(type="order.paid").count() == 3 and not Task.objects.exists()
 
 
 def test_imported_orders_are_history_that_the_loyalty_backfill_applies(manager, catalogue, buyers,
@@ -106,10 +122,11 @@ def test_imported_orders_are_history_that_the_loyalty_backfill_applies(manager, 
     program = starter_program(actor=manager, name="星河会员俱乐部")
     with django_capture_on_commit_callbacks(execute=True):
         member, _created = member_enrol(actor=manager, program=program, customer=buyers["A"], channel="store")
-    # when: the import commits, no live processing runs
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    # when: the import commits, and the handlers that take history run: the member club's is not one of them
+    with django_capture_on_commit_callbacks(execute=True):
         order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
-    assert not callbacks and not AppliedEvent.objects.filter(event__type="order.paid").exists()
+    assert not AppliedEvent.objects.filter(event__type="order.paid").exists()
+    assert not PendingDispatch.objects.exists()
     # then: the back-fill finds the imported events and gives the points of the history
     result = orders_backfill(actor=manager, program=program)
     assert result.purchases == 2

@@ -66,9 +66,19 @@ def rows_insert(model: type[models.Model], names: tuple[str, ...], rows: list) -
         prepare = [(i, f) for i, f in enumerate(fields) if f.get_internal_type() in PREPARED]
         if prepare:
             rows = [list(row) for row in rows]
-            for row in rows:
-                for i, f in prepare:
-                    row[i] = f.get_db_prep_save(row[i], connection)
+            for i, f in prepare:
+                if isinstance(f, models.DateTimeField):
+                    # Rows written together often share their times (an import's events): each distinct one is
+                    # turned into SQLite's text once.
+                    done: dict = {}
+                    for row in rows:
+                        value = row[i]
+                        if value not in done:
+                            done[value] = f.get_db_prep_save(value, connection)
+                        row[i] = done[value]
+                else:
+                    for row in rows:
+                        row[i] = f.get_db_prep_save(row[i], connection)
         marks = ", ".join(["%s"] * len(fields))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 

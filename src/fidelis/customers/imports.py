@@ -51,6 +51,7 @@ from fidelis.customers.models import (
 from fidelis.customers.normalize import nfkc
 from fidelis.customers.services import EDITABLE_FIELDS, customer_number_next, customer_prepare
 from fidelis.events.models import Channel, Event
+from fidelis.events.services import record_events
 
 IGNORE = "ignore"
 TAGS = "tags"
@@ -846,9 +847,8 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     number_column = next((job.headers[index] for index, field in columns.items() if field == "number"), "")
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     event = {"type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
-             "summary": (_("Customer record imported from %(file)s") % {"file": job.file_name})[:200],
-             "payload": {"import": job.public_id}, "idempotency_key": None,
-             "actor_id": event_actor.pk if event_actor else None}
+             "summary": _("Customer record imported from %(file)s") % {"file": job.file_name},
+             "payload": {"import": job.public_id}, "actor_id": event_actor.pk if event_actor else None}
     created: set[int] = set()
     flagged: set[int] = set()
     for chunk in _checked_chunks(job, key, number_column):
@@ -904,7 +904,8 @@ def _chunk_import(chunk: _Chunk, event: dict[str, Any], created: set[int]) -> se
     # Each pair has a customer created just now, so none is stored yet: no need for duplicate_candidates_store's
     # conflict handling and counts.
     rows_insert_filled(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
-    # In public id order too: the events of one import are alike, which of them gets which key tells nothing.
-    rows_insert_filled(Event, ("public_id", "customer_id"), sorted(zip(new_public_ids(len(pks)), pks, strict=True)),
-                       fixed=event)
+    # Recorded as history, in public id order too: the events of one import are alike, which of them gets which key
+    # tells nothing.
+    record_events([Event(public_id=public_id, customer_id=pk, **event)
+                   for public_id, pk in sorted(zip(new_public_ids(len(pks)), pks, strict=True))], historical=True)
     return {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in created}

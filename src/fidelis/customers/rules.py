@@ -23,7 +23,7 @@ def _behind(stage: str, target: str) -> bool:
     return FUNNEL.index(stage) < FUNNEL.index(target)
 
 
-@on_event(*STAGE_FOR_EVENT, batch=True)
+@on_event(*STAGE_FOR_EVENT, batch=True, history=True)
 def advance_lifecycle_stages(event_ids: list[int]) -> int:
     """Move the customers of a batch of events to the stages the events prove, never backwards; safe to run twice.
 
@@ -57,24 +57,3 @@ def advance_lifecycle_stages(event_ids: list[int]) -> int:
             Customer.objects.filter(pk__in=ids).update(lifecycle_stage=stage, updated_at=now)
         AuditEntry.objects.bulk_create(entries)
     return len(entries)
-
-
-def stages_advance(*, actor, customer_ids: set[int], target: str, changes: dict, via: str) -> int:
-    """Move these customers to `target` where they are behind it (written history, such as imported orders, proves
-    the stage as its live events would); one audit entry per customer moved, with `changes` added. Inside the
-    caller's transaction; return how many moved."""
-    behind = FUNNEL[:FUNNEL.index(target)]
-    if not customer_ids or not behind:
-        return 0
-    customers = (Customer.objects.select_for_update(no_key=True).filter(pk__in=sorted(customer_ids),
-                                                                         lifecycle_stage__in=behind)
-                 .order_by("pk").only("public_id", "name", "number", "lifecycle_stage"))
-    entries, moved = [], []
-    for customer in customers:
-        entries.append(audit_entry(actor=actor, action="customer.stage_advance", obj=customer, via=via,
-                                   changes={"lifecycle_stage": [customer.lifecycle_stage, target], **changes}))
-        moved.append(customer.pk)
-    if moved:
-        Customer.objects.filter(pk__in=moved).update(lifecycle_stage=target, updated_at=timezone.now())
-        AuditEntry.objects.bulk_create(entries)
-    return len(moved)

@@ -40,11 +40,11 @@ def draining() -> bool:
     return getattr(_state, "draining", False)
 
 
-def dispatch(events: Iterable[tuple[int, str]]) -> int:
-    """Run the handlers of these (event id, type) pairs; return how many handler calls there were."""
+def dispatch(events: Iterable[tuple[int, str, bool]]) -> int:
+    """Run the handlers of these (event id, type, historical); return how many handler calls there were."""
     by_handler: dict = {}
-    for event_id, event_type in events:
-        for handler in handlers_for(event_type):
+    for event_id, event_type, historical in events:
+        for handler in handlers_for(event_type, historical=historical):
             by_handler.setdefault(handler, []).append(event_id)
     calls = 0
     for handler, ids in by_handler.items():
@@ -104,7 +104,7 @@ def _drain(wanted: list[int], more: bool, limit: int, batches: int | None, deadl
     return done
 
 
-def _run(claimed: list[tuple[int, str]], reraise: bool) -> None:
+def _run(claimed: list[tuple[int, str, bool]], reraise: bool) -> None:
     try:
         with transaction.atomic():
             dispatch(claimed)
@@ -112,31 +112,32 @@ def _run(claimed: list[tuple[int, str]], reraise: bool) -> None:
     except Exception:
         if reraise and len(claimed) == 1:
             raise
-    for pair in claimed:  # again one by one: only the event that fails is lost
+    for event in claimed:  # again one by one: only the event that fails is lost
         try:
             with transaction.atomic():
-                dispatch([pair])
+                dispatch([event])
         except Exception:
             if reraise:
                 raise
-            log.exception("event %s (%s): a handler failed; the event is not dispatched again", *pair)
+            log.exception("event %s (%s): a handler failed; the event is not dispatched again", *event[:2])
 
 
-def _claim(event_ids: list[int], more: int) -> list[tuple[int, str]]:
+def _claim(event_ids: list[int], more: int) -> list[tuple[int, str, bool]]:
     """Delete and return the queued rows of these events (those still queued) and of up to `more` others."""
     table = connection.ops.quote_name(PendingDispatch._meta.db_table)
     # Rows another worker holds are skipped, not waited for (PostgreSQL; SQLite has one writer at a time anyway).
     skip = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    claimed: list[tuple[int, str]] = []
+    claimed: list[tuple[int, str, bool]] = []
     with connection.cursor() as cursor:
         if event_ids:
             marks = ", ".join(["%s"] * len(event_ids))
             cursor.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "  # noqa: S608
-                           f"WHERE event_id IN ({marks}){skip}) RETURNING event_id, type", event_ids)
-            claimed.extend(cursor.fetchall())
+                           f"WHERE event_id IN ({marks}){skip}) RETURNING event_id, type, historical", event_ids)
+            claimed.extend((event_id, type_, bool(historical)) for event_id, type_, historical in cursor.fetchall())
         if more > len(claimed):
             cursor.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "  # noqa: S608
-                           f"ORDER BY event_id LIMIT %s{skip}) RETURNING event_id, type", [more - len(claimed)])
-            claimed.extend(cursor.fetchall())
+                           f"ORDER BY event_id LIMIT %s{skip}) RETURNING event_id, type, historical",
+                           [more - len(claimed)])
+            claimed.extend((event_id, type_, bool(historical)) for event_id, type_, historical in cursor.fetchall())
     claimed.sort()
     return claimed

@@ -141,6 +141,8 @@ class PendingDispatch(models.Model):
     event = models.OneToOneField(Event, on_delete=models.CASCADE, primary_key=True, related_name="+",
                                  verbose_name=_("event"))
     type = models.CharField(_("type"), max_length=40)
+    historical = models.BooleanField(_("historical"), default=False, db_default=False,
+                                     help_text=_("Recorded as history: only handlers that take history run."))
 
     class Meta:
         verbose_name = _("event to dispatch")

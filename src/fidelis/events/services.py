@@ -98,10 +98,12 @@ EVENT_FIELDS = ("id", "public_id", "customer", "type", "occurred_at", "channel",
                 "idempotency_key", "actor", "created_at")
 
 
-def record_events(events: list[Event]) -> list[Event]:
-    """Write many new events at once (no idempotency keys), queued for their handlers as `record_event` does.
+def record_events(events: list[Event], *, historical: bool = False) -> list[Event]:
+    """Write many new events at once (their idempotency keys, if any, unused so far), queued for their handlers as
+    `record_event` does; `historical` events (imported history) only for the handlers that take history.
 
-    In one statement per table (`core.bulk`): the ledger writes a points.changed event for each entry of a batch.
+    In one statement per table (`core.bulk`): the ledger writes a points.changed event for each entry of a batch,
+    an import the events of its rows.
     """
     if not events:
         return events
@@ -117,10 +119,10 @@ def record_events(events: list[Event]) -> list[Event]:
             rows.append((pk, event.public_id, event.customer_id, event.type, event.occurred_at, event.channel,
                          event.touchpoint, event.summary, event.payload, event.idempotency_key, event.actor_id, now))
         rows_insert(Event, EVENT_FIELDS, rows)
-        queued = [(e.pk, e.type) for e in events if handlers_for(e.type)]
-        rows_insert(PendingDispatch, ("event", "type"), queued)
+        queued = [(e.pk, e.type, historical) for e in events if handlers_for(e.type, historical=historical)]
+        rows_insert(PendingDispatch, ("event", "type", "historical"), queued)
     if queued:
-        transaction.on_commit(partial(_nudge, [pk for pk, _type in queued]))
+        transaction.on_commit(partial(_nudge, [pk for pk, _type, _historical in queued]))
     return events
 
 

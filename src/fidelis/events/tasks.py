@@ -54,7 +54,7 @@ def dispatch_event(event_id: int, event_type: str | None = None) -> int:
     """
     if event_type is None:
         event_type = Event.objects.filter(pk=event_id).values_list("type", flat=True).first()
-    return dispatch.dispatch([(event_id, event_type)]) if event_type is not None else 0
+    return dispatch.dispatch([(event_id, event_type, False)]) if event_type is not None else 0
 
 
 @shared_task(name="events.webhook_deliver", acks_late=True)
