@@ -144,17 +144,9 @@ def _setup(args: argparse.Namespace) -> dict:
 
     from fidelis.accounts.models import Role, User
     from fidelis.customers.models import Customer
-    from fidelis.sales.models import (
-        Opportunity,
-        OpportunitySource,
-        Order,
-        OrderLine,
-        Product,
-        ProductCategory,
-        StageKind,
-        Store,
-    )
-    from fidelis.sales.pipeline import pipeline_default
+    from fidelis.pipeline.models import Opportunity, OpportunitySource, StageKind
+    from fidelis.pipeline.services import pipeline_default
+    from fidelis.sales.models import Order, OrderLine, Product, ProductCategory, Store
     from fidelis.work.models import Task
 
     rng = Random(args.seed)

@@ -10,11 +10,12 @@ from fidelis.accounts.permissions import CAPABILITIES
 from fidelis.accounts.services import api_token_create
 from fidelis.config.api import api
 from fidelis.customers.services import customer_create
+from tests.pipeline import matrix as pipeline_matrix
 from tests.sales import matrix as sales_matrix
 from tests.work import matrix as work_matrix
 
 # Apps that keep their rows in tests/<app>/matrix.py (WEB, POSTS, API, BODIES, sample_kwargs).
-APP_MATRICES = [sales_matrix, work_matrix]
+APP_MATRICES = [sales_matrix, pipeline_matrix, work_matrix]
 
 PUBLIC = "public"
 # Web routes: url name → the capability its view requires (PUBLIC: no login needed).

@@ -22,7 +22,7 @@ from fidelis.accounts.services import api_token_create
 from fidelis.customers.services import customer_create, customer_update
 from fidelis.loyalty.services import member_enrol
 from fidelis.loyalty.templates import starter_program
-from fidelis.sales.pipeline import contract_create, opportunity_create
+from fidelis.pipeline.services import contract_create, opportunity_create
 from fidelis.sales.services import category_save, order_create, product_save, store_save
 from fidelis.work.services import task_create
 from tests.factories import UserFactory
@@ -36,8 +36,8 @@ SKIPPED = {"accounts:logout", "set_language"}
 # What the former owner saw before the customer was given away (the walk below must reach each of them).
 SHOWN_BEFORE_WEB = {"web:home", "web:dashboard", "work:tasks", "work:task_detail", "customers:list",
                     "customers:search", "customers:detail", "sales:orders", "sales:order_detail",
-                    "sales:opportunities", "sales:opportunity_detail", "sales:pipeline", "sales:contracts",
-                    "sales:contract_detail", "loyalty:members", "loyalty:member_detail"}
+                    "pipeline:opportunities", "pipeline:opportunity_detail", "pipeline:board", "pipeline:contracts",
+                    "pipeline:contract_detail", "loyalty:members", "loyalty:member_detail"}
 SHOWN_BEFORE_API = {"GET /customers", "GET /customers/{public_id}", "GET /sales/orders", "GET /sales/orders/{number}",
                     "GET /sales/opportunities", "GET /sales/opportunities/{public_id}", "GET /sales/contracts",
                     "GET /sales/contracts/{public_id}", "GET /work/tasks", "GET /work/tasks/{public_id}",

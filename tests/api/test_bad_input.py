@@ -13,8 +13,8 @@ import pytest
 from fidelis.accounts.services import api_token_create
 from fidelis.customers.models import Customer
 from fidelis.events.models import Event
+from fidelis.pipeline.selectors import pipeline_default
 from fidelis.sales.models import Product
-from fidelis.sales.pipeline_selectors import pipeline_default
 from fidelis.work.models import Task
 from tests.api.test_auth import ALL_SCOPES
 from tests.factories import CustomerFactory

@@ -7,9 +7,9 @@ import pytest
 from ninja import Schema
 
 APP_SCHEMA_MODULES = ["fidelis.config.api", "fidelis.customers.schemas", "fidelis.events.schemas",
-                      "fidelis.loyalty.schemas", "fidelis.sales.schemas", "fidelis.sales.pipeline_schemas",
+                      "fidelis.loyalty.schemas", "fidelis.sales.schemas", "fidelis.pipeline.schemas",
                       "fidelis.work.schemas", "fidelis.customers.api", "fidelis.events.api", "fidelis.loyalty.api",
-                      "fidelis.sales.api", "fidelis.work.api"]
+                      "fidelis.sales.api", "fidelis.pipeline.api", "fidelis.work.api"]
 
 
 @pytest.fixture

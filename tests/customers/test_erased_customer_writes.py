@@ -19,8 +19,9 @@ from fidelis.events.models import Event
 from fidelis.loyalty.models import Member
 from fidelis.loyalty.services import member_enrol
 from fidelis.loyalty.templates import starter_program
-from fidelis.sales.models import Contract, Opportunity, Order
-from fidelis.sales.pipeline import contract_create, opportunity_create
+from fidelis.pipeline.models import Contract, Opportunity
+from fidelis.pipeline.services import contract_create, opportunity_create
+from fidelis.sales.models import Order
 from fidelis.sales.services import category_save, order_create, product_save, store_save
 from fidelis.work.models import Task
 from fidelis.work.services import task_create
@@ -135,10 +136,10 @@ def test_the_web_forms_refuse_new_activity_for_an_erased_customer_on_the_custome
         "line-0-sku": "CF-001", "line-0-quantity": "1"})
     assert response.status_code == 400 and 'id="error-customer"' in response.content.decode()
     assert ERASED_ZH in response.content.decode()
-    response = client.post(reverse("sales:opportunity_create"), {"customer": erased.public_id, "title": "团购",
+    response = client.post(reverse("pipeline:opportunity_create"), {"customer": erased.public_id, "title": "团购",
                                                                   "source": "wechat"})
     assert response.status_code == 400 and ERASED_ZH in response.content.decode()
-    response = client.post(reverse("sales:contract_create"), {
+    response = client.post(reverse("pipeline:contract_create"), {
         "customer": erased.public_id, "number": "HT-E3", "amount": "100", "payment_method": "transfer",
         "start_date": "2026-01-01", "end_date": "2026-12-31", "status": "active"})
     assert response.status_code == 400 and ERASED_ZH in response.content.decode()

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from fidelis.accounts.models import Role
 from fidelis.customers.services import customer_create
+from fidelis.pipeline.services import opportunity_create
 from fidelis.sales.models import Order
-from fidelis.sales.pipeline import opportunity_create
 from fidelis.sales.services import category_save, product_save, store_save
 from fidelis.work.models import Task, TaskSource
 from fidelis.work.reminders import reminders_send_due

@@ -9,8 +9,9 @@ from django.db.models import Sum
 
 from fidelis.customers.demo import SHOPS
 from fidelis.events.models import Event
+from fidelis.pipeline.models import Contract, Opportunity
 from fidelis.sales.demo import CATALOGUE, demo_stores
-from fidelis.sales.models import Contract, Opportunity, Order, OrderLine, Product, ProductCategory, Store
+from fidelis.sales.models import Order, OrderLine, Product, ProductCategory, Store
 
 pytestmark = pytest.mark.django_db
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "fidelis.customers",
     "fidelis.loyalty",
     "fidelis.sales",
+    "fidelis.pipeline",
     "fidelis.work",
     "fidelis.web",
 ]
@@ -184,7 +185,7 @@ CELERY_BEAT_SCHEDULE = {
     "loyalty-apply-missed": {"task": "loyalty.apply_missed", "schedule": 300.0},
     "events-webhook-retry-due": {"task": "events.webhook_retry_due", "schedule": 60.0},
     "work-send-due-reminders": {"task": "work.send_due_reminders", "schedule": 60.0},
-    "sales-contract-expiry-reminders": {"task": "sales.contract_expiry_reminders", "schedule": 3600.0},
+    "pipeline-contract-expiry-reminders": {"task": "pipeline.contract_expiry_reminders", "schedule": 3600.0},
 }
 # How many queued events a worker hands to the handlers in one transaction (events.dispatch_pending).
 FIDELIS_DISPATCH_BATCH = env_int("FIDELIS_DISPATCH_BATCH", 500)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("events/", include("fidelis.events.urls")),
     path("loyalty/", include("fidelis.loyalty.urls")),
     path("sales/", include("fidelis.sales.urls")),
+    path("sales/", include("fidelis.pipeline.urls")),
     path("work/", include("fidelis.work.urls")),
     path("api/", api.urls),
     path("", include("fidelis.web.urls")),

@@ -35,7 +35,6 @@ from fidelis.sales.models import (
     SalesDayProduct,
     Store,
 )
-from fidelis.sales.pipeline_demo import demo_pipeline_load, demo_pipeline_reset
 from fidelis.sales.rollups import rollups_rebuild
 
 CHUNK = 5000
@@ -237,21 +236,17 @@ def demo_load(ctx) -> dict[str, int]:
         catalogue = demo_catalogue_load()
         done = demo_orders_load(seed=ctx.seed)
         rollups_rebuild()
-        pipeline = demo_pipeline_load(ctx)
         audit_record(actor=ctx.actor, action="demo.load", object_type="sales.order", via="system",
                      object_repr="sales", changes={"orders": [None, done["orders"]],
                                                    "products": [None, catalogue["products"]],
                                                    "at": [None, timezone.now().isoformat()]})
-    ctx.write(f"  {done['orders']:,} orders with {done['order lines']:,} lines at {catalogue['stores']} stores, "
-              f"{pipeline['opportunities']} opportunities, {pipeline['contracts']} contracts "
+    ctx.write(f"  {done['orders']:,} orders with {done['order lines']:,} lines at {catalogue['stores']} stores "
               f"({time.monotonic() - started:.0f} s)")
-    return {"products": catalogue["products"], "orders": done["orders"], "order lines": done["order lines"],
-            **pipeline}
+    return {"products": catalogue["products"], "orders": done["orders"], "order lines": done["order lines"]}
 
 
 def demo_reset(ctx) -> None:
     """Delete every order, refund, import, product, category and store."""
-    demo_pipeline_reset()
     for model in (SalesDay, SalesDayProduct, RefundLine, Refund, OrderLine, Order, OrderImport, Product):
         model.objects.all()._raw_delete(model.objects.db)
     while ProductCategory.objects.exists():

@@ -11,13 +11,3 @@ def move_orders(*, actor, keep, absorb) -> dict:
     Order.objects.filter(customer=absorb).update(customer=keep)
     return {"orders": numbers}
 
-
-@on_merge
-def move_pipeline(*, actor, keep, absorb) -> dict:
-    """Move the absorbed record's opportunities and contracts to the kept record; return the contract numbers."""
-    from fidelis.sales.models import Contract, Opportunity
-
-    numbers = list(Contract.objects.filter(customer=absorb).values_list("number", flat=True))
-    opportunities = Opportunity.objects.filter(customer=absorb).update(customer=keep)
-    Contract.objects.filter(customer=absorb).update(customer=keep)
-    return {"contracts": numbers, "opportunities": opportunities}

@@ -10,6 +10,7 @@ and product count order lines (the line amounts, before the order discount, and 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
@@ -29,7 +30,33 @@ from fidelis.sales.models import (
     SalesDayProduct,
     Store,
 )
-from fidelis.sales.pipeline import parse_date
+
+# The dates a report, an opportunity or a contract may name.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def parse_date(value: Any, *, field: str, required: bool = False) -> date | None:
+    """Return a date from a date or an ISO text (2026-12-31); raise DomainError naming the field otherwise."""
+    if value in (None, ""):
+        if required:
+            raise DomainError(_("This field is required."), code="required", field=field)
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        text = str(value).strip()
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise DomainError(_("“%(value)s” is not a date like 2026-12-31.") % {"value": text}, code="invalid_date",
+                              field=field)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise DomainError(_("The date must lie between %(start)s and %(end)s.") % {"start": MIN_YEAR, "end": MAX_YEAR},
+                          code="invalid_date", field=field)
+    return value
+
 
 DIMENSIONS = {
     "store": gettext_lazy("store"),

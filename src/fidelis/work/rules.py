@@ -1,16 +1,19 @@
-"""How tasks react to events: the follow-up rules (回访) open a task after a purchase, once per rule and purchase."""
+"""How tasks react to events: the follow-up rules (回访) open a task after a purchase, once per rule and purchase;
+a contract about to end (`contract.expiring`) gives its owner a to-do to renew it."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.customers.dedupe import on_merge
 from fidelis.events.models import Event
 from fidelis.events.registry import on_event
+from fidelis.pipeline.models import Contract, ContractStatus
 from fidelis.work.models import FollowUpRule, FollowUpTrigger, Task, TaskSource
 from fidelis.work.services import task_create
 
@@ -109,6 +112,42 @@ def follow_up_tasks_create(event_id: int) -> list[Task]:
         except IntegrityError:
             continue
     return created
+
+
+def contract_renewal_due(end_date: date, announced_at: datetime) -> datetime:
+    """Return when a contract's renewal to-do is due: a week before the end (not before the announcement's day),
+    at 10:00, and at least an hour after the announcement."""
+    day = max(timezone.localtime(announced_at).date(), end_date - timedelta(days=7))
+    return max(timezone.make_aware(datetime.combine(day, time(10, 0))), announced_at + timedelta(hours=1))
+
+
+@on_event("contract.expiring")
+def contract_renewal_task(event_id: int) -> Task | None:
+    """Give the owner of a contract about to end a to-do to renew it; safe to run twice (one task per contract end)."""
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        return None
+    contract = (Contract.objects.select_related("customer", "owner")
+                .filter(public_id=str(event.payload.get("contract", ""))).first())
+    if contract is None or contract.status != ContractStatus.ACTIVE:
+        return None
+    key = f"sales:contract:{contract.public_id}:expiry:{contract.end_date}"
+    if Task.objects.filter(idempotency_key=key).exists():
+        return None
+    customer = contract.customer if not contract.customer.merged_into_id else None
+    values = {"number": contract.number, "date": contract.end_date.isoformat()}
+    try:
+        # A savepoint: a second run that lost the race hits the idempotency key's constraint and moves on.
+        with transaction.atomic():
+            return task_create(
+                actor=None, owner=contract.owner, customer=customer, related=contract,
+                due_at=contract_renewal_due(contract.end_date, event.occurred_at), remind_at=timezone.now(),
+                via="system", title=_("Contract %(number)s ends on %(date)s: renew it?") % values,
+                notes=_("Contract %(number)s of %(customer)s, ¥%(amount)s, ends on %(date)s.")
+                % {**values, "customer": contract.customer.name, "amount": contract.amount},
+                idempotency_key=key)
+    except IntegrityError:
+        return None
 
 
 @on_merge

@@ -27,6 +27,7 @@ from fidelis.customers.models import Customer
 LOADERS = [
     "fidelis.customers.demo",
     "fidelis.sales.demo",
+    "fidelis.pipeline.demo",
     "fidelis.loyalty.demo",
     "fidelis.work.demo",
 ]
