@@ -57,6 +57,7 @@ OWN_EVENT_LABELS = {
     "opportunity.lost": _("Opportunity lost"),
     "contract.signed": _("Contract signed"),
     "contract.renewed": _("Contract renewed"),
+    "contract.expiring": _("Contract about to end"),
     "contract.terminated": _("Contract terminated"),
 }
 
