@@ -1,6 +1,7 @@
 """Customer imports from CSV or XLSX: upload, column mapping, dry run, then one fast transaction."""
 
 import hashlib
+import heapq
 import io
 import json
 import marshal
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, partial
 from itertools import chain, islice, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -406,12 +407,34 @@ class _Chunk:
         self.rows = [self.rows[i] for i in kept]
 
 
+class FirstErrors:
+    """The errors of an import's first rows, as many as its report shows (customer or order import), and how many
+    there are in all; the errors may come in any order."""
+
+    def __init__(self) -> None:
+        # (-row, -number, column, message): a heap whose first entry is the one to drop when an earlier row's comes.
+        self._heap: list[tuple[int, int, str, str]] = []
+        self.count = 0
+
+    def add(self, row: int, column: str, message: str) -> None:
+        self.count += 1
+        entry = (-row, -self.count, column, message)
+        if len(self._heap) < MAX_REPORTED_ERRORS:
+            heapq.heappush(self._heap, entry)
+        elif entry > self._heap[0]:
+            heapq.heapreplace(self._heap, entry)
+
+    def report(self) -> list[dict[str, Any]]:
+        """Return the errors kept, by row (then as they came), as the report shows them."""
+        return [{"row": -row, "column": column, "message": message}
+                for row, _number, column, message in sorted(self._heap, reverse=True)]
+
+
 class _Summary:
     """What checking the whole file found, as the report shows it: the first errors, the counts, the warnings."""
 
     def __init__(self) -> None:
-        self.errors: list[dict[str, Any]] = []
-        self.error_count = 0
+        self.errors = FirstErrors()
         self.bad_rows = 0
         self.good_rows = 0
         self.total = 0
@@ -419,9 +442,8 @@ class _Summary:
         self.warning_count = 0
 
     def add(self, chunk: _Chunk) -> None:
-        errors = sorted(chunk.errors, key=itemgetter("row"))
-        self.errors.extend(errors[:MAX_REPORTED_ERRORS - len(self.errors)])
-        self.error_count += len(errors)
+        for error in chunk.errors:
+            self.errors.add(error["row"], error["column"], error["message"])
         self.bad_rows += len(chunk.bad_rows)
         self.good_rows += len(chunk.values)
 
@@ -752,11 +774,16 @@ def _checked_chunks(job: ImportJob, key: str, number_column: str, summary: _Summ
         yield chunk
 
 
+def _number_column(job: ImportJob, mapping: dict[int, str]) -> str:
+    """Return the header of the column mapped to the customer number, or ""."""
+    return next((job.headers[index] for index, field in mapping.items() if field == "number"), "")
+
+
 def _summary(job: ImportJob, data: bytes, mapping: dict[int, str], *, check: bool) -> tuple[str, _Summary]:
     """Return the key of the job's checked rows and what they hold; check the file first when asked, or when the
     rows stored are missing, of another file or damaged."""
     key = _checked_key(job, data, mapping)
-    column = next((job.headers[index] for index, field in mapping.items() if field == "number"), "")
+    column = _number_column(job, mapping)
     if not check:
         summary = _Summary()
         try:
@@ -776,8 +803,8 @@ def _report(job: ImportJob, summary: _Summary) -> None:
     job.total_rows = summary.total
     job.error_rows = summary.bad_rows
     job.report = {
-        "errors": summary.errors,
-        "error_count": summary.error_count,
+        "errors": summary.errors.report(),
+        "error_count": summary.errors.count,
         "good_rows": summary.good_rows,
         "warnings": summary.warnings,
         "warning_count": summary.warning_count,
@@ -838,20 +865,19 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     # Either way the job must be checked again before another run, which stores the rows anew.
     transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
     _report(job, summary)
-    if summary.error_count and job.mode == ImportMode.ALL_OR_NOTHING:
+    if summary.errors.count and job.mode == ImportMode.ALL_OR_NOTHING:
         job.status = ImportStatus.FAILED
         job.created_count = job.duplicate_count = 0
         job.report["result"] = "nothing_imported"
         job.save()
         return job
-    number_column = next((job.headers[index] for index, field in columns.items() if field == "number"), "")
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     event = {"type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
              "summary": _("Customer record imported from %(file)s") % {"file": job.file_name},
              "payload": {"import": job.public_id}, "actor_id": event_actor.pk if event_actor else None}
     created: set[int] = set()
     flagged: set[int] = set()
-    for chunk in _checked_chunks(job, key, number_column):
+    for chunk in _checked_chunks(job, key, _number_column(job, columns)):
         flagged.update(_chunk_import(chunk, event, created))
     job.status = ImportStatus.IMPORTED
     job.created_count = len(created)

@@ -10,7 +10,6 @@ member club's back-fill (`loyalty.backfill.orders_backfill`, which reads order.p
 turns them into points, purchases and tiers when it runs.
 """
 
-import heapq
 import marshal
 import os
 import re
@@ -38,6 +37,7 @@ from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
     CheckedDamaged,
+    FirstErrors,
     checked_key,
     checked_name,
     checked_records,
@@ -61,7 +61,6 @@ from fidelis.sales.rollups import local_day, rollup_orders
 from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, order_refund, paid_event_key_for
 
 IGNORE = "ignore"
-MAX_REPORTED_ERRORS = 1000
 CENT = Decimal("0.01")
 CHECKED_FORMAT = 4  # of the parsed rows the dry run stores for the import
 CHUNK_ORDERS = 5000  # order numbers parsed, stored, checked and imported at a time
@@ -233,10 +232,7 @@ class _Summary:
     """What checking the whole file found, as the report shows it: the first errors, the counts, the warnings."""
 
     def __init__(self) -> None:
-        # The errors of the first rows, as many as the report shows: (-row, -number, column, message), a heap
-        # whose first entry is the one to drop when an error of an earlier row comes.
-        self.first_errors: list[tuple[int, int, str, str]] = []
-        self.error_count = 0
+        self.errors = FirstErrors()
         self.bad_rows = 0
         self.total = 0
         self.good_orders = self.good_lines = self.good_refunds = 0
@@ -244,22 +240,12 @@ class _Summary:
         self.warning_count = 0
 
     def add(self, parsed: _Parsed, checked: "_Checked") -> None:
-        for row, column, message in parsed.errors:
-            self.error_count += 1
-            entry = (-row, -self.error_count, column, message)
-            if len(self.first_errors) < MAX_REPORTED_ERRORS:
-                heapq.heappush(self.first_errors, entry)
-            elif entry > self.first_errors[0]:
-                heapq.heapreplace(self.first_errors, entry)
+        for error in parsed.errors:
+            self.errors.add(*error)
         self.bad_rows += len(parsed.bad_rows)
         self.good_orders += len(checked.orders)
         self.good_lines += checked.lines
         self.good_refunds += len(checked.refunds)
-
-    def errors(self) -> list[dict[str, Any]]:
-        """Return the errors of the first rows, by row, as the report shows them."""
-        return [{"row": -row, "column": column, "message": message}
-                for row, _number, column, message in sorted(self.first_errors, reverse=True)]
 
 
 # An amount as shops write it: "1,234.50", "1234.5元", "¥19.90", "￥19.9" (full width), "RMB 88", "-¥30".
@@ -580,9 +566,9 @@ def _parse_rows(headers: list[str], rows: Iterable[tuple[int, list[str]]], colum
     yield parsed
 
 
-def _lookups(actor, parsed: _Parsed, columns: dict[str, int], headers: list[str]) -> tuple[dict, dict, dict]:
-    """Check what the database knows: customers, products, stores, order numbers taken. Return what was found."""
-    label = {name: headers[index] for name, index in columns.items()}
+def _lookups(actor, parsed: _Parsed, label: dict[str, str]) -> tuple[dict, dict]:
+    """Check what the database knows: customers, products, stores, order numbers taken; `label` names each field's
+    column. Return the products and the stores found."""
     orders = parsed.orders
     numbers = {o.customer_key[1] for o in orders.values() if o.customer_key[0] == "number"}
     phones: dict[str, str] = {}
@@ -633,7 +619,7 @@ def _lookups(actor, parsed: _Parsed, columns: dict[str, int], headers: list[str]
             if sku not in products:
                 parsed.error(row, label["sku"], _("There is no product with SKU %(sku)s.") % {"sku": sku},
                              o.order_no)
-    return products, stores, label
+    return products, stores
 
 
 @dataclass
@@ -802,7 +788,7 @@ def _import(actor, job: OrderImport, columns: dict[str, int], key: str, *, write
     all_or_nothing = job.mode == ImportMode.ALL_OR_NOTHING
     refunded = 0
     for parsed in _stored(job, key, summary):
-        products, stores, label = _lookups(actor, parsed, columns, job.headers)
+        products, stores = _lookups(actor, parsed, label)
         checked = _price(parsed, products, label)
         checked.refunds = _refunds(actor, job, parsed, label,
                                    [(no, r) for no, r in parsed.refunds.items() if not r.bad], apply=False)
@@ -813,7 +799,7 @@ def _import(actor, job: OrderImport, columns: dict[str, int], key: str, *, write
         checked.orders = [entry for entry in checked.orders if entry[0].order_no not in parsed.bad_orders]
         checked.lines = sum(len(entry[3]) for entry in checked.orders)
         summary.add(parsed, checked)
-        if write and not (all_or_nothing and summary.error_count):
+        if write and not (all_or_nothing and summary.errors.count):
             _write(actor, job, checked, stores)
             refunded += len(_refunds(actor, job, parsed, {}, checked.refunds, apply=True))
     return summary, refunded
@@ -863,7 +849,7 @@ def _refunds(actor, job: OrderImport, parsed: _Parsed, label: dict[str, str], re
 def _report(job: OrderImport, summary: _Summary) -> None:
     job.total_rows = summary.total
     job.error_rows = summary.bad_rows
-    job.report = {"errors": summary.errors(), "error_count": summary.error_count,
+    job.report = {"errors": summary.errors.report(), "error_count": summary.errors.count,
                   "good_rows": summary.total - summary.bad_rows, "good_orders": summary.good_orders,
                   "good_lines": summary.good_lines, "good_refunds": summary.good_refunds,
                   "warnings": summary.warnings, "warning_count": summary.warning_count,
@@ -906,7 +892,7 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
     key = _stored_key(job, columns, check=False)
     with transaction.atomic():
         summary, refunded = _import(actor, job, columns, key, write=True)
-        failed = bool(summary.error_count) and job.mode == ImportMode.ALL_OR_NOTHING
+        failed = bool(summary.errors.count) and job.mode == ImportMode.ALL_OR_NOTHING
         transaction.set_rollback(failed)
     # The stored rows serve one import: a job run again (after a failure or a rollback) is parsed afresh.
     job.file.storage.delete(checked_name(job))
