@@ -67,18 +67,11 @@ def rows_insert(model: type[models.Model], names: tuple[str, ...], rows: list) -
         if prepare:
             rows = [list(row) for row in rows]
             for i, f in prepare:
-                if isinstance(f, models.DateTimeField):
-                    # Rows written together often share their times (an import's events): each distinct one is
-                    # turned into SQLite's text once.
-                    done: dict = {}
-                    for row in rows:
-                        value = row[i]
-                        if value not in done:
-                            done[value] = f.get_db_prep_save(value, connection)
-                        row[i] = done[value]
-                else:
-                    for row in rows:
-                        row[i] = f.get_db_prep_save(row[i], connection)
+                # The cursor's own form of the value, as rows_insert_filled writes it; else Django's preparation.
+                convert = _db_converter(f) or partial(f.get_db_prep_save, connection=connection)
+                for row in rows:
+                    if row[i] is not None:
+                        row[i] = convert(row[i])
         marks = ", ".join(["%s"] * len(fields))
         cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)  # noqa: S608
 
