@@ -20,10 +20,10 @@ from django.utils.translation import gettext_lazy
 
 from fidelis.accounts.models import User
 from fidelis.accounts.permissions import has_capability
+from fidelis.core.dates import parse_date
 from fidelis.core.errors import DomainError
 from fidelis.pipeline.models import Opportunity, OpportunitySource, Pipeline, StageKind
 from fidelis.pipeline.services import is_rep, pipeline_default
-from fidelis.sales.reports import parse_date
 
 CENT = Decimal("0.01")
 DIMENSIONS = {"owner": gettext_lazy("sales rep"), "source": gettext_lazy("source")}

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.models import Role, User
 from fidelis.accounts.permissions import capability_check, has_capability
 from fidelis.accounts.services import audit_record
+from fidelis.core.dates import parse_date
 from fidelis.core.errors import DomainError, NotFound, PermissionDenied, full_clean_or_raise
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
@@ -42,7 +43,6 @@ from fidelis.pipeline.models import (
     StageKind,
 )
 from fidelis.sales.models import PaymentMethod, Product
-from fidelis.sales.reports import parse_date
 from fidelis.sales.services import money, order_create, plain_value
 
 DEFAULT_PIPELINE_NAME = "销售漏斗"

@@ -10,7 +10,6 @@ and product count order lines (the line amounts, before the order discount, and 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fidelis.accounts.permissions import has_capability, sees_all_customers
+from fidelis.core.dates import parse_date
 from fidelis.core.errors import DomainError
 from fidelis.sales.models import (
     Order,
@@ -31,33 +31,6 @@ from fidelis.sales.models import (
     Store,
 )
 
-# The dates a report, an opportunity or a contract may name.
-MIN_YEAR, MAX_YEAR = 2000, 2100
-
-
-def parse_date(value: Any, *, field: str, required: bool = False) -> date | None:
-    """Return a date from a date or an ISO text (2026-12-31); raise DomainError naming the field otherwise."""
-    if value in (None, ""):
-        if required:
-            raise DomainError(_("This field is required."), code="required", field=field)
-        return None
-    if isinstance(value, datetime):
-        value = value.date()
-    if not isinstance(value, date):
-        text = str(value).strip()
-        try:
-            value = date.fromisoformat(text) if len(text) == 10 else None
-        except ValueError:
-            value = None
-        if value is None:
-            raise DomainError(_("“%(value)s” is not a date like 2026-12-31.") % {"value": text}, code="invalid_date",
-                              field=field)
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise DomainError(_("The date must lie between %(start)s and %(end)s.") % {"start": MIN_YEAR, "end": MAX_YEAR},
-                          code="invalid_date", field=field)
-    return value
-
-
 DIMENSIONS = {
     "store": gettext_lazy("store"),
     "channel": gettext_lazy("channel"),
@@ -68,6 +41,11 @@ PERIODS = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": ge
 _TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MAX_DAYS = {"day": 92, "week": 2 * 366, "month": 10 * 366}  # at most ~100 columns
 TOP = 12  # rows shown by name; the rest are summed into "others"
+
+# The axes of the report charts: periods as the table labels them ("2026-11"), not as Plotly would read dates
+# ("Nov 2026", in English); amounts in whole yuan with thousands separators, not "1.5M".
+CHART_AXES = {"xaxis": {"type": "category"},
+              "yaxis": {"title": {"text": "CNY"}, "tickformat": ",.0f", "automargin": True}}
 
 
 @dataclass(frozen=True)

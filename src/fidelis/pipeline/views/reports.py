@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.pipeline.reports import DIMENSIONS, PipelineQuery, pipeline_report, report_table
-from fidelis.sales.views.reports import AXES, EXPORT_FORMATS, table_export
+from fidelis.sales.exports import EXPORT_FORMATS, report_export
+from fidelis.sales.reports import CHART_AXES
 
 
 def _chart(report) -> dict:
@@ -18,16 +19,16 @@ def _chart(report) -> dict:
                      {"type": "bar", "name": _("weighted"), "x": x,
                       "y": [float(f["weighted"]) for f in report.forecast]}],
             "layout": {"barmode": "group", "margin": {"l": 60, "r": 10, "t": 10, "b": 40}, "height": 320,
-                       "legend": {"orientation": "h"}, **AXES}}
+                       "legend": {"orientation": "h"}, **CHART_AXES}}
 
 
 def _export(request, report, fmt: str) -> HttpResponse:
     query = report.query
-    return table_export(request, table=report_table(report), fmt=fmt, sheet=_("Pipeline"),
-                        name=f"pipeline-{query.start:%Y%m%d}-{query.end:%Y%m%d}",
-                        action="sales.pipeline_report_export", label=_("Pipeline report"),
-                        changes={"dimension": query.dimension, "start": query.start.isoformat(),
-                                 "end": query.end.isoformat()})
+    return report_export(actor=request.user, table=report_table(report), fmt=fmt, sheet=_("Pipeline"),
+                         name=f"pipeline-{query.start:%Y%m%d}-{query.end:%Y%m%d}",
+                         action="sales.pipeline_report_export", label=_("Pipeline report"),
+                         changes={"dimension": query.dimension, "start": query.start.isoformat(),
+                                  "end": query.end.isoformat()})
 
 
 @require_capability("report.sales")
