@@ -35,7 +35,7 @@ def client_for(client):
 @pytest.fixture(autouse=True)
 def _fresh_loyalty_programs_cache():
     """Each test starts without the programs a previous test's (rolled back) data left in the rules cache."""
-    from fidelis.loyalty.rules import programs_cache_clear
+    from fidelis.loyalty.handlers import programs_cache_clear
 
     programs_cache_clear()
     yield

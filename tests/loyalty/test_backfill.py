@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
-from fidelis.loyalty.backfill import _groups, orders_backfill
+from fidelis.loyalty.backfill import orders_backfill, referral_groups
 from fidelis.loyalty.ledger import ledger_check
 from fidelis.loyalty.models import AppliedEvent, EntryKind, Member, PointsEntry, PointsLot, Purchase, Tier
 from fidelis.loyalty.services import member_enrol, rule_save
@@ -131,7 +131,7 @@ def test_orders_backfill_gives_what_live_processing_gives(rules, manager, chunk_
         _assert_consistent(member)
 
 
-def test_groups_keep_members_with_their_referrers_and_pack_whole_groups(program, manager):
+def test_referral_groups_keep_members_with_their_referrers_and_pack_whole_groups(program, manager):
     # given: a chain of referrals (a → b → c), a member alone, and a referred member whose referrer has no orders
     a, b, c, alone, quiet, friend = (member_enrol(actor=manager, program=program, customer=CustomerFactory(),
                                                   referrer=None)[0] for _i in range(6))
@@ -142,8 +142,8 @@ def test_groups_keep_members_with_their_referrers_and_pack_whole_groups(program,
         _imported(member.customer, HISTORY[:2], prefix=f"g{member.pk}")
     pending = Event.objects.filter(type="order.paid", customer__memberships__program=program)
     # when
-    single = list(_groups(program, pending, 1))
-    packed = list(_groups(program, pending, 5))
+    single = list(referral_groups(program, pending, 1))
+    packed = list(referral_groups(program, pending, 5))
     # then: each group whole, in the order of its first customer; packed until a chunk holds 5 events
     ids = {m: m.customer_id for m in (a, b, c, alone, quiet, friend)}
     assert single == [frozenset({ids[a], ids[b], ids[c]}), frozenset({ids[alone]}),

@@ -380,7 +380,7 @@ def test_manager_sees_every_design_page(client, manager, program):
 def test_the_rule_editor_shows_what_the_rule_has_given_from_the_ledger(client, marketer, member):
     # given: a purchase of ¥1,234 earns the starter program's "1 point per CNY" (and a welcome bonus by another rule)
     from fidelis.events.services import record_event
-    from fidelis.loyalty.rules import apply_event
+    from fidelis.loyalty.handlers import apply_event
 
     event, _new = record_event(customer=member.customer, type="order.paid", channel="store",
                                payload={"amount": "1234.00", "order_no": "T-1"}, idempotency_key="given-1")

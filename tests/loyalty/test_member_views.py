@@ -6,7 +6,7 @@ from django.urls import reverse
 from fidelis.accounts.models import Role
 from fidelis.events.services import record_event
 from fidelis.loyalty.models import Member, PointsEntry, Reward
-from fidelis.loyalty.rules import apply_event
+from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.selectors import program_kpis
 from tests.factories import CustomerFactory, UserFactory
 

@@ -61,7 +61,7 @@ def test_rule_activate_pausing_and_a_rule_without_overlap_need_no_confirmation(p
 
 
 def test_rule_overlaps_lists_only_live_rules_of_the_same_program(program, manager):
-    from fidelis.loyalty.preview import rule_view
+    from fidelis.loyalty.apply.evaluator import rule_view
     from fidelis.loyalty.templates import starter_program
 
     other = starter_program(actor=manager, name="宠物会员")  # its own live welcome rule

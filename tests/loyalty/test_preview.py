@@ -15,7 +15,8 @@ from fidelis.core.errors import DomainError
 from fidelis.events.services import record_event
 from fidelis.loyalty.engine import EventFacts, RuleView, evaluate
 from fidelis.loyalty.models import PointsEntry, Rule
-from fidelis.loyalty.preview import BulkEvaluator, preview_rule
+from fidelis.loyalty.apply.evaluator import BulkEvaluator
+from fidelis.loyalty.preview import preview_rule
 from fidelis.loyalty.services import member_enrol, rule_save
 from tests.factories import CustomerFactory
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
 from fidelis.loyalty import ledger
-from fidelis.loyalty.rules import tier_review
+from fidelis.loyalty.tiers import tier_review
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,8 +20,8 @@ from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.api import event_customer
 from fidelis.events.models import Event
 from fidelis.loyalty import services
+from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.models import AppliedEvent, Coupon, Member, Program, Reward
-from fidelis.loyalty.rules import apply_event, member_by_reference
 from fidelis.loyalty.schemas import (
     AdjustIn,
     CouponCheckIn,
@@ -42,6 +42,7 @@ from fidelis.loyalty.schemas import (
     RewardOut,
 )
 from fidelis.loyalty.selectors import (
+    member_by_reference,
     member_coupons,
     member_entries,
     member_get_for_user,

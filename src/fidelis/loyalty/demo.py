@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 
 from fidelis.customers.demo import CLUB_NAME
+from fidelis.customers.models import Customer
 from fidelis.events.models import Event
 from fidelis.loyalty.backfill import orders_backfill
 from fidelis.loyalty.ledger import expiry_for
@@ -147,7 +148,6 @@ def _coupons(program: Program, rng: Random, actor) -> int:
     followers = list(Event.objects.filter(type="wechat.followed").order_by("pk")
                      .values_list("customer_id", flat=True)[:COUPON_FOLLOWERS * 5])
     issued = 0
-    from fidelis.customers.models import Customer
 
     for customer_id in rng.sample(followers, min(COUPON_FOLLOWERS, len(followers))):
         if not Coupon.objects.filter(template=template, customer_id=customer_id).exists():

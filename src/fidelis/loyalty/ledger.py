@@ -10,15 +10,19 @@ unspent. Hence, always: balance == sum(entries) == sum(lot.remaining) >= 0.
 """
 
 import calendar
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Protocol
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.core.errors import DomainError, NotFound
+from fidelis.events.models import Event
+from fidelis.events.services import record_events
 from fidelis.loyalty.models import EntryKind, Member, PointsEntry, PointsLot, Program
 
 POSITIVE = {EntryKind.EARN, EntryKind.REVERSAL, EntryKind.ADJUST}
@@ -128,8 +132,6 @@ def _use_lots(member: Member, points: int) -> None:
 
 
 def _timeline(member: Member, entry: PointsEntry) -> None:
-    from fidelis.events.services import record_events
-
     record_events([timeline_event(member.program, member.customer_id, member.number, entry.pk, entry.kind,
                                   entry.points, entry.balance_after, entry.occurred_at, entry.reason,
                                   entry.order_ref)])
@@ -138,14 +140,89 @@ def _timeline(member: Member, entry: PointsEntry) -> None:
 def timeline_event(program: Program, customer_id: int, number: str, entry_id: int, kind: str, points: int,
                    balance: int, occurred_at: datetime, reason: str, order_ref: str):
     """Return the (unsaved) points.changed event of a ledger entry, for the member's timeline."""
-    from fidelis.events.models import Event
-
     summary = _("%(kind)s %(points)s %(name)s · balance %(balance)s") % {
         "kind": EntryKind(kind).label, "points": f"{points:+d}", "name": program.currency_name, "balance": balance}
     return Event(customer_id=customer_id, type="points.changed", occurred_at=occurred_at, channel="system",
                  touchpoint=program.name, summary=summary,
                  payload={"member": number, "kind": kind, "points": points, "balance": balance, "entry": entry_id,
                           "reason": reason, "order": order_ref})
+
+
+class Account(Protocol):
+    """A member locked by the caller, as a batch keeps it in memory (`apply.history.Account`)."""
+
+    pk: int
+    customer_id: int
+    number: str
+    balance: int
+    earned: int
+
+
+ENTRY_FIELDS = ("id", "member", "kind", "points", "balance_after", "occurred_at", "created_at", "rule", "event",
+                "order_ref", "amount", "reason", "shortfall", "expires_at", "actor", "idempotency_key")
+LOT_FIELDS = ("member", "entry", "points", "remaining", "expires_at", "notified")
+
+
+class Earnings:
+    """Many earnings of members the caller has locked, written at once: the bulk form of `post` for EARN entries
+    (the loyalty engine's batches, live and back-fill).
+
+    `add` moves the member's balance and earned total in memory and keeps the entry; `write` appends the entries
+    and their lots in one statement each and sets the members' balance and earned total, so that, as with `post`,
+    balance == sum(entries) == sum(lots.remaining).
+    """
+
+    def __init__(self, program: Program, now: datetime) -> None:
+        self.program = program
+        self.now = now
+        self.rows: list[list] = []  # ENTRY_FIELDS without the id until written
+        self._expiry: dict[tuple[int, int], datetime | None] = {}
+
+    def add(self, account: Account, points: int, *, occurred_at: datetime, day: date, rule_id: int, event_id: int,
+            order_ref: str, amount: Decimal | None, reason: str) -> None:
+        """Earn `points` (> 0) at `occurred_at` (on the local `day`) for a locked member."""
+        account.balance += points
+        account.earned += points
+        self.rows.append([account.pk, EntryKind.EARN.value, points, account.balance, occurred_at, self.now, rule_id,
+                          event_id, order_ref[:64], amount, reason[:200], 0, self._expires(occurred_at, day), None,
+                          None])
+
+    def _expires(self, when: datetime, day: date) -> datetime | None:
+        key = (day.year, day.month)  # expiry_for depends only on the local month of the earning
+        if key not in self._expiry:
+            self._expiry[key] = expiry_for(self.program, when)
+        return self._expiry[key]
+
+    def write(self, accounts: list[Account]) -> None:
+        """Append the entries and their lots; set the balance and earned total of `accounts` (those that moved)."""
+        lots = []
+        for entry_id, row in zip(ids_reserve(PointsEntry, len(self.rows)), self.rows, strict=True):
+            row.insert(0, entry_id)
+            lots.append((row[1], entry_id, row[3], row[3], row[13], False))
+        rows_insert(PointsEntry, ENTRY_FIELDS, self.rows)
+        rows_insert(PointsLot, LOT_FIELDS, lots)
+        _balances_set(accounts, self.now)
+
+    def timeline(self, accounts: dict[int, Account]) -> list[Event]:
+        """Return the points.changed events of the written entries (as `post` records them one by one)."""
+        return [timeline_event(self.program, accounts[row[1]].customer_id, accounts[row[1]].number, row[0], row[2],
+                               row[3], row[4], row[5], row[11], row[9]) for row in self.rows]
+
+
+def _balances_set(accounts: list[Account], now: datetime) -> None:
+    if not accounts:
+        return
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # one statement, not one per member
+            cursor.execute(
+                f"UPDATE {table} AS m SET balance = v.balance, earned_total = v.earned, updated_at = %s "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, balance, earned) WHERE m.id = v.id",
+                [now, [a.pk for a in accounts], [a.balance for a in accounts], [a.earned for a in accounts]])
+            return
+        stamp = Member._meta.get_field("updated_at").get_db_prep_save(now, connection)
+        cursor.executemany(f"UPDATE {table} SET balance = %s, earned_total = %s, updated_at = %s WHERE id = %s",  # noqa: S608
+                           [(a.balance, a.earned, stamp, a.pk) for a in accounts])
 
 
 def expire_due(member: Member, now: datetime | None = None) -> int:
@@ -162,8 +239,6 @@ def expire_due(member: Member, now: datetime | None = None) -> int:
 
 def ledger_check(member: Member) -> dict[str, int]:
     """Return the three sums that must agree: balance, entries, lots (for tests and the consistency check)."""
-    from django.db.models import Sum
-
     fresh = Member.objects.filter(pk=member.pk).values_list("balance", flat=True).get()
     entries = PointsEntry.objects.filter(member=member).aggregate(s=Sum("points"))["s"] or 0
     lots = PointsLot.objects.filter(member=member).aggregate(s=Sum("remaining"))["s"] or 0

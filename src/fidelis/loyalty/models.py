@@ -174,11 +174,9 @@ class PointsEntry(models.Model):
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     # No SET_NULL here: clearing a reference would update the entry. Rules with entries are paused, not deleted;
-    # events go only with their customer, and the customer's entries with them. No foreign key in the database to
-    # the rule (Django protects it): its check would lock the few rule rows that every entry of every writer points
-    # at, at each commit.
+    # events go only with their customer, and the customer's entries with them.
     rule = models.ForeignKey("Rule", on_delete=models.PROTECT, null=True, blank=True, related_name="entries",
-                             verbose_name=_("rule"), db_index=False, db_constraint=False)
+                             verbose_name=_("rule"), db_index=False)
     # No index: nothing looks entries up by their event (a refund finds its purchase, an event its AppliedEvent).
     event = models.ForeignKey("events.Event", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
                               null=True, blank=True, related_name="+", verbose_name=_("event"))
@@ -227,8 +225,7 @@ class PointsLot(models.Model):
     """What is left of one earning, spent and expired oldest first (FIFO). The only mutable part of the ledger."""
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="lots", db_index=False)  # fifo index
-    # Written with its entry, by the same code, in the same transaction; no foreign-key check in the database.
-    entry = models.OneToOneField(PointsEntry, on_delete=models.CASCADE, related_name="lot", db_constraint=False)
+    entry = models.OneToOneField(PointsEntry, on_delete=models.CASCADE, related_name="lot")
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -274,10 +271,8 @@ class AppliedEvent(models.Model):
     """An event the program has processed; written in the same transaction as its effects (exactly once)."""
 
     # Both found through applied_event_unique, the event first: it also serves deleting an event's rows. No foreign
-    # keys in the database: the program's (Django cascades) would lock its one row at every writer's commit; the
-    # event's, see Purchase.event.
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False,
-                                db_constraint=False)
+    # key in the database to the event: see Purchase.event.
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+", db_index=False)
     event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+", db_index=False,
                               db_constraint=False)  # see Purchase.event
     applied_at = models.DateTimeField(default=timezone.now)
@@ -294,7 +289,7 @@ class WaitingRefund(models.Model):
     """A refund that came before its purchase (a till that syncs late sends in any order).
 
     Its event is not marked applied while it waits: when the purchase is applied, the refund is applied after it
-    (`rules.refunds_waiting_apply`), and the sweep of missed events retries it as well.
+    (`handlers.refunds_waiting_apply`), and the sweep of missed events retries it as well.
     """
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")

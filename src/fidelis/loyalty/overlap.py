@@ -10,6 +10,7 @@ check does not know is taken as one that may hold.
 from datetime import date
 from decimal import Decimal
 
+from fidelis.loyalty.apply.evaluator import rule_view
 from fidelis.loyalty.engine import Outcome, RuleView
 from fidelis.loyalty.models import Program, Rule, RuleStatus
 
@@ -107,7 +108,6 @@ def rules_overlap(a: RuleView, b: RuleView) -> bool:
 
 def rule_overlaps(program: Program, view: RuleView) -> list[Rule]:
     """Return the program's live rules that can reward an event of `view` as `view` does (see `rules_overlap`)."""
-    from fidelis.loyalty.preview import rule_view
 
     live = Rule.objects.filter(program=program, status=RuleStatus.ACTIVE, trigger=view.trigger).exclude(pk=view.id)
     return [rule for rule in live.order_by("-priority", "id") if rules_overlap(view, rule_view(rule))]

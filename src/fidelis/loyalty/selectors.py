@@ -23,8 +23,9 @@ from fidelis.loyalty.models import (
     Program,
     Purchase,
     Tier,
+    normalize_code,
 )
-from fidelis.loyalty.rules import tier_values
+from fidelis.loyalty.tiers import tier_values
 
 ACTIVE_DAYS = 90
 REPEAT_DAYS = 365
@@ -186,3 +187,11 @@ def _repeat_rates(program: Program, now) -> tuple[float | None, float | None, in
         counts[is_member] = (per_buyer.count(), per_buyer.filter(n__gte=2).count())
     rate = {k: (repeat / buyers if buyers else None) for k, (buyers, repeat) in counts.items()}
     return rate[True], rate[False], counts[True][0], counts[False][0]
+
+
+def member_by_reference(program: Program, ref: str) -> Member | None:
+    """Return the program's member with this member number or card code (how a referrer is named)."""
+    ref = normalize_code(str(ref or ""))
+    if not ref:
+        return None
+    return Member.objects.filter(program=program).filter(Q(number=ref) | Q(card_code=ref)).order_by("pk").first()

@@ -12,8 +12,11 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import Conflict, DomainError, NotFound, PermissionDenied, full_clean_or_raise
+from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
 from fidelis.customers.selectors import customer_require_writable
+from fidelis.events.services import record_event
 from fidelis.loyalty import ledger
+from fidelis.loyalty.apply.evaluator import rule_view
 from fidelis.loyalty.engine import validate_rule
 from fidelis.loyalty.models import (
     Coupon,
@@ -32,6 +35,7 @@ from fidelis.loyalty.models import (
     Tier,
     normalize_code,
 )
+from fidelis.loyalty.overlap import rule_overlaps
 
 PROGRAM_FIELDS = ("name", "objective", "target_customers", "lock_in", "kpi_notes", "currency_name", "point_value",
                   "expiry_months", "expiry_notice_days", "member_prefix", "enrol_on_join_event", "is_active")
@@ -208,7 +212,6 @@ def member_enrol(*, actor, program: Program, customer, channel: str = "", referr
         audit_record(actor=actor, action="loyalty.member_enrol", obj=member, via=via,
                      changes={"customer": [None, customer.number], "program": [None, program.name]})
         if event is None:
-            from fidelis.events.services import record_event
 
             record_event(customer=customer, type="member.joined", actor=actor, occurred_at=joined_at,
                          channel=channel or "system", touchpoint=program.name,
@@ -378,7 +381,6 @@ def coupon_issue(*, actor, template: CouponTemplate, customer, source: str = "ma
 
 
 def _coupon_event(coupon: Coupon, type: str, summary: str, actor, key: str | None = None) -> None:
-    from fidelis.events.services import record_event
 
     record_event(customer=coupon.customer, type=type, actor=actor, channel="system", summary=summary,
                  touchpoint=coupon.template.name,
@@ -522,8 +524,6 @@ def rule_activate(*, actor, rule: Rule, status: str, confirm_overlap: bool = Fal
 
 def rule_overlap_check(program: Program, rule: Any) -> None:
     """Refuse (code "rule_overlap", naming the live rules) a rule, saved or a `RuleView`, that overlaps live ones."""
-    from fidelis.loyalty.overlap import rule_overlaps
-    from fidelis.loyalty.preview import rule_view
 
     overlapping = rule_overlaps(program, rule_view(rule) if isinstance(rule, Rule) else rule)
     if overlapping:
@@ -535,7 +535,6 @@ def rule_overlap_check(program: Program, rule: Any) -> None:
 
 def members_lookup(program: Program, *, phone: str = "", card: str = "", number: str = "") -> Q:
     """Return the filter that finds a member by phone, card/QR code or member number."""
-    from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
 
     if number:
         return Q(number=number.strip().upper())

@@ -9,10 +9,15 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.models import User
+from fidelis.events.models import Event
 from fidelis.events.services import record_event
 from fidelis.loyalty import ledger
-from fidelis.loyalty.models import Member, MemberStatus, PointsLot, Program
-from fidelis.loyalty.rules import tier_review
+from fidelis.loyalty.apply.evaluator import BUILT_IN, program_events_of_others
+from fidelis.loyalty.backfill import orders_backfill
+from fidelis.loyalty.handlers import apply_event
+from fidelis.loyalty.models import AppliedEvent, Member, MemberStatus, PointsLot, Program, Rule, RuleStatus
+from fidelis.loyalty.tiers import tier_review
 
 
 @shared_task(name="loyalty.expire_points")
@@ -70,9 +75,6 @@ def apply_missed(days: int = 7, older_than_s: int = 60) -> int:
     Safe to run at any time: `apply_event` writes an AppliedEvent per (program, event) in the transaction of its
     effects, so an event already applied, or being applied right now, is not applied again.
     """
-    from fidelis.events.models import Event
-    from fidelis.loyalty.models import AppliedEvent, Rule, RuleStatus
-    from fidelis.loyalty.rules import BUILT_IN, apply_event, program_events_of_others
 
     now = timezone.now()
     done = 0
@@ -98,8 +100,6 @@ def backfill_orders(program_id: int, actor_id: int | None = None) -> dict:
 
     Safe to run twice: what is applied already is skipped (`backfill.orders_backfill`).
     """
-    from fidelis.accounts.models import User
-    from fidelis.loyalty.backfill import orders_backfill
 
     program = Program.objects.get(pk=program_id)
     actor = User.objects.filter(pk=actor_id).first() if actor_id is not None else None

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.events.models import EventType
+from fidelis.loyalty.apply.evaluator import rule_view
 from fidelis.loyalty.engine import ACTIONS, CONDITIONS, RuleView, validate_rule
 from fidelis.loyalty.forms import (
     GROUPS,
@@ -37,7 +38,7 @@ from fidelis.loyalty.models import (
     RuleStatus,
     Tier,
 )
-from fidelis.loyalty.preview import preview_rule, rule_view
+from fidelis.loyalty.preview import preview_rule
 from fidelis.loyalty.services import (
     coupon_template_save,
     program_save,
