@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.bulk import ids_reserve, rows_insert_filled
+from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.core.errors import DomainError, PermissionDenied
 from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import Table, column_letter, header_key, open_table
@@ -915,21 +915,21 @@ def _chunk_import(chunk: _Chunk, event: dict[str, Any], created: set[int]) -> se
         # In public id order (the keys still follow the file): the two indexes of the random public ids then take
         # their new entries in one sweep. Not on SQLite, where the table itself is ordered by key.
         customer_rows.sort()
-    rows_insert_filled(Customer, ("public_id", "id", *ROW_FIELDS), customer_rows)
+    rows_insert(Customer, ("public_id", "id", *ROW_FIELDS), customer_rows)
     new_pks = set(pks)
     created.update(new_pks)
     tag_objects = _tags_ensure(t for tags in chunk.tags for t in tags)
     # In key order: each index then takes its new entries side by side rather than all over.
     links = sorted({(pk, tag_objects[name].pk) for pk, tags in zip(pks, chunk.tags, strict=True)
                     for _group, name in tags})
-    rows_insert_filled(CustomerTag, ("customer_id", "tag_id"), links)
+    rows_insert(CustomerTag, ("customer_id", "tag_id"), links)
     rows = [match_row(pk, row[at["phone_digits"]], row[at["phone_alt_digits"]], row[at["email_normalized"]],
                       row[at["company_key"]], row[at["name_pinyin"]], row[at["name"]])
             for pk, row in zip(pks, values, strict=True)]
     pairs = [(a, b, reason, score) for (a, b), (reason, score) in match_pairs([*rows, *stored], new_pks).items()]
     # Each pair has a customer created just now, so none is stored yet: no need for duplicate_candidates_store's
     # conflict handling and counts.
-    rows_insert_filled(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
+    rows_insert(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
     # Recorded as history, in public id order too: the events of one import are alike, which of them gets which key
     # tells nothing.
     record_events([Event(public_id=public_id, customer_id=pk, **event)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from fidelis.accounts.services import audit_record
-from fidelis.core.bulk import rows_insert_filled
+from fidelis.core.bulk import rows_insert
 from fidelis.core.models import new_public_ids
 from fidelis.customers.demo import SHOPS
 from fidelis.events.models import Event
@@ -188,15 +188,15 @@ def demo_orders_load(*, seed: int, chunk: int = CHUNK) -> dict[str, int]:
         nonlocal lines
         if not batch:
             return
-        rows_insert_filled(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
-                                   "subtotal", "paid_amount", "paid_at", "created_at"),
-                           [row[:10] for row in batch], fixed={"discount": Decimal("0.00"), "note": "",
-                                                               "idempotency_key": None})
+        rows_insert(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
+                            "subtotal", "paid_amount", "paid_at", "created_at"),
+                    [row[:10] for row in batch], fixed={"discount": Decimal("0.00"), "note": "",
+                                                        "idempotency_key": None})
         pks = dict(Order.objects.filter(order_no__in=[row[1] for row in batch]).values_list("order_no", "pk"))
         line_rows = [(pks[row[1]], item.pk, item.category_id, quantity, item.price, discount, amount)
                      for row in batch for item, quantity, discount, amount in row[10]]
-        rows_insert_filled(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price",
-                                       "discount", "amount"), line_rows)
+        rows_insert(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price",
+                                "discount", "amount"), line_rows)
         lines += len(line_rows)
         batch.clear()
 

@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
-from fidelis.core.bulk import rows_insert_filled
+from fidelis.core.bulk import rows_insert
 from fidelis.core.errors import DomainError, PermissionDenied
 from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import header_key
@@ -927,13 +927,13 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
     actor_id = actor.pk if getattr(actor, "is_authenticated", False) else None
     # Each order's store row (id, code, name), looked up once for the orders, the daily totals and the events.
     store_of = [(stores.get(o.store.upper()) or stores.get(o.store)) if o.store else None for o, *_rest in orders]
-    rows_insert_filled(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
-                               "subtotal", "discount", "paid_amount", "paid_at", "created_by_id"),
-                 ((public_id, o.order_no, o.customer_id, o.channel, store[0] if store else None, o.payment_method,
-                   subtotal, subtotal - paid, paid, o.paid_at, actor_id)
-                  for (o, subtotal, paid, _priced), store, public_id in zip(orders, store_of,
-                                                                            new_public_ids(len(orders)), strict=True)),
-                 fixed={"note": "", "idempotency_key": None})
+    rows_insert(Order, ("public_id", "order_no", "customer_id", "channel", "store_id", "payment_method",
+                        "subtotal", "discount", "paid_amount", "paid_at", "created_by_id"),
+                ((public_id, o.order_no, o.customer_id, o.channel, store[0] if store else None, o.payment_method,
+                  subtotal, subtotal - paid, paid, o.paid_at, actor_id)
+                 for (o, subtotal, paid, _priced), store, public_id in zip(orders, store_of,
+                                                                           new_public_ids(len(orders)), strict=True)),
+                fixed={"note": "", "idempotency_key": None})
     pks = dict(Order.objects.filter(in_values("order_no", [o.order_no for o, *_rest in orders])).order_by()
                .values_list("order_no", "pk"))
     days = [local_day(o.paid_at) for o, *_rest in orders]
@@ -946,8 +946,8 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
                 day_lines.append((day, pk, category_id, amount, quantity))
                 yield order_id, pk, category_id, quantity, price, discount, amount
 
-    rows_insert_filled(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price", "discount",
-                                   "amount"), line_rows())
+    rows_insert(OrderLine, ("order_id", "product_id", "category_id", "quantity", "unit_price", "discount",
+                            "amount"), line_rows())
     rollup_orders([(day, store[1] if store else "", o.channel, paid)
                    for (o, _subtotal, paid, _priced), store, day in zip(orders, store_of, days, strict=True)],
                   day_lines)
