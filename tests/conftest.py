@@ -1,8 +1,21 @@
 import pytest
+from django.test.utils import override_settings
 
 from fidelis.accounts.models import Role
 from tests.factories import UserFactory
 from tests.mail import smtp  # noqa: F401 - a fixture for every test package
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hasher():
+    """Hash the tests' passwords with one round of MD5 instead of a million of PBKDF2 (a quarter of a second each).
+
+    Every user a test makes has a password, and the login form checks it: the slow hasher used to cost seconds per
+    test. PBKDF2 stays in the list so that a hash made with it still checks; nothing in the suite tests the hasher.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher",
+                                             "django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
