@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export FIDELIS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install demo test test-e2e bench lint messages clean
+.PHONY: install demo test test-e2e test-e2e-smoke bench lint messages clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=..."; exit 1; }
@@ -43,6 +43,11 @@ test: install
 
 test-e2e: install
 	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+# The few browser tests marked `smoke` (log in, the 360 page, a write): CI runs them on SQLite, all of them on
+# PostgreSQL.
+test-e2e-smoke: install
+	$(BIN)/pytest -m "e2e and smoke" tests/e2e $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/customer_search.py --quick

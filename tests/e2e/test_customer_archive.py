@@ -31,6 +31,7 @@ def zhang(staff):
     return customer
 
 
+@pytest.mark.smoke
 def test_login_through_the_form_opens_the_chinese_home_page(page, live_server, staff, log_in):
     # given a manager at the login page of a Chinese browser
     page.goto(f"{live_server.url}/customers/")
@@ -74,6 +75,7 @@ def test_search_by_pinyin_initials_as_you_type_shows_the_customer(page, staff, z
     expect(rows.first).to_contain_text("张三")
 
 
+@pytest.mark.smoke
 def test_the_360_page_shows_profile_funnel_tags_consent_and_timeline(new_page, live_server, staff, zhang, log_in,
                                                                        artifacts):
     company = customer_create(actor=staff[Role.MANAGER], data={
@@ -130,6 +132,7 @@ def test_tags_and_consent_change_in_place_through_htmx(page, live_server, staff,
     assert not zhang.tags.filter(name="VIP").exists()
 
 
+@pytest.mark.smoke
 def test_edit_a_field_and_see_it_saved(page, live_server, staff, zhang, log_in):
     log_in(page, "manager")
     page.goto(f"{live_server.url}/customers/{zhang.public_id}/")

@@ -21,6 +21,7 @@ def _number(n: int) -> re.Pattern:
     return re.compile("^" + f"{n:,}".replace(",", ",?") + "$")
 
 
+@pytest.mark.smoke
 def test_sales_rep_records_an_order_that_shows_on_the_360_page_and_earns_points(page, live_server, staff, log_in,
                                                                                 artifacts):
     # given: the mall's club, a member, and a small catalogue
