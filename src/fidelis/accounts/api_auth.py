@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer, SessionAuth
 
+from fidelis.accounts.errors import AccountCode
 from fidelis.accounts.models import ApiScope, ApiToken, hash_token
 from fidelis.accounts.permissions import CAPABILITIES, has_capability
 from fidelis.core.errors import DomainError, PermissionDenied
@@ -37,12 +38,12 @@ class TokenAuth(HttpBearer):
         if token.startswith(TOKEN_PREFIX):
             api_token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(token)).first()
         if api_token is None or not api_token.user.is_active:
-            raise NotAuthenticated(_("The API token is not valid."), code="token_invalid")
+            raise NotAuthenticated(_("The API token is not valid."), code=AccountCode.TOKEN_INVALID)
         now = timezone.now()
         if api_token.revoked_at is not None:
-            raise NotAuthenticated(_("The API token was revoked."), code="token_revoked")
+            raise NotAuthenticated(_("The API token was revoked."), code=AccountCode.TOKEN_REVOKED)
         if api_token.expires_at is not None and api_token.expires_at <= now:
-            raise NotAuthenticated(_("The API token has expired."), code="token_expired")
+            raise NotAuthenticated(_("The API token has expired."), code=AccountCode.TOKEN_EXPIRED)
         if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
             api_token.last_used_at = now
@@ -79,9 +80,9 @@ def check_access(request: HttpRequest, *, scope: str, capability: str) -> None:
     """Raise PermissionDenied unless the request has the scope and its user the capability."""
     if scope not in request_scopes(request):
         raise PermissionDenied(_("This API token lacks the scope “%(scope)s”.") % {"scope": scope},
-                               code="missing_scope", scope=scope)
+                               code=AccountCode.MISSING_SCOPE, scope=scope)
     if not has_capability(request.auth, capability):
-        raise PermissionDenied(_("Your role may not do this."), code="forbidden", capability=capability)
+        raise PermissionDenied(_("Your role may not do this."), code=AccountCode.FORBIDDEN, capability=capability)
 
 
 def requires(scope: str, capability: str) -> Callable:

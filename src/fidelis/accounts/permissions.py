@@ -4,6 +4,7 @@ Every view and API route names the capability it needs (see `fidelis.accounts.de
 `fidelis.accounts.api_auth`); the permission-matrix test walks every route against this table.
 """
 
+from fidelis.accounts.errors import AccountCode
 from fidelis.accounts.models import Role
 from fidelis.core.errors import PermissionDenied
 
@@ -67,7 +68,7 @@ def has_capability(user, capability: str) -> bool:
 def capability_check(actor, capability: str, message: str) -> None:
     """Refuse with the message unless the actor's role grants the capability (no actor: a system job, allowed)."""
     if actor is not None and not has_capability(actor, capability):
-        raise PermissionDenied(message, code="forbidden")
+        raise PermissionDenied(message, code=AccountCode.FORBIDDEN)
 
 
 def sees_all_customers(user) -> bool:

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidelis.accounts.errors import AccountCode
 from fidelis.accounts.middleware import current_ip
 from fidelis.accounts.models import ApiScope, ApiToken, AuditEntry, Role, User, hash_token
 from fidelis.core.errors import DomainError
@@ -37,14 +38,14 @@ def audit_entry(*, actor: User | None, action: str, obj: Any = None, object_type
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def user_create(*, actor: User | None, username: str, password: str, role: str,
                 display_name: str = "", email: str = "") -> User:
     """Create a staff user with a role."""
     if role not in Role.values:
-        raise DomainError(_("Unknown role."), code="invalid_role", field="role")
+        raise DomainError(_("Unknown role."), code=AccountCode.INVALID_ROLE, field="role")
     if User.objects.filter(username=username).exists():
-        raise DomainError(_("This user name is taken."), code="duplicate", field="username")
+        raise DomainError(_("This user name is taken."), code=AccountCode.USERNAME_TAKEN, field="username")
     user = User(username=username, role=role, display_name=display_name, email=email)
     user.set_password(password)
     user.full_clean(exclude=["password"])
@@ -53,18 +54,18 @@ def user_create(*, actor: User | None, username: str, password: str, role: str,
     return user
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def user_set_role(*, actor: User, user: User, role: str, is_active: bool | None = None) -> User:
     """Change a user's role (and whether the account is active)."""
     if role not in Role.values:
-        raise DomainError(_("Unknown role."), code="invalid_role", field="role")
+        raise DomainError(_("Unknown role."), code=AccountCode.INVALID_ROLE, field="role")
     changes: dict[str, list] = {}
     if user.role != role:
         changes["role"] = [user.role, role]
         user.role = role
     if is_active is not None and user.is_active != is_active:
         if user.pk == actor.pk and not is_active:
-            raise DomainError(_("You cannot deactivate your own account."), code="self_deactivate", field="is_active")
+            raise DomainError(_("You cannot deactivate your own account."), code=AccountCode.SELF_DEACTIVATE, field="is_active")
         changes["is_active"] = [user.is_active, is_active]
         user.is_active = is_active
     if changes:
@@ -78,23 +79,23 @@ def user_set_language(*, user: User, language: str) -> User:
     from django.conf import settings
 
     if language not in dict(settings.LANGUAGES):
-        raise DomainError(_("Unknown language."), code="invalid", field="language")
+        raise DomainError(_("Unknown language."), code=AccountCode.UNKNOWN_LANGUAGE, field="language")
     if user.language != language:
         user.language = language
         user.save(update_fields=["language"])
     return user
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def api_token_create(*, actor: User, user: User, name: str, scopes: list[str],
                      expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     """Create an API token; return it with the raw secret, which is shown once and never stored."""
     unknown = sorted(set(scopes) - set(ApiScope.values))
     if unknown:
-        raise DomainError(_("Unknown scope: %(scope)s") % {"scope": ", ".join(unknown)}, code="invalid_scope",
+        raise DomainError(_("Unknown scope: %(scope)s") % {"scope": ", ".join(unknown)}, code=AccountCode.INVALID_SCOPE,
                           field="scopes")
     if not name.strip():
-        raise DomainError(_("A token needs a name."), code="required", field="name")
+        raise DomainError(_("A token needs a name."), code=AccountCode.REQUIRED, field="name")
     raw = "fid_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name.strip(), prefix=raw[:10], token_hash=hash_token(raw),
                                     scopes=sorted(set(scopes)), expires_at=expires_at)
@@ -102,7 +103,7 @@ def api_token_create(*, actor: User, user: User, name: str, scopes: list[str],
     return token, raw
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
     """Revoke a token at once."""
     if token.revoked_at is None:
