@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from fidelis.accounts.models import AuditEntry, Role
@@ -125,3 +126,15 @@ def test_customers_merge_with_itself_or_twice_is_refused(manager, pair):
     assert exc.value.code == "already_merged"
     assert MergeRecord.objects.count() == 1
     assert Customer.objects.active().count() == 1
+
+
+@pytest.mark.django_db
+def test_customers_merge_refuses_to_join_a_callers_transaction_and_merges_nothing(manager, pair):
+    # given a caller that opened a transaction of its own
+    keep, absorb = pair
+    # when it calls the merge inside it
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        customers_merge(actor=manager, keep=keep, absorb=absorb)
+    # then the merge is refused: it commits on its own or not at all
+    absorb.refresh_from_db()
+    assert absorb.merged_into is None and not MergeRecord.objects.exists()

@@ -9,6 +9,7 @@ from fidelis.accounts.api_auth import requires
 from fidelis.accounts.models import User
 from fidelis.core.errors import DomainError, NotFound
 from fidelis.core.types import Int, Text
+from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import Customer, Tag
 from fidelis.customers.schemas import (
     ConsentIn,
@@ -57,7 +58,7 @@ def _owner(username: str | None) -> User | None:
         return None
     owner = User.objects.filter(username=username, is_active=True).first()
     if owner is None:
-        raise DomainError(_("No active user is called “%(name)s”.") % {"name": username}, code="unknown_user",
+        raise DomainError(_("No active user is called “%(name)s”.") % {"name": username}, code=CustomerCode.UNKNOWN_USER,
                           field="owner")
     return owner
 
@@ -141,7 +142,7 @@ def customer_change(request, public_id: Text, payload: CustomerPatchIn):
     customer = customer_get_for_user(request.auth, public_id)
     data = payload.model_dump(exclude_unset=True)
     if "name" in data and data["name"] is None:
-        raise DomainError(_("A customer needs a name."), code="required", field="name")
+        raise DomainError(_("A customer needs a name."), code=CustomerCode.REQUIRED, field="name")
     values = _model_values(data)
     if "owner" in data:
         values["owner"] = _owner(data["owner"])
@@ -164,7 +165,7 @@ def customer_tag_delete(request, public_id: Text, tag_name: Text):
     name = tag_name.split(":", 1)[1].strip() if ":" in tag_name else tag_name.strip()
     tag = Tag.objects.filter(name=name, customertag__customer=customer).first()
     if tag is None:
-        raise NotFound(_("This customer has no such tag."), code="not_found", field="tag")
+        raise NotFound(_("This customer has no such tag."), code=CustomerCode.NOT_FOUND, field="tag")
     customer_tag_remove(actor=request.auth, customer=customer, tag=tag, via="api")
     return Status(204, None)
 
@@ -185,7 +186,7 @@ def customer_events(request, public_id: Text, before: str = "", limit: Int = 50)
     if before:
         before_id = Event.objects.filter(customer=customer, public_id=before).values_list("pk", flat=True).first()
         if before_id is None:
-            raise DomainError(_("No such event on this customer's timeline."), code="invalid", field="before")
+            raise DomainError(_("No such event on this customer's timeline."), code=CustomerCode.UNKNOWN_EVENT, field="before")
     limit = max(1, min(limit, MAX_PAGE))
     events = customer_timeline(customer, limit=limit, before_id=before_id)
     return {"items": events, "next_before": events[-1].public_id if len(events) == limit else None}

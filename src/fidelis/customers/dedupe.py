@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import (
     Consent,
     Contact,
@@ -228,10 +229,10 @@ def duplicate_candidates_store(pairs: Iterable[tuple[int, int, str, float]]) -> 
 
 def _require_merge(actor) -> None:
     if not has_capability(actor, "customer.merge"):
-        raise PermissionDenied(_("You may not review or merge duplicates."), code="forbidden")
+        raise PermissionDenied(_("You may not review or merge duplicates."), code=CustomerCode.FORBIDDEN)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def duplicates_scan(*, actor=None, customers: Iterable[Customer] | None = None) -> int:
     """Find possible duplicates among the stored customers (or of the given ones); return how many pairs are new."""
     if actor is not None:
@@ -247,13 +248,13 @@ def duplicates_scan(*, actor=None, customers: Iterable[Customer] | None = None) 
     return created
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def duplicate_dismiss(*, actor, candidate: DuplicateCandidate) -> DuplicateCandidate:
     """Mark a pair as not a duplicate; a later scan does not bring it back."""
     _require_merge(actor)
     candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate.pk)
     if candidate.status != DuplicateStatus.OPEN:
-        raise DomainError(_("This pair was already reviewed."), code="already_reviewed")
+        raise DomainError(_("This pair was already reviewed."), code=CustomerCode.ALREADY_REVIEWED)
     candidate.status = DuplicateStatus.DISMISSED
     candidate.resolved_by = actor
     candidate.save(update_fields=["status", "resolved_by", "updated_at"])
@@ -300,22 +301,22 @@ def on_merge(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any
     return func
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def customers_merge(*, actor, keep: Customer, absorb: Customer) -> MergeRecord:
     """Merge `absorb` into `keep`: move its history, tags, contacts and newer consents, fill empty fields."""
     _require_merge(actor)
     if keep.pk == absorb.pk:
-        raise DomainError(_("A customer cannot be merged with itself."), code="same_customer")
+        raise DomainError(_("A customer cannot be merged with itself."), code=CustomerCode.SAME_CUSTOMER)
     # Lock both rows in pk order, so that two merges of the same pair cannot interleave or deadlock.
     locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[keep.pk, absorb.pk])
               .order_by("pk")}
     if len(locked) != 2:
-        raise DomainError(_("One of the customers no longer exists."), code="not_found")
+        raise DomainError(_("One of the customers no longer exists."), code=CustomerCode.NOT_FOUND)
     keep, absorb = locked[keep.pk], locked[absorb.pk]
     if keep.merged_into_id or absorb.merged_into_id:
-        raise DomainError(_("One of the customers was already merged into another."), code="already_merged")
+        raise DomainError(_("One of the customers was already merged into another."), code=CustomerCode.ALREADY_MERGED)
     if keep.erased_at or absorb.erased_at:
-        raise DomainError(_("A customer whose personal data was erased cannot be merged."), code="erased")
+        raise DomainError(_("A customer whose personal data was erased cannot be merged."), code=CustomerCode.ERASED)
 
     snapshot = customer_snapshot(absorb)
     snapshot["tags"] = sorted(absorb.tags.values_list("name", flat=True))

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import PermissionDenied
+from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_list_filtered, customer_search
 from fidelis.customers.services import EDITABLE_FIELDS
@@ -56,11 +57,11 @@ def _rows(qs: QuerySet[Customer]) -> Iterator[list[Any]]:
         yield row
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def customers_export_start(*, actor, filters: dict[str, str], fmt: str) -> QuerySet[Customer]:
     """Check the permission, audit the export (count and filter) and return the customers to write."""
     if not has_capability(actor, "customer.export"):
-        raise PermissionDenied(_("You may not export customers."), code="forbidden")
+        raise PermissionDenied(_("You may not export customers."), code=CustomerCode.FORBIDDEN)
     clean = {k: v for k, v in filters.items() if k in FILTERS and v}
     qs = customers_for_export(actor, clean)
     audit_record(actor=actor, action="customer.export", object_type="customers.customer",

@@ -11,6 +11,7 @@ from fidelis.accounts.models import AuditEntry
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import (
     Consent,
     Contact,
@@ -39,7 +40,7 @@ BATCH = 1000
 
 def _require(actor) -> None:
     if not has_capability(actor, "customer.privacy"):
-        raise PermissionDenied(_("You may not export or erase personal data."), code="forbidden")
+        raise PermissionDenied(_("You may not export or erase personal data."), code=CustomerCode.FORBIDDEN)
 
 
 def _plain(value: Any) -> Any:
@@ -69,7 +70,7 @@ def _absorbed_ids(customer: Customer) -> list[int]:
     return found
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def customer_personal_data_export(*, actor, customer: Customer) -> dict[str, Any]:
     """Return everything stored about one person (profile, tags, consents, contacts, events, merged records)."""
     _require(actor)
@@ -143,18 +144,18 @@ def _scrub_audit(customers: list[Customer]) -> None:
     AuditEntry.objects.bulk_update(batch, ["object_repr", "changes"], batch_size=BATCH)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def customer_erase(*, actor, customer: Customer, reason: str) -> Customer:
     """Erase a person's personal data: blank the profile, drop tags, consents and contacts, scrub the history."""
     _require(actor)
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError(_("Say why the personal data is erased."), code="required", field="reason")
+        raise DomainError(_("Say why the personal data is erased."), code=CustomerCode.REQUIRED, field="reason")
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.erased_at:
-        raise DomainError(_("This customer's personal data was already erased."), code="erased")
+        raise DomainError(_("This customer's personal data was already erased."), code=CustomerCode.ERASED)
     if customer.merged_into_id:
-        raise DomainError(_("This record was merged; erase the record it was merged into."), code="merged")
+        raise DomainError(_("This record was merged; erase the record it was merged into."), code=CustomerCode.MERGED)
     # Records merged into this one describe the same person.
     absorbed = list(Customer.objects.select_for_update().filter(pk__in=_absorbed_ids(customer)).order_by("pk"))
     people = [customer, *absorbed]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import may_change_customer
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import Conflict, DomainError, PermissionDenied, full_clean_or_raise
+from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import (
     Consent,
     ConsentChannel,
@@ -59,7 +60,7 @@ def customer_prepare(customer: Customer) -> None:
             setattr(customer, field, normalize_phone(getattr(customer, field)))
         except InvalidPhone:
             raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": getattr(customer, field)},
-                              code="invalid_phone", field=field)
+                              code=CustomerCode.INVALID_PHONE, field=field)
     customer.email = normalize_email(customer.email)
     customer.number = (customer.number or "").strip().upper()
     customer.name_pinyin, customer.name_initials = name_pinyin(customer.name)
@@ -75,7 +76,7 @@ def _validate(customer: Customer, exclude: list[str] | None = None) -> None:
     full_clean_or_raise(customer, exclude=exclude, validate_unique=False, validate_constraints=False)
     if customer.number and Customer.objects.filter(number=customer.number).exclude(pk=customer.pk).exists():
         raise DomainError(_("Customer number %(number)s is already taken.") % {"number": customer.number},
-                          code="duplicate_number", field="number")
+                          code=CustomerCode.NUMBER_TAKEN, field="number")
 
 
 def _snapshot(customer: Customer) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def _duplicate_refusal(*, actor, field: str, existing: Customer) -> Conflict:
     else:
         message = (_("A customer with this e-mail address already exists; ask a manager.") if by_email
                    else _("A customer with this phone number already exists; ask a manager."))
-    return Conflict(message, code="duplicate_customer", field=field, **params)
+    return Conflict(message, code=CustomerCode.DUPLICATE_CUSTOMER, field=field, **params)
 
 
 @transaction.atomic
@@ -126,13 +127,13 @@ def customer_create(*, actor, data: dict[str, Any], tags: list[str] | None = Non
 
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
-        raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code="unknown_field",
+        raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code=CustomerCode.UNKNOWN_FIELD,
                           field=sorted(unknown)[0])
     customer = Customer(**data)
     customer.owner = owner
     customer_prepare(customer)
     if not customer.name:
-        raise DomainError(_("A customer needs a name."), code="required", field="name")
+        raise DomainError(_("A customer needs a name."), code=CustomerCode.REQUIRED, field="name")
     if not customer.number:
         customer.number = customer_number_next()[0]
     _validate(customer)
@@ -158,21 +159,21 @@ def customer_create(*, actor, data: dict[str, Any], tags: list[str] | None = Non
 def customer_update(*, actor, customer: Customer, data: dict[str, Any], via: str = "web") -> Customer:
     """Change some fields of a customer; record what changed."""
     if not may_change_customer(actor, customer):
-        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+        raise PermissionDenied(_("You may not change this customer."), code=CustomerCode.FORBIDDEN)
     if customer.erased_at:
-        raise DomainError(_("This customer's personal data was erased."), code="erased")
+        raise DomainError(_("This customer's personal data was erased."), code=CustomerCode.ERASED)
     unknown = set(data) - set(EDITABLE_FIELDS) - {"owner"}
     if unknown:
-        raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code="unknown_field",
+        raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code=CustomerCode.UNKNOWN_FIELD,
                           field=sorted(unknown)[0])
     before = _snapshot(customer)
     for field, value in data.items():
         setattr(customer, field, value)
     customer_prepare(customer)
     if not customer.name:
-        raise DomainError(_("A customer needs a name."), code="required", field="name")
+        raise DomainError(_("A customer needs a name."), code=CustomerCode.REQUIRED, field="name")
     if not customer.number:
-        raise DomainError(_("The customer number cannot be empty."), code="required", field="number")
+        raise DomainError(_("The customer number cannot be empty."), code=CustomerCode.REQUIRED, field="number")
     _validate(customer)
     after = _snapshot(customer)
     changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
@@ -190,7 +191,7 @@ def customer_update(*, actor, customer: Customer, data: dict[str, Any], via: str
 def _tag_attach(customer: Customer, tag_name: str) -> tuple[Tag, bool]:
     name = tag_name.strip()
     if not name or len(name) > 40:
-        raise DomainError(_("A tag is 1 to 40 characters long."), code="invalid_tag", field="tags")
+        raise DomainError(_("A tag is 1 to 40 characters long."), code=CustomerCode.INVALID_TAG, field="tags")
     group = ""
     if ":" in name:
         group, name = (part.strip() for part in name.split(":", 1))
@@ -203,7 +204,7 @@ def _tag_attach(customer: Customer, tag_name: str) -> tuple[Tag, bool]:
 def customer_tag_add(*, actor, customer: Customer, tag_name: str, via: str = "web") -> Tag:
     """Put a tag on a customer ("group:name" creates the tag in that group); actor None: a rule of the system."""
     if actor is not None and not may_change_customer(actor, customer):
-        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+        raise PermissionDenied(_("You may not change this customer."), code=CustomerCode.FORBIDDEN)
     tag, created = _tag_attach(customer, tag_name)
     if created:
         audit_record(actor=actor, action="customer.tag_add", obj=customer, changes={"tags": [None, tag.name]}, via=via)
@@ -215,7 +216,7 @@ def customer_tag_add(*, actor, customer: Customer, tag_name: str, via: str = "we
 def customer_tag_remove(*, actor, customer: Customer, tag: Tag, via: str = "web") -> None:
     """Take a tag off a customer."""
     if not may_change_customer(actor, customer):
-        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+        raise PermissionDenied(_("You may not change this customer."), code=CustomerCode.FORBIDDEN)
     deleted, _rows = CustomerTag.objects.filter(customer=customer, tag=tag).delete()
     if deleted:
         audit_record(actor=actor, action="customer.tag_remove", obj=customer, changes={"tags": [tag.name, None]},
@@ -228,12 +229,12 @@ def consent_set(*, actor, customer: Customer, channel: str, granted: bool, sourc
                 via: str = "web") -> Consent:
     """Record that a customer gave or withdrew consent for a channel, with its source and time."""
     if not may_change_customer(actor, customer):
-        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+        raise PermissionDenied(_("You may not change this customer."), code=CustomerCode.FORBIDDEN)
     if channel not in ConsentChannel.values:
-        raise DomainError(_("Unknown channel."), code="invalid_channel", field="channel")
+        raise DomainError(_("Unknown channel."), code=CustomerCode.INVALID_CHANNEL, field="channel")
     source = (source or "").strip()
     if not source:
-        raise DomainError(_("Say where the consent was given or withdrawn."), code="required", field="source")
+        raise DomainError(_("Say where the consent was given or withdrawn."), code=CustomerCode.REQUIRED, field="source")
     now = timezone.now()
     consent = Consent.objects.filter(customer=customer, channel=channel).first()
     before = consent.granted if consent else None
@@ -251,18 +252,18 @@ def consent_set(*, actor, customer: Customer, channel: str, granted: bool, sourc
     return consent
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def contact_create(*, actor, customer: Customer, name: str, title: str = "", phone: str = "", email: str = "",
                    is_primary: bool = False) -> Contact:
     """Add a contact person to a company customer."""
     if not may_change_customer(actor, customer):
-        raise PermissionDenied(_("You may not change this customer."), code="forbidden")
+        raise PermissionDenied(_("You may not change this customer."), code=CustomerCode.FORBIDDEN)
     if not customer.is_company:
-        raise DomainError(_("Only companies have contacts."), code="not_company", field="customer")
+        raise DomainError(_("Only companies have contacts."), code=CustomerCode.NOT_COMPANY, field="customer")
     try:
         phone = normalize_phone(phone)
     except InvalidPhone:
-        raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": phone}, code="invalid_phone",
+        raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": phone}, code=CustomerCode.INVALID_PHONE,
                           field="phone")
     contact = Contact(customer=customer, name=name.strip(), title=title, phone=phone, email=normalize_email(email),
                       is_primary=is_primary)

@@ -13,6 +13,7 @@ from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.core.tasks import task_send
 from fidelis.customers.dedupe import REASON_LABELS, customers_merge, duplicate_dismiss
+from fidelis.customers.errors import CustomerCode
 from fidelis.customers.exports import FILTERS, csv_stream, customers_export_start, xlsx_bytes
 from fidelis.customers.imports import (
     import_field_choices,
@@ -147,7 +148,7 @@ def duplicate_review(request, pk: int):
             return redirect("customers:duplicates")
         keep_id = request.POST.get("keep")
         if keep_id not in (str(candidate.customer_id), str(candidate.other_id)):
-            raise DomainError(_("Choose the record to keep."), code="required", field="keep")
+            raise DomainError(_("Choose the record to keep."), code=CustomerCode.REQUIRED, field="keep")
         keep, absorb = ((candidate.customer, candidate.other) if keep_id == str(candidate.customer_id)
                         else (candidate.other, candidate.customer))
         record = customers_merge(actor=request.user, keep=keep, absorb=absorb)
