@@ -47,8 +47,7 @@ WEB = {
     "customers:consent": "customer.consent",
     "customers:contact_add": "customer.change",
     "customers:timeline": "customer.view",
-    "customers:tags": "customer.view",
-    "customers:consent_panel": "customer.view",
+    "customers:panels": "customer.view",
     "customers:person_export": "customer.privacy",
     "customers:person_erase": "customer.privacy",
     "events:webhooks": "webhook.manage",
@@ -60,7 +59,6 @@ WEB = {
     "loyalty:program_backfill": "loyalty.adjust",
     "loyalty:members": "loyalty.view",
     "loyalty:member_enrol": "loyalty.operate",
-    "loyalty:customer_panel": "loyalty.view",
     "loyalty:member_detail": "loyalty.view",
     "loyalty:member_entries": "loyalty.view",
     "loyalty:member_adjust": "loyalty.adjust",
@@ -180,7 +178,7 @@ def _sample_url(name, customer, manager):
         kwargs["tag_id"] = 1
     if name.startswith("events:webhook_"):
         kwargs = {"public_id": "0" * 16}
-    if name.startswith(("loyalty:member_", "loyalty:customer_panel")):
+    if name.startswith("loyalty:member_"):
         kwargs = {"public_id": customer.public_id}  # a customer id: the member routes answer 404, not 403
     if name == "loyalty:program_backfill":
         kwargs = {"public_id": "0" * 16}  # no such program: 404 for the roles allowed, not 403

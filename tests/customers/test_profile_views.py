@@ -316,13 +316,13 @@ def test_customer_detail_shows_grouped_profile_funnel_position_consent_and_timel
     client = client_for(manager)
     client.cookies["django_language"] = "en"
     page = client.get(reverse("customers:detail", args=[zhang.public_id])).content.decode()
-    for section in ("basic-data", "contact-data", "classification", "personal-notes", "consent", "timeline"):
+    for section in ("basic-data", "contact-data", "classification", "personal-notes", "timeline"):
         assert f'id="{section}"' in page
-    assert 'class="current" title="Interested"' in page and "138 0013 8000" in page
-    # tags, consent and the timeline come with the parts the page loads after itself
+    assert 'class="current" title="Interested"' in page and "138 0013 8000" in page and "泰迪" in page
+    # the cards (consent among them) and the timeline come with the parts the page loads after itself
     assert "公众号关注" not in page and "订单 1001" not in page
     body = _with_parts(client, page)
-    assert "公众号关注" in body and "订单 1001" in body and "¥199.00" in body
+    assert 'id="consent"' in body and "公众号关注" in body and "订单 1001" in body and "¥199.00" in body
 
 
 def _with_parts(client, page: str) -> str:
@@ -366,11 +366,13 @@ def test_customer_detail_query_count_is_fixed(client_for, manager, django_assert
     for i in range(40):
         record_event(customer=company, type="store.visited", summary=f"visit {i}", actor=manager)
     client = client_for(manager)
-    # when / then: the page (the session with its user, the customer, the contacts) and each part it loads
-    with django_assert_max_num_queries(3):
+    # when / then: the page (the session with its user, the customer, its tags, the contacts) and each part it
+    # loads: the cards (the session, the customer, the program as the customer is no member, orders and their
+    # totals, opportunities and their totals, tasks, consents) and the timeline
+    with django_assert_max_num_queries(4):
         response = client.get(reverse("customers:detail", args=[company.public_id]))
-    assert response.status_code == 200 and "联系人4" in response.content.decode()
-    for name, most in (("customers:tags", 3), ("customers:consent_panel", 3), ("customers:timeline", 3)):
+    assert response.status_code == 200 and "联系人4" in response.content.decode() and "华东" in response.content.decode()
+    for name, most in (("customers:panels", 10), ("customers:timeline", 3)):
         with django_assert_max_num_queries(most):
             part = client.get(reverse(name, args=[company.public_id]), HTTP_HX_REQUEST="true")
         assert part.status_code == 200, name
@@ -462,6 +464,50 @@ def test_consent_set_through_htmx_returns_the_panel(client_for, manager, zhang):
 
 
 @pytest.mark.django_db
+def test_customer_panels_bring_the_cards_the_role_may_see(client_for, users, zhang):
+    # given a customer every role sees
+    url = reverse("customers:panels", args=[zhang.public_id])
+    # when a manager loads the cards, then every app's card comes, in page order, and consent last
+    body = client_for(users[Role.MANAGER]).get(url, HTTP_HX_REQUEST="true").content.decode()
+    cards = ('id="member-panel"', 'id="orders-panel"', 'id="opportunities-panel"', 'id="task-panel"', 'id="consent"')
+    assert all(card in body for card in cards)
+    assert [body.index(card) for card in cards] == sorted(body.index(card) for card in cards)
+    # when the service desk loads them, then there is no opportunities card, as it may not see opportunities
+    body = client_for(users[Role.SERVICE]).get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="opportunities-panel"' not in body and 'id="consent"' in body
+
+
+@pytest.mark.django_db
+def test_customer_panels_of_another_reps_customer_are_404_for_sales(client_for, users, manager):
+    theirs = customer_create(actor=manager, data={"name": "赵六"}, owner=users[Role.MARKETING])
+    response = client_for(users[Role.SALES]).get(reverse("customers:panels", args=[theirs.public_id]))
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_consent_form_comes_on_demand_and_closes_after_recording(client_for, manager, zhang):
+    client = client_for(manager)
+    consent_url = reverse("customers:consent", args=[zhang.public_id])
+    # given the consent card: the consents and a button that asks for the form, not the form
+    card = client.get(reverse("customers:panels", args=[zhang.public_id]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="consent-open"' in card and 'id="consent-form"' not in card
+    # when the user opens it, then the form comes alone
+    form = client.get(consent_url, HTTP_HX_REQUEST="true").content.decode()
+    assert form.startswith('<form') and 'id="consent-form"' in form and 'name="source"' in form
+    # when a consent is recorded, then the panel shows it with the form closed again
+    panel = client.post(consent_url, {"channel": "sms", "granted": "1", "source": "门店登记"},
+                        HTTP_HX_REQUEST="true").content.decode()
+    assert "门店登记" in panel and 'id="consent-open"' in panel and 'id="consent-form"' not in panel
+
+
+@pytest.mark.django_db
+def test_consent_form_without_htmx_sends_to_the_360_page(client_for, manager, zhang):
+    response = client_for(manager).get(reverse("customers:consent", args=[zhang.public_id]))
+    assert response.status_code == 302 and response["Location"] == reverse("customers:detail",
+                                                                           args=[zhang.public_id])
+
+
+@pytest.mark.django_db
 def test_consent_withdraw_is_recorded_with_its_source(client_for, manager, zhang):
     consent_set(actor=manager, customer=zhang, channel="email", granted=True, source="官网注册")
     client_for(manager).post(reverse("customers:consent", args=[zhang.public_id]),
@@ -475,5 +521,7 @@ def test_consent_withdraw_is_recorded_with_its_source(client_for, manager, zhang
 def test_consent_set_without_source_shows_an_error_and_writes_nothing(client_for, manager, zhang):
     response = client_for(manager).post(reverse("customers:consent", args=[zhang.public_id]),
                                         {"channel": "sms", "granted": "1", "source": ""}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 200 and 'class="error"' in response.content.decode()
+    # the form stays open with the error
+    body = response.content.decode()
+    assert response.status_code == 200 and 'class="error"' in body and 'id="consent-form"' in body
     assert not Consent.objects.filter(customer=zhang).exists()

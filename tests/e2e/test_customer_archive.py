@@ -121,12 +121,14 @@ def test_tags_and_consent_change_in_place_through_htmx(page, live_server, staff,
     # when the VIP tag is removed
     page.locator("#tags-panel .tag", has_text="VIP").locator("button").click()
     expect(page.locator("#tags-panel")).not_to_contain_text("VIP")
-    # when WeChat consent is granted with its source
+    # when the consent form is opened and WeChat consent is granted with its source
+    page.click("#consent-open")
     page.select_option("#consent-panel select[name=channel]", "wechat")
     page.select_option("#consent-panel select[name=granted]", "1")
     page.fill("#consent-panel input[name=source]", "公众号关注")
     page.click("#consent-panel button[type=submit]")
     expect(page.locator("#consent-panel tr[data-channel='wechat']")).to_contain_text("公众号关注")
+    expect(page.locator("#consent-form")).to_have_count(0)
     consent = Consent.objects.get(customer=zhang, channel="wechat")
     assert consent.granted and consent.recorded_by == staff[Role.SALES]
     assert not zhang.tags.filter(name="VIP").exists()

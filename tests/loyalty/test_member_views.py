@@ -36,7 +36,7 @@ def test_program_page_numbers_match_the_ledger(client, program, member, manager)
 def test_customer_panel_offers_to_join_and_joining_gives_the_welcome_points(client, program, manager):
     customer = CustomerFactory(name="周敏")
     client.force_login(manager)
-    panel = client.get(reverse("loyalty:customer_panel", args=[customer.public_id])).content.decode()
+    panel = client.get(reverse("customers:panels", args=[customer.public_id])).content.decode()
     assert 'id="member-enrol"' in panel
     response = client.post(reverse("loyalty:member_enrol", args=[customer.public_id]))
     member = Member.objects.get(customer=customer)

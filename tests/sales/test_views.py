@@ -56,7 +56,7 @@ def test_orders_of_another_reps_customers_are_hidden_and_answer_404(client_for, 
     assert "V-MINE" in body and "V-THEIRS" not in body
     assert client.get(reverse("sales:order_detail", args=[theirs.public_id])).status_code == 404
     assert client.get(reverse("sales:order_refund", args=[theirs.public_id])).status_code == 404
-    assert client.get(reverse("sales:order_customer_panel", args=[theirs.customer.public_id])).status_code == 404
+    assert client.get(reverse("customers:panels", args=[theirs.customer.public_id])).status_code == 404
     assert client.get(reverse("sales:order_detail", args=[mine.public_id])).status_code == 200
 
 
@@ -92,7 +92,7 @@ def test_new_order_form_records_the_order_and_shows_it(client_for, sales, catalo
     detail = client.get(response["Location"]).content.decode()
     assert order.order_no in detail and "羊毛开衫" in detail and reverse("customers:detail",
                                                                        args=[shopper.public_id]) in detail
-    panel = client.get(reverse("sales:order_customer_panel", args=[shopper.public_id])).content.decode()
+    panel = client.get(reverse("customers:panels", args=[shopper.public_id])).content.decode()
     assert order.order_no in panel and "939.50" in panel
 
 
@@ -166,6 +166,6 @@ def test_catalogue_pages_create_and_edit(client_for, users, catalogue):
 
 def test_the_360_page_loads_the_orders_panel_with_htmx(client_for, manager, catalogue, shopper):
     body = client_for(manager).get(reverse("customers:detail", args=[shopper.public_id])).content.decode()
-    assert reverse("sales:order_customer_panel", args=[shopper.public_id]) in body
-    panel = client_for(manager).get(reverse("sales:order_customer_panel", args=[shopper.public_id]))
+    assert reverse("customers:panels", args=[shopper.public_id]) in body
+    panel = client_for(manager).get(reverse("customers:panels", args=[shopper.public_id]))
     assert panel.status_code == 200 and 'id="orders-panel"' in panel.content.decode()

@@ -10,7 +10,6 @@ WEB: dict[str, str] = {
     "work:task_reopen": "task.change",
     "work:task_cancel": "task.change",
     "work:task_snooze": "task.change",
-    "work:customer_panel": "task.view",
     "work:customer_options": "task.change",
     # Everyone who works on tasks sees the rules; only managers set them up.
     "work:rules": "task.change",
@@ -40,8 +39,6 @@ def sample_kwargs(name: str, customer, manager) -> dict | None:
     """URL kwargs for one of this app's routes in the role walk (None: not this app's route)."""
     if name in ("work:tasks", "work:task_create", "work:customer_options", "work:rules", "work:rule_create"):
         return {}
-    if name == "work:customer_panel":
-        return {"public_id": customer.public_id}
     if name.startswith("work:"):
         return {"public_id": NO_SUCH}  # no such task or rule: 404 for those allowed, 403 for the others
     return None

@@ -145,20 +145,20 @@ def test_edit_changes_the_task(client_for, sales, my_customer, soon):
 
 def test_the_customer_panel_lists_open_tasks_with_an_add_link(client_for, sales, my_customer, soon):
     task_create(actor=sales, title="美容预约前致电李太太", due_at=soon, customer=my_customer)
-    response = client_for(sales).get(reverse("work:customer_panel", args=[my_customer.public_id]))
+    response = client_for(sales).get(reverse("customers:panels", args=[my_customer.public_id]))
     body = response.content.decode()
     assert "美容预约前致电李太太" in body and 'id="task-add"' in body
     detail = client_for(sales).get(reverse("customers:detail", args=[my_customer.public_id])).content.decode()
-    assert reverse("work:customer_panel", args=[my_customer.public_id]) in detail
+    assert reverse("customers:panels", args=[my_customer.public_id]) in detail
 
 
 def test_the_customer_panel_of_a_customer_the_rep_may_not_see_is_404(client_for, sales, other_customer):
-    assert client_for(sales).get(reverse("work:customer_panel", args=[other_customer.public_id])).status_code == 404
+    assert client_for(sales).get(reverse("customers:panels", args=[other_customer.public_id])).status_code == 404
 
 
 def test_a_readonly_user_sees_the_panel_without_add_link(client_for, users, my_customer):
     body = client_for(users[Role.READONLY]).get(
-        reverse("work:customer_panel", args=[my_customer.public_id])).content.decode()
+        reverse("customers:panels", args=[my_customer.public_id])).content.decode()
     assert 'id="task-panel"' in body and 'id="task-add"' not in body
 
 

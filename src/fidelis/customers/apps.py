@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,3 +10,5 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from fidelis.customers import rules  # noqa: F401 - registers the event handlers
+
+        autodiscover_modules("panels")  # the cards other apps add to the 360° page (fidelis.customers.panels)

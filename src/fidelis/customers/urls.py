@@ -21,8 +21,7 @@ urlpatterns = [
     path("<str:public_id>/consent/", profile.consent_set, name="consent"),
     path("<str:public_id>/contacts/", profile.contact_add, name="contact_add"),
     path("<str:public_id>/timeline/", profile.customer_timeline, name="timeline"),
-    path("<str:public_id>/panels/tags/", profile.customer_tags, name="tags"),
-    path("<str:public_id>/panels/consent/", profile.customer_consent, name="consent_panel"),
+    path("<str:public_id>/panels/", profile.customer_panels, name="panels"),
     path("<str:public_id>/privacy/export/", data.person_export, name="person_export"),
     path("<str:public_id>/privacy/erase/", data.person_erase, name="person_erase"),
 ]

@@ -1,4 +1,5 @@
-"""Customer list and search, create and edit, the 360° page and its parts (tags, consent, contacts, timeline)."""
+"""Customer list and search, create and edit, the 360° page and its parts (cards, tags, consent, contacts,
+timeline)."""
 
 from urllib.parse import urlencode
 
@@ -6,14 +7,15 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.models import Role
 from fidelis.accounts.permissions import has_capability, may_change_customer
 from fidelis.core.errors import DomainError, form_error
-from fidelis.customers import selectors, services
+from fidelis.customers import panels, selectors, services
 from fidelis.customers.forms import ConsentForm, ContactForm, CustomerForm, TagForm
 from fidelis.customers.models import Category, ConsentChannel, LifecycleStage, Tag, ValueTier
 
@@ -130,29 +132,39 @@ def _tags_context(request, customer) -> dict:
 
 def _consent_context(request, customer) -> dict:
     consents = {c.channel: c for c in customer.consents.select_related("recorded_by")}
-    can_consent = _may_change(request, customer) and has_capability(request.user, "customer.consent")
-    return {"customer": customer, "can_consent": can_consent,
-            "consent_rows": [(value, label, consents.get(value)) for value, label in ConsentChannel.choices],
-            "consent_form": ConsentForm() if can_consent else None}
+    # The form comes on demand (`consent_set` answers a GET with it): most visits only read the consents.
+    return {"customer": customer,
+            "can_consent": _may_change(request, customer) and has_capability(request.user, "customer.consent"),
+            "consent_rows": [(value, label, consents.get(value)) for value, label in ConsentChannel.choices]}
 
 
 @require_capability("customer.view")
 def customer_detail(request, public_id: str):
-    """Show the 360° page: profile, classification, tags, consent and contacts.
+    """Show the 360° page: profile, classification, tags and contacts.
 
-    The tags, consent and timeline, like the member, orders, opportunities and tasks panels, are loaded by the
-    page afterwards (`customer_tags`, `customer_consent`, `customer_timeline`): the profile shows at once.
+    The cards below the profile (`customer_panels`) and the timeline (`customer_timeline`) are loaded by the page
+    afterwards, side by side: the profile shows at once.
     """
     customer = selectors.customer_get_for_user(request.user, public_id)
-    can_change = _may_change(request, customer)
+    tags = _tags_context(request, customer)
     context = {
-        "customer": customer, "can_change": can_change,
+        **tags,
         "contacts": list(customer.contacts.all()) if customer.is_company else [],
-        "contact_form": ContactForm() if customer.is_company and can_change else None,
+        "contact_form": ContactForm() if customer.is_company and tags["can_change"] else None,
         "can_privacy": has_capability(request.user, "customer.privacy"),
         "mask": _masks_contact_data(request.user),
     }
     return render(request, "customers/customer_detail.html", context)
+
+
+@require_capability("customer.view")
+def customer_panels(request, public_id: str):
+    """Return the cards of the 360° page below the profile in one response: those of the other apps
+    (`fidelis.customers.panels`: member club, orders, opportunities, tasks) that the user may see, then consent."""
+    customer = selectors.customer_get_for_user(request.user, public_id)
+    cards = [render_to_string(template, context, request)
+             for template, context in panels.customer_panels(request, customer)]
+    return render(request, "customers/_panels.html", {"cards": cards, **_consent_context(request, customer)})
 
 
 @require_capability("customer.view")
@@ -165,20 +177,6 @@ def customer_timeline(request, public_id: str):
     return render(request, "customers/_timeline.html",
                   {"customer": customer, "events": events, "has_more": len(events) == TIMELINE_PAGE,
                    "more": bool(before)})
-
-
-@require_capability("customer.view")
-def customer_tags(request, public_id: str):
-    """Return the tags panel of the 360° page."""
-    customer = selectors.customer_get_for_user(request.user, public_id)
-    return render(request, "customers/_tags.html", _tags_context(request, customer))
-
-
-@require_capability("customer.view")
-def customer_consent(request, public_id: str):
-    """Return the consent panel of the 360° page."""
-    customer = selectors.customer_get_for_user(request.user, public_id)
-    return render(request, "customers/_consent.html", _consent_context(request, customer))
 
 
 def _panel_or_redirect(request, customer, template: str, context, extra: dict):
@@ -222,11 +220,15 @@ def tag_remove(request, public_id: str, tag_id: int):
     return _panel_or_redirect(request, customer, "customers/_tags.html", _tags_context, {"tag_error": error})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @require_capability("customer.consent")
 def consent_set(request, public_id: str):
-    """Record consent given or withdrawn for one channel, with its source; answer htmx with the consent panel."""
+    """Record consent given or withdrawn for one channel, with its source; answer htmx with the consent panel.
+    A GET answers htmx with the form alone, which the panel asks for when the user opens it."""
     customer = selectors.customer_get_for_user(request.user, public_id)
+    if request.method == "GET":
+        return _panel_or_redirect(request, customer, "customers/_consent_form.html", _consent_context,
+                                  {"consent_form": ConsentForm()})
     form = ConsentForm(request.POST)
     error = None
     if form.is_valid():
@@ -239,9 +241,9 @@ def consent_set(request, public_id: str):
         error = " ".join(f"{form[name].label}: {e}" for name, errors in form.errors.items() for e in errors)
     if error and not request.htmx:
         messages.error(request, error)
-    bound = form if error else ConsentForm()
+    # After an error the form stays open with what was entered; after a record the panel shows it, form closed.
     return _panel_or_redirect(request, customer, "customers/_consent.html", _consent_context,
-                              {"consent_error": error, "consent_form": bound})
+                              {"consent_error": error, "consent_form": form if error else None})
 
 
 @require_POST

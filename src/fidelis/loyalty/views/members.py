@@ -1,5 +1,5 @@
-"""Members and their points in the UI: the list, the member page, enrolment, adjustments, rewards, coupons,
-and the member panel of the customer 360° page."""
+"""Members and their points in the UI: the list, the member page, enrolment, adjustments, rewards and coupons.
+The member-club card of the customer 360° page is in `fidelis.loyalty.panels`."""
 
 from django import forms
 from django.contrib import messages
@@ -23,7 +23,6 @@ from fidelis.loyalty.selectors import (
     member_coupons,
     member_entries,
     member_get_for_user,
-    member_of_default_program,
     member_progress,
     member_visible_qs,
     program_default,
@@ -92,21 +91,6 @@ def member_entry_page(request, public_id: str):
     before = request.GET.get("before", "")
     entries = member_entries(member, before_id=int(before) if before.isdigit() else None, limit=ENTRY_PAGE)
     return render(request, "loyalty/_entries.html", {"member": member, "entries": entries, "entry_page": ENTRY_PAGE})
-
-
-@require_capability("loyalty.view")
-def customer_panel(request, public_id: str):
-    """The member-club card of the customer 360° page (loaded by htmx, so the page itself stays light)."""
-    # A member comes with their customer; a customer who is not one is read by itself (and 404s if not visible).
-    member = member_of_default_program(request.user, public_id)
-    customer = member.customer if member else customer_get_for_user(request.user, public_id)
-    program = member.program if member else program_default()
-    context = {"customer": customer, "program": program, "member": member,
-               "can_operate": has_capability(request.user, "loyalty.operate")}
-    if member is not None:
-        context.update(progress=member_progress(member), coupons=member_coupons(member, limit=5),
-                       entries=member_entries(member, limit=5))
-    return render(request, "loyalty/_customer_panel.html", context)
 
 
 @require_POST
@@ -187,7 +171,6 @@ def member_coupon_issue(request, public_id: str):
 urlpatterns = [
     path("members/", member_list, name="members"),
     path("members/join/<str:public_id>/", member_enrol, name="member_enrol"),
-    path("members/customer/<str:public_id>/", customer_panel, name="customer_panel"),
     path("members/<str:public_id>/", member_detail, name="member_detail"),
     path("members/<str:public_id>/entries/", member_entry_page, name="member_entries"),
     path("members/<str:public_id>/adjust/", member_adjust, name="member_adjust"),

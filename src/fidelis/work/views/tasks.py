@@ -1,12 +1,13 @@
 """Task pages: the list with filters, create / edit, the detail page, complete / reopen / cancel / snooze (htmx:
-the row is answered in place), the tasks panel of the customer 360° page and the customer picker."""
+the row is answered in place) and the customer picker. The tasks card of the customer 360° page is in
+`fidelis.work.panels`."""
 
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,7 +21,6 @@ from fidelis.work.forms import SnoozeForm, TaskForm
 from fidelis.work.models import TaskStatus
 
 PAGE_SIZE = 50
-PANEL_SIZE = 8
 FILTERS = ("scope", "status", "due", "owner", "customer")
 # Which partial answers an htmx action: the <li> of "my day" and the customer panel, or the <tr> of the list.
 ROW_TEMPLATES = {"item": "work/_task_item.html", "row": "work/_task_row.html"}
@@ -168,19 +168,6 @@ def task_snooze(request, public_id: str):
     return _act(request, public_id, services.task_snooze, until=form.until_for(task))
 
 
-@require_capability("task.view")
-def customer_panel(request, public_id: str):
-    """The tasks card of the customer 360° page (loaded by htmx, so the page itself stays light)."""
-    customer = customer_get_for_user(request.user, public_id)
-    tasks = selectors.customer_tasks(request.user, customer, limit=PANEL_SIZE + 1)
-    return render(request, "work/_customer_panel.html", {
-        "customer": customer, "tasks": tasks[:PANEL_SIZE], "more": len(tasks) > PANEL_SIZE,
-        "can_change": has_capability(request.user, "task.change"), "snooze_choices": SnoozeForm.CHOICES,
-        "can_team": selectors.sees_all_tasks(request.user),
-        "next": reverse("customers:detail", args=[customer.public_id]),
-    })
-
-
 @require_capability("task.change")
 def customer_options(request):
     """The customer picker of the task form: <option>s of the visible customers matching ?q (archive search)."""
@@ -192,7 +179,6 @@ def customer_options(request):
 urlpatterns = [
     path("", task_list, name="tasks"),
     path("new/", task_create, name="task_create"),
-    path("customer/<str:public_id>/", customer_panel, name="customer_panel"),
     path("customer-options/", customer_options, name="customer_options"),
     path("<str:public_id>/", task_detail, name="task_detail"),
     path("<str:public_id>/edit/", task_edit, name="task_edit"),
