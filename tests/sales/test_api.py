@@ -8,6 +8,7 @@ import pytest
 from fidelis.accounts.models import Role
 from fidelis.accounts.services import api_token_create
 from fidelis.events.models import Event
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.models import Order, OrderLine, Product, Refund
 from fidelis.sales.services import order_create
 from tests.factories import CustomerFactory, UserFactory
@@ -72,6 +73,19 @@ def test_post_order_with_bad_input_names_the_field_and_writes_nothing(client, po
     assert response.status_code == status, body
     assert body["field"] == field and body["message"]
     assert Order.objects.count() == 0 and not Event.objects.filter(type="order.paid").exists()
+
+
+@pytest.mark.parametrize(("change", "field", "code"), [
+    ({"order_no": "A 1"}, "order_no", SalesCode.INVALID_ORDER_NO),
+    ({"paid_at": "2099-01-01T08:00:00+08:00"}, "paid_at", SalesCode.PAID_IN_FUTURE),
+    ({"channel": "fax"}, "channel", SalesCode.INVALID_CHANNEL),
+])
+def test_post_order_refusal_carries_the_code_of_its_meaning_as_text(client, pos, catalogue, shopper, change, field,
+                                                                    code):
+    response, body = _call(client, pos, "POST", "/orders", ORDER | change)
+    assert response.status_code == 400, body
+    assert (body["field"], body["code"]) == (field, code.value) and isinstance(body["code"], str)
+    assert Order.objects.count() == 0
 
 
 def test_errors_are_translated_by_accept_language(client, pos, catalogue, shopper):

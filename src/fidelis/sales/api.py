@@ -15,6 +15,7 @@ from fidelis.core.idempotency import KEY_HEADER, header_idempotency_key
 from fidelis.core.types import Int, Text
 from fidelis.events.api import event_customer
 from fidelis.sales import selectors, services
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.models import Order, OrderLine, ProductCategory, Refund
 from fidelis.sales.schemas import (
     OrderIn,
@@ -86,7 +87,7 @@ def product_list(request, q: str = "", category: str = "", active: str = "1", li
 def product_create(request, payload: ProductIn):
     category = ProductCategory.objects.filter(name=payload.category.strip()).first()
     if category is None:
-        raise DomainError(_("There is no category “%(name)s”.") % {"name": payload.category}, code="unknown_category",
+        raise DomainError(_("There is no category “%(name)s”.") % {"name": payload.category}, code=SalesCode.UNKNOWN_CATEGORY,
                           field="category")
     product = services.product_save(actor=request.auth, via="api", data={
         "sku": payload.sku, "name": payload.name, "category": category, "list_price": payload.list_price,

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from fidelis.accounts.permissions import has_capability, sees_all_customers
 from fidelis.core.dates import parse_date
 from fidelis.core.errors import DomainError
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.models import (
     Order,
     OrderChannel,
@@ -62,18 +63,18 @@ class ReportQuery:
         dimension = data.get("dimension") or "store"
         if dimension not in DIMENSIONS:
             raise DomainError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(DIMENSIONS)},
-                              code="invalid", field="dimension")
+                              code=SalesCode.INVALID_CHOICE, field="dimension")
         period = data.get("period") or "month"
         if period not in PERIODS:
             raise DomainError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(PERIODS)},
-                              code="invalid", field="period")
+                              code=SalesCode.INVALID_CHOICE, field="period")
         end = parse_date(data.get("end"), field="end") or today
         start = parse_date(data.get("start"), field="start") or _default_start(period, end)
         if start > end:
-            raise DomainError(_("The start date is after the end date."), code="invalid", field="start")
+            raise DomainError(_("The start date is after the end date."), code=SalesCode.START_AFTER_END, field="start")
         if (end - start).days > MAX_DAYS[period]:
             raise DomainError(_("Too long a time for this period: at most %(days)s days.")
-                              % {"days": MAX_DAYS[period]}, code="invalid", field="start")
+                              % {"days": MAX_DAYS[period]}, code=SalesCode.RANGE_TOO_LONG, field="start")
         return cls(dimension=dimension, period=period, start=start, end=end)
 
 

@@ -12,6 +12,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import NotFound
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_visible_qs
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.models import Order, OrderLine, Product, ProductCategory, Refund, Store
 
 
@@ -72,7 +73,7 @@ def order_get_for_user(user, *, public_id: str | None = None, order_no: str | No
     qs = order_visible_qs(user).select_related("customer", "store", "created_by")
     found = (qs.filter(public_id=public_id) if public_id is not None else qs.filter(order_no=order_no)).first()
     if found is None:
-        raise NotFound(_("No such order."), code="not_found", field="order")
+        raise NotFound(_("No such order."), code=SalesCode.NOT_FOUND, field="order")
     return found
 
 
@@ -108,7 +109,7 @@ def product_list_filtered(*, q: str = "", category: int | None = None, active: s
 def product_get(public_id: str) -> Product:
     product = Product.objects.select_related("category").filter(public_id=public_id).first()
     if product is None:
-        raise NotFound(_("No such product."), code="not_found")
+        raise NotFound(_("No such product."), code=SalesCode.NOT_FOUND)
     return product
 
 

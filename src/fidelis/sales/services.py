@@ -21,6 +21,7 @@ from fidelis.core.errors import Conflict, DomainError, NotFound, full_clean_or_r
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.models import (
     Order,
     OrderChannel,
@@ -61,13 +62,13 @@ def money(value: Any, *, field: str, allow_zero: bool = True) -> Decimal:
     except (InvalidOperation, ValueError):
         amount = None
     if amount is None or not amount.is_finite():
-        raise DomainError(_("“%(value)s” is not an amount.") % {"value": value}, code="invalid_amount", field=field)
+        raise DomainError(_("“%(value)s” is not an amount.") % {"value": value}, code=SalesCode.INVALID_AMOUNT, field=field)
     amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
     if amount < 0 or (amount == 0 and not allow_zero):
         raise DomainError(_("The amount must be more than zero.") if not allow_zero
-                          else _("The amount cannot be negative."), code="invalid_amount", field=field)
+                          else _("The amount cannot be negative."), code=SalesCode.INVALID_AMOUNT, field=field)
     if amount > MAX_MONEY:
-        raise DomainError(_("The amount is too large."), code="invalid_amount", field=field)
+        raise DomainError(_("The amount is too large."), code=SalesCode.INVALID_AMOUNT, field=field)
     return amount
 
 
@@ -91,7 +92,7 @@ def plain_value(value: Any) -> Any:
 def _unknown(data: dict[str, Any], fields: tuple[str, ...]) -> None:
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code="unknown_field",
+        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code=SalesCode.UNKNOWN_FIELD,
                           field=unknown[0])
 
 
@@ -113,7 +114,7 @@ def _save_catalogue(*, actor, obj, data: dict[str, Any], fields: tuple[str, ...]
     return obj
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def store_save(*, actor, data: dict[str, Any], store: Store | None = None, via: str = "web") -> Store:
     """Create a store, or change one (code, name, active)."""
     if "code" in data:
@@ -122,7 +123,7 @@ def store_save(*, actor, data: dict[str, Any], store: Store | None = None, via: 
                            via=via)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def category_save(*, actor, data: dict[str, Any], category: ProductCategory | None = None,
                   via: str = "web") -> ProductCategory:
     """Create a product category, or change one; a category cannot sit below itself."""
@@ -131,7 +132,7 @@ def category_save(*, actor, data: dict[str, Any], category: ProductCategory | No
     node = parent
     while node is not None and category.pk is not None:
         if node.pk == category.pk:
-            raise DomainError(_("A category cannot sit below itself."), code="cycle", field="parent")
+            raise DomainError(_("A category cannot sit below itself."), code=SalesCode.CATEGORY_CYCLE, field="parent")
         node = node.parent
     return _save_catalogue(actor=actor, obj=category, data=data, fields=CATEGORY_FIELDS, action="category", via=via)
 
@@ -164,7 +165,7 @@ class _Line:
 
 
 def _quantity(raw: Any, field: str) -> int:
-    invalid = DomainError(_("“%(value)s” is not a whole number.") % {"value": raw}, code="invalid_quantity",
+    invalid = DomainError(_("“%(value)s” is not a whole number.") % {"value": raw}, code=SalesCode.INVALID_QUANTITY,
                           field=field)
     if isinstance(raw, bool):
         raise invalid
@@ -179,17 +180,17 @@ def _quantity(raw: Any, field: str) -> int:
             raise invalid
         quantity = int(number)
     if quantity <= 0:
-        raise DomainError(_("The quantity must be at least 1."), code="invalid_quantity", field=field)
+        raise DomainError(_("The quantity must be at least 1."), code=SalesCode.INVALID_QUANTITY, field=field)
     if quantity > MAX_QUANTITY:
-        raise DomainError(_("The quantity is too large."), code="invalid_quantity", field=field)
+        raise DomainError(_("The quantity is too large."), code=SalesCode.INVALID_QUANTITY, field=field)
     return quantity
 
 
 def _lines(raw_lines: list[dict[str, Any]]) -> list[_Line]:
     if not raw_lines:
-        raise DomainError(_("An order needs at least one line."), code="required", field="lines")
+        raise DomainError(_("An order needs at least one line."), code=SalesCode.REQUIRED, field="lines")
     if len(raw_lines) > MAX_LINES:
-        raise DomainError(_("An order has at most %(n)s lines.") % {"n": MAX_LINES}, code="too_many", field="lines")
+        raise DomainError(_("An order has at most %(n)s lines.") % {"n": MAX_LINES}, code=SalesCode.TOO_MANY_LINES, field="lines")
     skus = {str(line.get("sku") or "").strip().upper() for line in raw_lines if not line.get("product")}
     by_sku = {p.sku: p for p in Product.objects.filter(sku__in=skus - {""}).select_related("category")}
     lines = []
@@ -197,26 +198,26 @@ def _lines(raw_lines: list[dict[str, Any]]) -> list[_Line]:
         prefix = f"lines.{index}"
         unknown = set(raw) - {"product", "sku", "quantity", "unit_price", "discount"}
         if unknown:
-            raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code="unknown_field",
+            raise DomainError(_("Unknown field: %(field)s") % {"field": sorted(unknown)[0]}, code=SalesCode.UNKNOWN_FIELD,
                               field=f"{prefix}.{sorted(unknown)[0]}")
         product = raw.get("product")
         if product is None:
             sku = str(raw.get("sku") or "").strip().upper()
             if not sku:
-                raise DomainError(_("Choose a product."), code="required", field=f"{prefix}.sku")
+                raise DomainError(_("Choose a product."), code=SalesCode.REQUIRED, field=f"{prefix}.sku")
             product = by_sku.get(sku)
             if product is None:
-                raise DomainError(_("There is no product with SKU %(sku)s.") % {"sku": sku}, code="unknown_product",
+                raise DomainError(_("There is no product with SKU %(sku)s.") % {"sku": sku}, code=SalesCode.UNKNOWN_PRODUCT,
                                   field=f"{prefix}.sku")
         if not product.is_active:
-            raise DomainError(_("%(product)s is no longer sold.") % {"product": product}, code="inactive_product",
+            raise DomainError(_("%(product)s is no longer sold.") % {"product": product}, code=SalesCode.INACTIVE_PRODUCT,
                               field=f"{prefix}.sku")
         quantity = _quantity(raw.get("quantity"), f"{prefix}.quantity")
         price = raw.get("unit_price")
         unit_price = product.list_price if price in (None, "") else money(price, field=f"{prefix}.unit_price")
         discount = money(raw.get("discount") or 0, field=f"{prefix}.discount")
         if discount > quantity * unit_price:
-            raise DomainError(_("The discount is larger than the line's price."), code="invalid_amount",
+            raise DomainError(_("The discount is larger than the line's price."), code=SalesCode.INVALID_AMOUNT,
                               field=f"{prefix}.discount")
         lines.append(_Line(product, quantity, unit_price, discount))
     return lines
@@ -227,14 +228,14 @@ def _store(store: Store | str | None, channel: str) -> Store | None:
         code = store.strip().upper()
         store = Store.objects.filter(code=code).first() if code else None
         if store is None and code:
-            raise DomainError(_("There is no store with code %(code)s.") % {"code": code}, code="unknown_store",
+            raise DomainError(_("There is no store with code %(code)s.") % {"code": code}, code=SalesCode.UNKNOWN_STORE,
                               field="store")
     if store is None:
         if channel == OrderChannel.STORE:
-            raise DomainError(_("Name the store of an in-store order."), code="required", field="store")
+            raise DomainError(_("Name the store of an in-store order."), code=SalesCode.REQUIRED, field="store")
         return None
     if not store.is_active:
-        raise DomainError(_("The store %(store)s is closed.") % {"store": store}, code="inactive_store", field="store")
+        raise DomainError(_("The store %(store)s is closed.") % {"store": store}, code=SalesCode.INACTIVE_STORE, field="store")
     return store
 
 
@@ -265,24 +266,24 @@ def _order_no(order_no: str | None, paid_at: datetime) -> str:
     if order_no is not None:
         order_no = str(order_no).strip()
         if not order_no or len(order_no) > 40 or any(c.isspace() for c in order_no):
-            raise DomainError(_("An order number has 1 to 40 characters and no spaces."), code="invalid",
+            raise DomainError(_("An order number has 1 to 40 characters and no spaces."), code=SalesCode.INVALID_ORDER_NO,
                               field="order_no")
         if Order.objects.filter(order_no=order_no).exists():
             raise DomainError(_("Order number %(number)s exists already.") % {"number": order_no},
-                              code="duplicate_order_no", field="order_no")
+                              code=SalesCode.ORDER_NO_TAKEN, field="order_no")
         return order_no
     day = timezone.localtime(paid_at).strftime("%Y%m%d")
     for _attempt in range(20):
         candidate = f"S{day}{secrets.randbelow(10**6):06d}"
         if not Order.objects.filter(order_no=candidate).exists():
             return candidate
-    raise DomainError(_("No free order number today; name one."), code="no_number", field="order_no")
+    raise DomainError(_("No free order number today; name one."), code=SalesCode.NO_FREE_ORDER_NO, field="order_no")
 
 
 def _existing_for_key(key: str, customer: Customer) -> Order | None:
     existing = Order.objects.filter(idempotency_key=key).first()
     if existing is not None and existing.customer_id != customer.pk:
-        raise Conflict(_("This idempotency key was already used for another order."), code="idempotency_conflict",
+        raise Conflict(_("This idempotency key was already used for another order."), code=SalesCode.IDEMPOTENCY_CONFLICT,
                        field="idempotency_key")
     return existing
 
@@ -337,23 +338,23 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
     """
     capability_check(actor, "order.add", _("You may not record orders."))
     if actor is not None and not customer_visible_qs(actor).filter(pk=customer.pk).exists():
-        raise NotFound(_("No such customer."), code="not_found", field="customer")
+        raise NotFound(_("No such customer."), code=SalesCode.NOT_FOUND, field="customer")
     if customer.merged_into_id:
-        raise DomainError(_("This customer was merged into another record."), code="merged", field="customer")
+        raise DomainError(_("This customer was merged into another record."), code=SalesCode.MERGED, field="customer")
     customer_require_writable(customer)
     key = (idempotency_key or "").strip() or None
     if key:
         if len(key) > 120:
-            raise DomainError(_("An idempotency key has at most 120 characters."), code="invalid",
+            raise DomainError(_("An idempotency key has at most 120 characters."), code=SalesCode.TOO_LONG,
                               field="idempotency_key")
         existing = _existing_for_key(key, customer)
         if existing is not None:
             existing.created = False
             return existing
     if channel not in OrderChannel.values:
-        raise DomainError(_("Unknown channel."), code="invalid_channel", field="channel")
+        raise DomainError(_("Unknown channel."), code=SalesCode.INVALID_CHANNEL, field="channel")
     if payment_method not in PaymentMethod.values:
-        raise DomainError(_("Unknown payment method."), code="invalid_payment_method", field="payment_method")
+        raise DomainError(_("Unknown payment method."), code=SalesCode.INVALID_PAYMENT_METHOD, field="payment_method")
     checked = _lines(lines)
     the_store, place = _till_store(till_store, channel) if till_store is not None else (_store(store, channel), "")
     now = timezone.now()
@@ -361,19 +362,19 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
     if timezone.is_naive(paid_at):
         paid_at = timezone.make_aware(paid_at)
     if paid_at > now + FUTURE_SKEW:
-        raise DomainError(_("The payment time lies in the future."), code="invalid", field="paid_at")
+        raise DomainError(_("The payment time lies in the future."), code=SalesCode.PAID_IN_FUTURE, field="paid_at")
     subtotal = sum((line.amount for line in checked), Decimal("0"))
     order_discount = money(discount, field="discount")
     if order_discount > subtotal:
-        raise DomainError(_("The discount is larger than the order's subtotal."), code="invalid_amount",
+        raise DomainError(_("The discount is larger than the order's subtotal."), code=SalesCode.INVALID_AMOUNT,
                           field="discount")
     if subtotal > MAX_MONEY:
-        raise DomainError(_("The amount is too large."), code="invalid_amount", field="lines")
+        raise DomainError(_("The amount is too large."), code=SalesCode.INVALID_AMOUNT, field="lines")
     try:
         number = _order_no(order_no, paid_at)
     except DomainError as exc:
         # A retry with the same key that came while the first request committed: answer with its order.
-        existing = _existing_for_key(key, customer) if key and exc.code == "duplicate_order_no" else None
+        existing = _existing_for_key(key, customer) if key and exc.code == SalesCode.ORDER_NO_TAKEN else None
         if existing is None:
             raise
         existing.created = False
@@ -390,7 +391,7 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
         existing = _existing_for_key(key, customer) if key else None
         if existing is None:
             raise DomainError(_("Order number %(number)s exists already.") % {"number": order.order_no},
-                              code="duplicate_order_no", field="order_no")
+                              code=SalesCode.ORDER_NO_TAKEN, field="order_no")
         existing.created = False
         return existing
     rows = OrderLine.objects.bulk_create([
@@ -422,14 +423,14 @@ def _refund_lines(order: Order, raw_lines: list[dict[str, Any]] | None) -> list[
         if line is None and raw.get("sku"):
             line = by_sku.get(str(raw["sku"]).strip().upper())
         if line is None or line.order_id != order.pk:
-            raise DomainError(_("This order has no such line."), code="unknown_line", field=f"lines.{index}.line")
+            raise DomainError(_("This order has no such line."), code=SalesCode.UNKNOWN_LINE, field=f"lines.{index}.line")
         quantity = _quantity(raw.get("quantity"), f"lines.{index}.quantity")
         picked[line.pk] = picked.get(line.pk, 0) + quantity
         line = by_id[line.pk]
         if picked[line.pk] > line.quantity - line.refunded_quantity:
             raise DomainError(_("Only %(n)s of %(product)s are left to refund.")
                               % {"n": line.quantity - line.refunded_quantity, "product": line.product.name},
-                              code="refund_too_large", field=f"lines.{index}.quantity")
+                              code=SalesCode.REFUND_TOO_LARGE, field=f"lines.{index}.quantity")
     return [(by_id[pk], quantity) for pk, quantity in picked.items()]
 
 
@@ -453,32 +454,32 @@ def order_refund(*, actor, order: Order, amount: Decimal | str | None, reason: s
     """
     capability_check(actor, "order.refund", _("You may not refund orders."))
     if actor is not None and not customer_visible_qs(actor).filter(pk=order.customer_id).exists():
-        raise NotFound(_("No such order."), code="not_found", field="order")
+        raise NotFound(_("No such order."), code=SalesCode.NOT_FOUND, field="order")
     key = (idempotency_key or "").strip() or None
     if key:
         existing = Refund.objects.filter(idempotency_key=key).first()
         if existing is not None:
             if existing.order_id != order.pk:
                 raise Conflict(_("This idempotency key was already used for another refund."),
-                               code="idempotency_conflict", field="idempotency_key")
+                               code=SalesCode.IDEMPOTENCY_CONFLICT, field="idempotency_key")
             existing.created = False
             return existing
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError(_("Say why the order is refunded."), code="required", field="reason")
+        raise DomainError(_("Say why the order is refunded."), code=SalesCode.REQUIRED, field="reason")
     if len(reason) > 200:
-        raise DomainError(_("The reason has at most 200 characters."), code="invalid", field="reason")
+        raise DomainError(_("The reason has at most 200 characters."), code=SalesCode.TOO_LONG, field="reason")
     # Lock the order: two refunds at once must not together give back more than was paid.
     order = Order.objects.select_for_update(of=("self",)).select_related("store", "customer").get(pk=order.pk)
     picked = _refund_lines(order, lines)
     if amount in (None, ""):
         if not picked:
-            raise DomainError(_("Enter the amount to refund."), code="required", field="amount")
+            raise DomainError(_("Enter the amount to refund."), code=SalesCode.REQUIRED, field="amount")
         amount = min(sum((refund_share(line, q, order) for line, q in picked), Decimal("0")), order.refundable)
     refund_amount = money(amount, field="amount", allow_zero=False)
     if refund_amount > order.refundable:
         raise DomainError(_("At most ¥%(left)s of this order is left to refund.") % {"left": order.refundable},
-                          code="refund_too_large", field="amount")
+                          code=SalesCode.REFUND_TOO_LARGE, field="amount")
     refund = Refund(order=order, amount=refund_amount, reason=reason, idempotency_key=key,
                     created_by=actor if getattr(actor, "is_authenticated", False) else None)
     try:
@@ -488,7 +489,7 @@ def order_refund(*, actor, order: Order, amount: Decimal | str | None, reason: s
         existing = Refund.objects.filter(idempotency_key=key).first() if key else None
         if existing is None or existing.order_id != order.pk:
             raise Conflict(_("This idempotency key was already used for another refund."),
-                           code="idempotency_conflict", field="idempotency_key")
+                           code=SalesCode.IDEMPOTENCY_CONFLICT, field="idempotency_key")
         existing.created = False
         return existing
     RefundLine.objects.bulk_create([RefundLine(refund=refund, line=line, quantity=q) for line, q in picked])

@@ -16,6 +16,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user, customer_search
 from fidelis.sales import selectors, services
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.forms import OrderForm, RefundForm
 from fidelis.sales.models import OrderChannel, OrderStatus
 
@@ -96,7 +97,7 @@ def order_create(request):
         data = form.cleaned_data
         try:
             if customer is None:
-                raise DomainError(_("Choose the customer."), code="required", field="customer")
+                raise DomainError(_("Choose the customer."), code=SalesCode.REQUIRED, field="customer")
             order = services.order_create(
                 actor=request.user, customer=customer, lines=lines, channel=data["channel"], store=data["store"],
                 payment_method=data["payment_method"], discount=data["discount"] or 0, paid_at=data["paid_at"],
