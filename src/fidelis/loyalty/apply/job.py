@@ -9,8 +9,8 @@ applies a batch of events in one transaction, set-based:
    read: order numbers already purchased (an order earns once), tier windows, what capped rules gave today;
 3. each event is evaluated (`evaluator.BulkEvaluator`, the answers of `engine.evaluate`) in time order, with
    the caps, the purchase number, referrer points and tier upgrades worked out in memory;
-4. the points go to the ledger in bulk (`ledger.Earnings`), the rest through `writer.batch_write`; live events
-   also get their timeline (points.changed, tier.changed), coupons and tags.
+4. the points and the members go to the ledger in bulk (`ledger.Earnings`), purchases and applied events through
+   `writer.batch_write`; live events also get their timeline (points.changed, tier.changed), coupons and tags.
 
 A live batch is the events a worker took from the queue (one event is a batch of one); a back-fill chunk is the
 pending order.paid events of a range or group of customers (`backfill.py`), without timeline events, coupons or
@@ -212,8 +212,7 @@ class Job:
         changed = [a for a in accounts.values() if a.changed]
         computed()
         step.earnings.write(changed)
-        batch_write(self.program, purchases=step.purchases, applied=step.applied, accounts=changed, totals=totals,
-                    now=now, claimed=live)
+        batch_write(self.program, purchases=step.purchases, applied=step.applied, totals=totals, claimed=live)
         result = step.result
         result.events = len(rows)
         result.purchases = len(step.purchases)

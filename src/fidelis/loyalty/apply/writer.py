@@ -1,5 +1,5 @@
-"""What the engine writes for a batch besides the ledger: purchases, applied events, members' tiers, rule totals,
-and for live events their timeline, coupons and tags.
+"""What the engine writes for a batch besides the ledger: purchases, applied events, rule totals, and for live
+events their timeline, coupons and tags.
 
 Set-based (`core.bulk`: COPY on PostgreSQL, executemany elsewhere); the points themselves go through
 `ledger.Earnings`, the one place where balances change.
@@ -18,7 +18,7 @@ from fidelis.events.models import Event
 from fidelis.events.services import record_events
 from fidelis.loyalty.apply.history import Account
 from fidelis.loyalty.engine import Outcome
-from fidelis.loyalty.models import AppliedEvent, CouponTemplate, Member, Program, Purchase, Rule, Tier
+from fidelis.loyalty.models import AppliedEvent, CouponTemplate, Program, Purchase, Rule, Tier
 from fidelis.loyalty.services import coupon_issue
 from fidelis.loyalty.tiers import tier_changed_event
 
@@ -52,16 +52,15 @@ def events_unclaim(program: Program, event_ids: list[int]) -> None:
     AppliedEvent.objects.filter(program=program, event_id__in=event_ids).delete()
 
 
-def batch_write(program: Program, *, purchases: list[tuple], applied: list[tuple], accounts: list[Account],
-                totals: dict[int, int], now: datetime, claimed: bool) -> None:
-    """Write a batch's purchases and applied events, its members' purchases and tiers, and the capped rules'
-    totals; with `claimed`, the AppliedEvent rows are there already and get their points."""
+def batch_write(program: Program, *, purchases: list[tuple], applied: list[tuple], totals: dict[int, int],
+                claimed: bool) -> None:
+    """Write a batch's purchases and applied events and the capped rules' totals; with `claimed`, the
+    AppliedEvent rows are there already and get their points. (The members are written by the ledger.)"""
     rows_insert(Purchase, PURCHASE_FIELDS, purchases)
     if claimed:
         _applied_points(program, [(row[1], row[3]) for row in applied if row[3]])
     else:
         rows_insert(AppliedEvent, APPLIED_FIELDS, applied)
-    _accounts_update(accounts, now)
     for rule_id, given in totals.items():
         Rule.objects.filter(pk=rule_id).update(points_awarded=given)
 
@@ -78,31 +77,6 @@ def _applied_points(program: Program, points: list[tuple[int, int]]) -> None:
             return
         cursor.executemany(f"UPDATE {table} SET points = %s WHERE program_id = %s AND event_id = %s",  # noqa: S608
                            [(p, program.pk, event_id) for event_id, p in points])
-
-
-def _accounts_update(accounts: list[Account], now: datetime) -> None:
-    """Set the members' purchases and tier (their balance is the ledger's: `ledger.Earnings.write`)."""
-    if not accounts:
-        return
-    table = connection.ops.quote_name(Member._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS m SET purchases = v.purchases, tier_id = v.tier_id, "  # noqa: S608
-                "tier_since = v.tier_since, tier_grace_until = v.grace, updated_at = %s "
-                "FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::timestamptz[], %s::date[]) "
-                "AS v(id, purchases, tier_id, tier_since, grace) WHERE m.id = v.id",
-                [now, [a.pk for a in accounts], [a.purchases for a in accounts], [a.tier_id for a in accounts],
-                 [a.tier_since for a in accounts], [a.grace_until for a in accounts]])
-            return
-        since = Member._meta.get_field("tier_since")
-        grace = Member._meta.get_field("tier_grace_until")
-        stamp = Member._meta.get_field("updated_at").get_db_prep_save(now, connection)
-        cursor.executemany(
-            f"UPDATE {table} SET purchases = %s, tier_id = %s, tier_since = %s, tier_grace_until = %s, "  # noqa: S608
-            "updated_at = %s WHERE id = %s",
-            [(a.purchases, a.tier_id, since.get_db_prep_save(a.tier_since, connection),
-              grace.get_db_prep_save(a.grace_until, connection), stamp, a.pk) for a in accounts])
 
 
 def timeline_record(program: Program, points_events: list[Event], accounts: dict[int, Account],
