@@ -15,7 +15,7 @@ from fidelis.loyalty.selectors import (
 def member_panel(request, customer) -> dict:
     """Return the customer's membership of the default program: balance, tier, progress, latest points and
     coupons; or the offer to join."""
-    member = member_of_default_program(request.user, customer.public_id)
+    member = member_of_default_program(customer)
     context = {"customer": customer, "member": member,
                "program": member.program if member else program_default(),
                "can_operate": has_capability(request.user, "loyalty.operate")}

@@ -8,9 +8,9 @@ from django.db.models import Count, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import NotFound
-from fidelis.customers.selectors import customer_visible_condition, customer_visible_qs
+from fidelis.customers.models import Customer
+from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
 from fidelis.loyalty.models import (
     Coupon,
@@ -61,15 +61,11 @@ def program_default() -> Program | None:
     return _programs_default_first().first()
 
 
-def member_of_default_program(user, customer_public_id: str) -> Member | None:
-    """Return the member of the default program (`program_default`) who is the visible customer with this public id,
-    with the customer, tier and program, or None (not a member, or no such customer for the user)."""
-    if not has_capability(user, "customer.view"):
-        return None
+def member_of_default_program(customer: Customer) -> Member | None:
+    """Return the customer's membership of the default program (`program_default`), with its tier and program, or
+    None. The caller has read the customer through the visibility rule (`customer_get_for_user`)."""
     default = Subquery(_programs_default_first().values("pk")[:1])
-    return (Member.objects.filter(customer_visible_condition(user, through="customer__"),
-                                  customer__public_id=customer_public_id, program=default)
-            .select_related("customer", "tier", "program").first())
+    return Member.objects.filter(customer=customer, program=default).select_related("tier", "program").first()
 
 
 @dataclass
