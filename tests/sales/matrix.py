@@ -14,7 +14,6 @@ WEB: dict[str, str] = {
     "sales:order_create": "order.add",
     "sales:order_line": "order.add",
     "sales:order_customers": "order.add",
-    "sales:order_customer_panel": "order.view",
     "sales:order_detail": "order.view",
     "sales:order_refund": "order.refund",
     "sales:import_start": "order.import",
@@ -47,8 +46,6 @@ def sample_kwargs(name: str, customer, manager) -> dict | None:
         return {"public_id": NO_SUCH}  # no such product, order or import: 404, not 403
     if name in ("sales:product_store_edit", "sales:product_category_edit"):
         return {"pk": 999999}
-    if name == "sales:order_customer_panel":
-        return {"public_id": customer.public_id}
     if name.startswith("sales:"):
         return {}
     return None

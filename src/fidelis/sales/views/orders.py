@@ -1,5 +1,5 @@
 """Orders in the UI: the list with filters, an order with its lines and refunds, a new order (customer picker,
-lines added with htmx), a refund, and the orders panel of the customer 360° page."""
+lines added with htmx) and a refund. The orders card of the customer 360° page is in `fidelis.sales.panels`."""
 
 import re
 from datetime import date
@@ -154,22 +154,11 @@ def order_refund(request, public_id: str):
                   status=400 if form.errors else 200)
 
 
-@require_capability("order.view")
-def customer_panel(request, public_id: str):
-    """The orders card of the customer 360° page (loaded by htmx, so the page itself stays light)."""
-    customer = customer_get_for_user(request.user, public_id)
-    orders, totals = selectors.customer_orders(customer)
-    return render(request, "sales/_customer_panel.html", {
-        "customer": customer, "orders": orders, "totals": totals,
-        "can_add": has_capability(request.user, "order.add")})
-
-
 urlpatterns = [
     path("orders/", order_list, name="orders"),
     path("orders/new/", order_create, name="order_create"),
     path("orders/new/line/", order_line, name="order_line"),
     path("orders/new/customers/", order_customers, name="order_customers"),
-    path("orders/customer/<str:public_id>/", customer_panel, name="order_customer_panel"),
     path("orders/<str:public_id>/", order_detail, name="order_detail"),
     path("orders/<str:public_id>/refund/", order_refund, name="order_refund"),
 ]
