@@ -1,10 +1,11 @@
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from fidelis.core.errors import DomainError
 from fidelis.events.models import Event, PendingDispatch
 from fidelis.events.registry import _handlers, on_event
-from fidelis.events.services import record_event
+from fidelis.events.services import record_event, record_event_rows
 from tests.factories import CustomerFactory
 
 
@@ -132,3 +133,38 @@ def test_a_lingering_worker_looks_again_after_the_nudge_interval():
 
     assert services.DISPATCH_LINGER > services.NUDGE_INTERVAL
     assert dispatch.LINGER_STEP <= services.DISPATCH_LINGER - services.NUDGE_INTERVAL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_event_rows_write_events_queued_only_for_handlers_taking_history(handler_log):
+    # given: a handler that does not take history, one that does, and two rows of an import
+    @on_event("test.pinged", history=True)
+    def takes_history(event_id: int) -> None:
+        handler_log.append(-event_id)
+
+    customer = CustomerFactory()
+    payload = {"import": "job1"}
+    rows = [(f"row{i}", customer.pk, "test.pinged", timezone.now(), "import", "", "x" * 250, payload, None, None)
+            for i in range(3)]
+    try:
+        # when
+        with transaction.atomic():
+            pks = record_event_rows(rows, historical=True)
+            assert PendingDispatch.objects.filter(event_id__in=pks, historical=True).count() == 3
+    finally:
+        _handlers["test.pinged"].remove(takes_history)
+    # then: the rows are the events, dispatched after the commit to the handler that takes history only
+    events = list(Event.objects.filter(pk__in=pks).order_by("pk"))
+    assert [e.public_id for e in events] == ["row0", "row1", "row2"]
+    assert all(e.payload == payload and len(e.summary) == 200 and e.created_at for e in events)
+    assert sorted(handler_log) == sorted(-pk for pk in pks)
+
+
+@pytest.mark.django_db
+def test_record_event_rows_with_a_bad_type_write_nothing():
+    customer = CustomerFactory()
+    rows = [("ok", customer.pk, "test.fine", timezone.now(), "import", "", "", {}, None, None),
+            ("bad", customer.pk, "nodot", timezone.now(), "import", "", "", {}, None, None)]
+    with pytest.raises(DomainError) as refused:
+        record_event_rows(rows)
+    assert refused.value.code == "invalid_type" and not Event.objects.exists()

@@ -51,8 +51,8 @@ from fidelis.customers.models import (
 )
 from fidelis.customers.normalize import nfkc
 from fidelis.customers.services import EDITABLE_FIELDS, customer_number_next, customer_prepare
-from fidelis.events.models import Channel, Event
-from fidelis.events.services import record_events
+from fidelis.events.models import Channel
+from fidelis.events.services import record_event_rows
 
 IGNORE = "ignore"
 TAGS = "tags"
@@ -872,9 +872,10 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
         job.save()
         return job
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
-    event = {"type": "customer.created", "occurred_at": timezone.now(), "channel": Channel.IMPORT, "touchpoint": "",
-             "summary": _("Customer record imported from %(file)s") % {"file": job.file_name},
-             "payload": {"import": job.public_id}, "actor_id": event_actor.pk if event_actor else None}
+    # Each customer's customer.created event: its public id and customer, then these (events.services.EVENT_COLUMNS).
+    event = ("customer.created", timezone.now(), Channel.IMPORT, "",
+             _("Customer record imported from %(file)s") % {"file": job.file_name}, {"import": job.public_id}, None,
+             event_actor.pk if event_actor else None)
     created: set[int] = set()
     flagged: set[int] = set()
     for chunk in _checked_chunks(job, key, _number_column(job, columns)):
@@ -891,7 +892,7 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     return job
 
 
-def _chunk_import(chunk: _Chunk, event: dict[str, Any], created: set[int]) -> set[int]:
+def _chunk_import(chunk: _Chunk, event: tuple, created: set[int]) -> set[int]:
     """Insert the chunk's customers, their tags and `event` for each, and add their keys to `created`; flag
     duplicates among them and with the stored customers (those of the earlier chunks included). Return the keys of
     the customers created by the import found in a pair."""
@@ -932,6 +933,6 @@ def _chunk_import(chunk: _Chunk, event: dict[str, Any], created: set[int]) -> se
     rows_insert(DuplicateCandidate, ("customer_id", "other_id", "reason", "score"), pairs)
     # Recorded as history, in public id order too: the events of one import are alike, which of them gets which key
     # tells nothing.
-    record_events([Event(public_id=public_id, customer_id=pk, **event)
-                   for public_id, pk in sorted(zip(new_public_ids(len(pks)), pks, strict=True))], historical=True)
+    record_event_rows([(public_id, pk, *event) for public_id, pk in sorted(zip(new_public_ids(len(pks)), pks,
+                                                                                strict=True))], historical=True)
     return {pk for a, b, _reason, _score in pairs for pk in (a, b) if pk in created}

@@ -1,6 +1,7 @@
 """Writing to the event stream."""
 
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from functools import partial
@@ -94,36 +95,63 @@ def _queued_insert() -> tuple[list, str]:
     return _statements["queued"]
 
 
-EVENT_FIELDS = ("id", "public_id", "customer", "type", "occurred_at", "channel", "touchpoint", "summary", "payload",
-                "idempotency_key", "actor", "created_at")
+# The columns of an event row for `record_event_rows`, in this order.
+EVENT_COLUMNS = ("public_id", "customer", "type", "occurred_at", "channel", "touchpoint", "summary", "payload",
+                 "idempotency_key", "actor")
+_TYPE, _SUMMARY, _PAYLOAD = (EVENT_COLUMNS.index(name) for name in ("type", "summary", "payload"))
 
 
 def record_events(events: list[Event], *, historical: bool = False) -> list[Event]:
     """Write many new events at once (their idempotency keys, if any, unused so far), queued for their handlers as
     `record_event` does; `historical` events (imported history) only for the handlers that take history.
 
-    In one statement per table (`core.bulk`): the ledger writes a points.changed event for each entry of a batch,
-    an import the events of its rows.
+    The ledger writes a points.changed event for each entry of a batch this way; see `record_event_rows`.
     """
     if not events:
         return events
-    for event in events:
-        _check(event.type, event.payload)
-        event.summary = event.summary[:200]
     now = timezone.now()
+    pks = record_event_rows([(e.public_id, e.customer_id, e.type, e.occurred_at, e.channel, e.touchpoint, e.summary,
+                              e.payload, e.idempotency_key, e.actor_id) for e in events],
+                            historical=historical, created_at=now)
+    for pk, event in zip(pks, events, strict=True):
+        event.pk, event.created_at, event.summary = pk, now, event.summary[:200]
+        event._state.adding, event._state.db = False, connection.alias
+    return events
+
+
+def record_event_rows(rows: Sequence[Sequence[Any]], *, historical: bool = False,
+                      created_at: datetime | None = None) -> list[int]:
+    """Write many new events given as rows of values in the order of EVENT_COLUMNS, as `record_events` does, and
+    return their keys in the order of the rows; `created_at` is the time they are recorded at (now by default).
+
+    For the imports, which write an event for each row of a file: no model instance per event. In one statement per
+    table (`core.bulk`). Each payload is checked as `record_event` checks it, before anything is written.
+    """
+    if not rows:
+        return []
+    checked: set[tuple[str, int]] = set()
+    for row in rows:
+        # An import gives all its rows one payload: checked once.
+        if (row[_TYPE], id(row[_PAYLOAD])) not in checked:
+            _check(row[_TYPE], row[_PAYLOAD])
+            checked.add((row[_TYPE], id(row[_PAYLOAD])))
+    queued_types = {type for type in {row[_TYPE] for row in rows} if handlers_for(type, historical=historical)}
+
+    def keyed(pks: list[int]) -> Iterator[tuple]:
+        for pk, row in zip(pks, rows, strict=True):
+            if len(row[_SUMMARY]) > 200:
+                row = [*row]
+                row[_SUMMARY] = row[_SUMMARY][:200]
+            yield (pk, *row)
+
     with transaction.atomic():
-        rows = []
-        for pk, event in zip(ids_reserve(Event, len(events)), events, strict=True):
-            event.pk, event.created_at = pk, now
-            event._state.adding, event._state.db = False, connection.alias
-            rows.append((pk, event.public_id, event.customer_id, event.type, event.occurred_at, event.channel,
-                         event.touchpoint, event.summary, event.payload, event.idempotency_key, event.actor_id, now))
-        rows_insert(Event, EVENT_FIELDS, rows)
-        queued = [(e.pk, e.type, historical) for e in events if handlers_for(e.type, historical=historical)]
+        pks = ids_reserve(Event, len(rows))
+        rows_insert(Event, ("id", *EVENT_COLUMNS), keyed(pks), fixed={"created_at": created_at or timezone.now()})
+        queued = [(pk, row[_TYPE], historical) for pk, row in zip(pks, rows, strict=True) if row[_TYPE] in queued_types]
         rows_insert(PendingDispatch, ("event", "type", "historical"), queued)
     if queued:
         transaction.on_commit(partial(_nudge, [pk for pk, _type, _historical in queued]))
-    return events
+    return pks
 
 
 # A worker is sent `events.dispatch_pending` at most once per NUDGE_INTERVAL by each process: sending a Celery

@@ -4,7 +4,7 @@ One row per order line; the rows of an order share its order number (and its cus
 payment method and paid amount, taken from its first row). The file is read with the customer import's helpers
 (`fidelis.customers.imports`). The import writes orders, lines and each order's `order.paid` event with the
 historical payment time and the payload `order_create` writes, in bulk, the events recorded as history
-(`record_events(historical=True)`): the handlers that take history see them (the customers who bought move to
+(`record_event_rows(historical=True)`): the handlers that take history see them (the customers who bought move to
 "buyer" in the loyalty funnel), live processing does not (no webhook, no follow-up task, no points now); the
 member club's back-fill (`loyalty.backfill.orders_backfill`, which reads order.paid events it has not applied yet)
 turns them into points, purchases and tiers when it runs.
@@ -54,8 +54,7 @@ from fidelis.customers.imports import (
 from fidelis.customers.models import ImportMode, ImportStatus
 from fidelis.customers.normalize import InvalidPhone, nfkc, normalize_phone, phone_search_digits
 from fidelis.customers.selectors import customer_visible_qs
-from fidelis.events.models import Event
-from fidelis.events.services import record_events
+from fidelis.events.services import record_event_rows
 from fidelis.sales.models import Order, OrderChannel, OrderImport, OrderLine, PaymentMethod, Product, Store
 from fidelis.sales.rollups import local_day, rollup_orders
 from fidelis.sales.services import CURRENCY, MAX_MONEY, MAX_QUANTITY, order_refund, paid_event_key_for
@@ -954,18 +953,17 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
 
     # Recorded as history: handlers that take history (the lifecycle stage) see them, live processing does not;
     # the member club's back-fill applies their points when asked.
-    record_events([
-        Event(public_id=public_id, customer_id=o.customer_id, type="order.paid", occurred_at=o.paid_at,
-              channel=o.channel, touchpoint=store[2] if store else "",
-              summary=f"{store[2] if store else OrderChannel(o.channel).label} ¥{paid} · {o.order_no}",
-              payload={"order_no": o.order_no, "amount": str(paid), "currency": CURRENCY,
-                       "store": store[1] if store else "", "channel": o.channel,
-                       "categories": list(dict.fromkeys(line[2] for line in priced)),
-                       "lines": [{"sku": sku, "category": category, "quantity": quantity, "amount": str(amount)}
-                                 for _pk, _cid, category, sku, quantity, _price, _discount, amount in priced],
-                       "subtotal": str(subtotal), "discount": str(subtotal - paid),
-                       "payment_method": o.payment_method, "import": job.public_id},
-              idempotency_key=paid_event_key_for(o.order_no), actor_id=actor_id)
+    # The rows in the order of events.services.EVENT_COLUMNS.
+    record_event_rows([
+        (public_id, o.customer_id, "order.paid", o.paid_at, o.channel, store[2] if store else "",
+         f"{store[2] if store else OrderChannel(o.channel).label} ¥{paid} · {o.order_no}",
+         {"order_no": o.order_no, "amount": str(paid), "currency": CURRENCY, "store": store[1] if store else "",
+          "channel": o.channel, "categories": list(dict.fromkeys(line[2] for line in priced)),
+          "lines": [{"sku": sku, "category": category, "quantity": quantity, "amount": str(amount)}
+                    for _pk, _cid, category, sku, quantity, _price, _discount, amount in priced],
+          "subtotal": str(subtotal), "discount": str(subtotal - paid), "payment_method": o.payment_method,
+          "import": job.public_id},
+         paid_event_key_for(o.order_no), actor_id)
         for (o, subtotal, paid, priced), store, public_id in zip(orders, store_of, new_public_ids(len(orders)),
                                                                   strict=True)], historical=True)
     return len(orders), len(day_lines)
