@@ -23,7 +23,7 @@ import charset_normalizer
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from fidelis.core.errors import DomainError
+from fidelis.core.errors import DomainError, ImportCode
 
 CSV_DELIMITERS = ",;\t|"
 SAMPLE_BYTES = 65536
@@ -91,30 +91,30 @@ def _letter_index(letters: bytes) -> int:
 def _too_many_rows(limits: Limits) -> DomainError:
     return DomainError(_("The file has more than %(limit)s rows (empty rows stored in the file count too): split "
                          "it into files of at most %(limit)s rows.")
-                       % {"limit": f"{limits.rows:,}"}, code="too_many_rows", field="file")
+                       % {"limit": f"{limits.rows:,}"}, code=ImportCode.TOO_MANY_ROWS, field="file")
 
 
 def _too_many_columns(limits: Limits, row: int) -> DomainError:
     return DomainError(_("Row %(row)s has more than %(limit)s columns: delete the columns you do not import.")
-                       % {"row": row, "limit": limits.columns}, code="too_many_columns", field="file")
+                       % {"row": row, "limit": limits.columns}, code=ImportCode.TOO_MANY_COLUMNS, field="file")
 
 
 def _cell_too_long(limits: Limits, row: int | None, column: str) -> DomainError:
     where = (_("Row %(row)s, column %(column)s") % {"row": row, "column": column}) if row else column
     return DomainError(_("%(where)s: a cell has more than %(limit)s characters.")
-                       % {"where": where, "limit": f"{limits.cell:,}"}, code="cell_too_long", field="file")
+                       % {"where": where, "limit": f"{limits.cell:,}"}, code=ImportCode.CELL_TOO_LONG, field="file")
 
 
 def _not_xlsx() -> DomainError:
-    return DomainError(_("This is not a readable XLSX file."), code="not_xlsx", field="file")
+    return DomainError(_("This is not a readable XLSX file."), code=ImportCode.NOT_XLSX, field="file")
 
 
 def _not_text() -> DomainError:
-    return DomainError(_("This is not a text CSV file."), code="not_text", field="file")
+    return DomainError(_("This is not a text CSV file."), code=ImportCode.NOT_TEXT, field="file")
 
 
 def _bad_encoding() -> DomainError:
-    return DomainError(_("The file's characters cannot be read; save it as UTF-8."), code="bad_encoding",
+    return DomainError(_("The file's characters cannot be read; save it as UTF-8."), code=ImportCode.BAD_ENCODING,
                        field="file")
 
 
@@ -192,7 +192,7 @@ def _read_header(table: Table) -> None:
                 cells.pop()
             table.headers, table.header_row = cells, number
             return
-    raise DomainError(_("The file has no header row."), code="no_header", field="file")
+    raise DomainError(_("The file has no header row."), code=ImportCode.NO_HEADER, field="file")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def _open_csv(stream: IO[bytes], limits: Limits) -> Table:
     stream.seek(0)
     sample = stream.read(SAMPLE_BYTES)
     if not sample:
-        raise DomainError(_("The file is empty."), code="empty", field="file")
+        raise DomainError(_("The file is empty."), code=ImportCode.EMPTY, field="file")
     # Binary files hold many control bytes; a stray NUL in a text file is reported with its row below.
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
     if controls > len(sample) // 100:
@@ -294,14 +294,14 @@ def _open_csv(stream: IO[bytes], limits: Limits) -> Table:
                 yield number, row
         except _NulCharacter:
             raise DomainError(_("Row %(row)s holds a NUL character: this is not a text CSV file. Save it as CSV "
-                                "again.") % {"row": number + 1}, code="nul_character", field="file")
+                                "again.") % {"row": number + 1}, code=ImportCode.NUL_CHARACTER, field="file")
         except UnicodeDecodeError:
             raise DomainError(_("Row %(row)s: the file's characters cannot be read; save it as UTF-8.")
-                              % {"row": number + 1}, code="bad_encoding", field="file")
+                              % {"row": number + 1}, code=ImportCode.BAD_ENCODING, field="file")
         except csv.Error as exc:
             if "field larger than field limit" in str(exc):
                 raise _cell_too_long(limits, number + 1, "")
-            raise DomainError(_("The CSV file is malformed."), code="bad_csv", field="file")
+            raise DomainError(_("The CSV file is malformed."), code=ImportCode.BAD_CSV, field="file")
 
     def convert(number: int, row: list[str], width: int) -> list[str]:
         if len(row) > limits.columns and any(row[limits.columns:]):
@@ -330,7 +330,7 @@ def _scan_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits,
             buffer = tail + chunk
             if b"<!ENTITY" in buffer:
                 raise DomainError(_("The workbook declares XML entities, which are not allowed: save it again in "
-                                    "Excel."), code="xml_entities", field="file")
+                                    "Excel."), code=ImportCode.XML_ENTITIES, field="file")
             if long_text.search(buffer):
                 raise _cell_too_long(limits, None, info.filename)
             if formulas is not None and (b"</f></c>" in buffer or b"/></c>" in buffer):
@@ -363,7 +363,7 @@ def _xlsx_guard(stream: IO[bytes], limits: Limits) -> dict[str, tuple[list[tuple
                 raise DomainError(_("The workbook unpacks to more than %(limit)s MB: save the sheet as CSV, or "
                                     "split it.") % {"limit": (limit if info.file_size > limit else
                                                               XLSX_MAX_TOTAL) // MB},
-                                  code="too_large", field="file")
+                                  code=ImportCode.TOO_LARGE, field="file")
         try:
             for info in infos:
                 name = info.filename
@@ -419,12 +419,12 @@ def _open_xlsx(stream: IO[bytes], limits: Limits, sheet: str | None) -> Table:
         if sheet:
             if sheet not in names:
                 raise DomainError(_("The workbook has no sheet named “%(sheet)s”.") % {"sheet": sheet},
-                                  code="no_sheet", field="sheet")
+                                  code=ImportCode.NO_SHEET, field="sheet")
             chosen = worksheets[names.index(sheet)]
         else:
             chosen = next((ws for ws in worksheets if _has_data(ws, limits)), worksheets[0] if worksheets else None)
         if chosen is None:
-            raise DomainError(_("The file has no header row."), code="no_header", field="file")
+            raise DomainError(_("The file has no header row."), code=ImportCode.NO_HEADER, field="file")
     except DomainError:
         workbook.close()
         raise

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.bulk import ids_reserve, rows_insert
-from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.errors import DomainError, ImportCode, PermissionDenied
 from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import Table, column_letter, header_key, open_table
 from fidelis.customers.dedupe import MATCH_FIELDS, MatchRow, match_candidates, match_pairs, match_row
@@ -220,12 +220,12 @@ def _check_upload(name: str, size: int) -> str:
     if size > limit:
         raise DomainError(_("The file is too large (%(size)s MB); the limit is %(limit)s MB.")
                           % {"size": round(size / 1048576, 1), "limit": round(limit / 1048576, 1)},
-                          code="too_large", field="file")
+                          code=ImportCode.TOO_LARGE, field="file")
     suffix = Path(name or "").suffix.lower()
     if suffix not in TEXT_SUFFIXES | XLSX_SUFFIXES:
-        raise DomainError(_("Upload a CSV or XLSX file."), code="invalid_format", field="file")
+        raise DomainError(_("Upload a CSV or XLSX file."), code=ImportCode.INVALID_FORMAT, field="file")
     if size == 0:
-        raise DomainError(_("The file is empty."), code="empty", field="file")
+        raise DomainError(_("The file is empty."), code=ImportCode.EMPTY, field="file")
     return "xlsx" if suffix in XLSX_SUFFIXES else "csv"
 
 
@@ -257,7 +257,7 @@ def warnings_report(table: Table) -> list[dict[str, Any]]:
 
 def _require(actor) -> None:
     if not has_capability(actor, "customer.import"):
-        raise PermissionDenied(_("You may not import customers."), code="forbidden")
+        raise PermissionDenied(_("You may not import customers."), code=ImportCode.FORBIDDEN)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ def read_table(name: str, data: bytes, sheet: str | None = None) -> Upload:
     with open_table(io.BytesIO(data), file_kind(name), sheet=sheet) as table:
         rows = table.count()
     if not rows:
-        raise DomainError(_("The file has a header row but no data rows."), code="no_rows", field="file")
+        raise DomainError(_("The file has a header row but no data rows."), code=ImportCode.NO_ROWS, field="file")
     return Upload(name, data, table.encoding, table.headers, rows, table.sheets, table.sheet)
 
 
@@ -307,10 +307,10 @@ def sheet_read(job, sheet: str) -> Upload:
     imported (no header, no data rows, beyond the limits), with the reason.
     """
     if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code="already_imported")
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
     if not sheet or sheet not in job.sheets:
         raise DomainError(_("The workbook has no sheet named “%(sheet)s”.") % {"sheet": sheet[:100]},
-                          code="no_sheet", field="sheet")
+                          code=ImportCode.NO_SHEET, field="sheet")
     try:
         return read_table(job.file_name, job_data(job), sheet)
     except DomainError as exc:
@@ -365,14 +365,14 @@ def _clean_mapping(job: ImportJob, mapping: dict[str, str]) -> dict[int, str]:
         if field in (IGNORE, "", None) or index >= len(job.headers) or index < 0:
             continue
         if field not in IMPORT_FIELDS:
-            raise DomainError(_("Unknown field: %(field)s") % {"field": field}, code="unknown_field", field="mapping")
+            raise DomainError(_("Unknown field: %(field)s") % {"field": field}, code=ImportCode.UNKNOWN_FIELD, field="mapping")
         if field in seen:
             raise DomainError(_("Two columns are mapped to “%(field)s”.") % {"field": _field_label(field)},
-                              code="mapped_twice", field="mapping")
+                              code=ImportCode.MAPPED_TWICE, field="mapping")
         seen.add(field)
         result[index] = field
     if "name" not in seen:
-        raise DomainError(_("Map one column to the name."), code="name_unmapped", field="mapping")
+        raise DomainError(_("Map one column to the name."), code=ImportCode.NAME_UNMAPPED, field="mapping")
     return result
 
 
@@ -817,9 +817,9 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     """Check every row against the mapping (a dry run): report bad rows, write no customer."""
     _require(actor)
     if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code="already_imported")
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
     if mode not in ImportMode.values:
-        raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
+        raise DomainError(_("Choose how to treat bad rows."), code=ImportCode.INVALID_MODE, field="mode")
     columns = _clean_mapping(job, mapping)
     _key, summary = _summary(job, job_data(job), columns, check=True)
     job.mapping = {str(i): columns.get(i, IGNORE) for i in range(len(job.headers))}
@@ -854,12 +854,12 @@ def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     """
     _require(actor)
     if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code="already_imported")
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
     if job.status != ImportStatus.VALIDATED:
-        raise DomainError(_("Check the file before importing it."), code="not_validated")
+        raise DomainError(_("Check the file before importing it."), code=ImportCode.NOT_VALIDATED)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code="already_imported")
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
     columns = _clean_mapping(job, job.mapping)
     key, summary = _summary(job, job_data(job), columns, check=False)
     # Either way the job must be checked again before another run, which stores the rows anew.

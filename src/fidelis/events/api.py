@@ -11,6 +11,7 @@ from fidelis.core.idempotency import KEY_HEADER, check_idempotency_key
 from fidelis.customers.models import Customer
 from fidelis.customers.normalize import InvalidPhone, normalize_phone, phone_search_digits
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
+from fidelis.events.errors import EventCode
 from fidelis.events.schemas import EventIn, EventOut
 from fidelis.events.services import record_event
 
@@ -21,7 +22,7 @@ def _by_phone(user, raw: str, field: str) -> Customer | None:
     try:
         e164 = normalize_phone(raw)
     except InvalidPhone:
-        raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": raw}, code="invalid_phone",
+        raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": raw}, code=EventCode.INVALID_PHONE,
                           field=field)
     digits = phone_search_digits(e164)
     if not digits:
@@ -29,7 +30,7 @@ def _by_phone(user, raw: str, field: str) -> Customer | None:
     matches = list(customer_visible_qs(user).filter(phone_digits=digits).order_by("pk")[:2])
     if len(matches) > 1:
         raise Conflict(_("Several customers have this phone number; name the customer by number instead."),
-                       code="ambiguous_customer", field=field)
+                       code=EventCode.AMBIGUOUS_CUSTOMER, field=field)
     return matches[0] if matches else None
 
 
@@ -38,10 +39,10 @@ def event_customer(user, payload: EventIn) -> Customer:
     given = [(f, getattr(payload, f).strip()) for f in ("customer", "customer_number", "phone")
              if getattr(payload, f) and getattr(payload, f).strip()]
     if not given:
-        raise DomainError(_("Name the customer: its id, customer number or phone."), code="required",
+        raise DomainError(_("Name the customer: its id, customer number or phone."), code=EventCode.REQUIRED,
                           field="customer")
     if len(given) > 1:
-        raise DomainError(_("Name the customer once: by id, customer number or phone."), code="invalid",
+        raise DomainError(_("Name the customer once: by id, customer number or phone."), code=EventCode.INVALID,
                           field=given[1][0])
     field, value = given[0]
     visible = customer_visible_qs(user)
@@ -53,14 +54,14 @@ def event_customer(user, payload: EventIn) -> Customer:
             try:
                 customer = _by_phone(user, value, field)
             except DomainError as exc:
-                if exc.code != "invalid_phone":
+                if exc.code != EventCode.INVALID_PHONE:
                     raise
     elif field == "customer_number":
         customer = visible.filter(number=value.upper()).first()
     else:
         customer = _by_phone(user, value, field)
     if customer is None:
-        raise NotFound(_("No such customer."), code="not_found", field=field)
+        raise NotFound(_("No such customer."), code=EventCode.NOT_FOUND, field=field)
     return customer
 
 
@@ -72,7 +73,7 @@ def event_customer(user, payload: EventIn) -> Customer:
 def event_post(request, payload: EventIn, idempotency_key: str | None = KEY_HEADER):
     key = payload.idempotency_key or (idempotency_key or "").strip() or None
     if payload.idempotency_key and idempotency_key and idempotency_key.strip() != payload.idempotency_key:
-        raise DomainError(_("The Idempotency-Key header and the body disagree."), code="invalid",
+        raise DomainError(_("The Idempotency-Key header and the body disagree."), code=EventCode.INVALID,
                           field="idempotency_key")
     check_idempotency_key(key)
     customer = event_customer(request.auth, payload)
@@ -87,7 +88,7 @@ def event_post(request, payload: EventIn, idempotency_key: str | None = KEY_HEAD
                                           touchpoint=payload.touchpoint, summary=payload.summary,
                                           payload=payload.payload, idempotency_key=key)
     except DomainError as exc:
-        if exc.code == "idempotency_conflict":
+        if exc.code == EventCode.IDEMPOTENCY_CONFLICT:
             raise Conflict(exc.message, code=exc.code, field=exc.field)
         raise
     event.created = created

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fidelis.core.models import PublicIdModel, new_public_id
+from fidelis.events.errors import EventCode
 
 
 class EventType(models.TextChoices):
@@ -187,11 +188,11 @@ class WebhookEndpoint(PublicIdModel):
     def clean(self) -> None:
         types = self.event_types
         if not isinstance(types, list) or not types:
-            raise ValidationError({"event_types": _("Choose at least one event type.")}, code="required")
+            raise ValidationError({"event_types": _("Choose at least one event type.")}, code=EventCode.REQUIRED)
         for value in types:
             if not isinstance(value, str) or not (value == "*" or EVENT_TYPE_PATTERN.fullmatch(value)):
                 raise ValidationError({"event_types": _("“%(value)s” is not an event type.") % {"value": value}},
-                                      code="invalid")
+                                      code=EventCode.INVALID)
 
     def subscribes_to(self, event_type: str) -> bool:
         """Return whether events of this type go to this endpoint."""

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.core.errors import DomainError
+from fidelis.events.errors import EventCode
 from fidelis.events.models import Event, PendingDispatch
 from fidelis.events.registry import handlers_for, validators_for
 
@@ -21,9 +22,9 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 
 def _check(type: str, payload: dict) -> None:
     if not type or "." not in type or len(type) > 40:
-        raise DomainError(_("An event type looks like \"order.paid\"."), code="invalid_type", field="type")
+        raise DomainError(_("An event type looks like \"order.paid\"."), code=EventCode.INVALID_TYPE, field="type")
     if len(str(payload)) > MAX_PAYLOAD_BYTES:
-        raise DomainError(_("The event payload is too large."), code="too_large", field="payload")
+        raise DomainError(_("The event payload is too large."), code=EventCode.TOO_LARGE, field="payload")
     for validate in validators_for(type):
         validate(type, payload)
 
@@ -195,5 +196,5 @@ def _nudge(ids: list[int]) -> None:
 def _same_or_conflict(existing: Event, customer, type: str) -> Event:
     if existing.customer_id != customer.pk or existing.type != type:
         raise DomainError(_("This idempotency key was already used for another event."),
-                          code="idempotency_conflict", field="idempotency_key")
+                          code=EventCode.IDEMPOTENCY_CONFLICT, field="idempotency_key")
     return existing

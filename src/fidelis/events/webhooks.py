@@ -58,6 +58,7 @@ from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, full_clean_or_raise
 from fidelis.core.models import new_public_id
 from fidelis.core.tasks import task_send
+from fidelis.events.errors import EventCode
 from fidelis.events.models import EVENT_TYPE_LABELS, DeliveryStatus, Event, WebhookDelivery, WebhookEndpoint
 from fidelis.events.registry import on_event
 
@@ -187,7 +188,7 @@ def webhook_endpoint_deactivate(*, actor, endpoint: WebhookEndpoint) -> WebhookE
 def webhook_endpoint_ping(*, actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Queue a test event for the endpoint and send it after the commit."""
     if not endpoint.is_active:
-        raise DomainError(_("This endpoint is inactive; activate it first."), code="inactive")
+        raise DomainError(_("This endpoint is inactive; activate it first."), code=EventCode.INACTIVE)
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(
         endpoint=endpoint, event=None, event_type=TEST_EVENT_TYPE, next_attempt_at=now,
@@ -203,7 +204,7 @@ def webhook_delivery_retry(*, actor, delivery: WebhookDelivery) -> WebhookDelive
     """Send a failed delivery once more, now."""
     delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
     if delivery.status != DeliveryStatus.FAILED:
-        raise DomainError(_("Only a failed delivery can be retried."), code="not_failed")
+        raise DomainError(_("Only a failed delivery can be retried."), code=EventCode.NOT_FAILED)
     delivery.status = DeliveryStatus.PENDING
     delivery.next_attempt_at = timezone.now()
     delivery.save(update_fields=["status", "next_attempt_at", "updated_at"])

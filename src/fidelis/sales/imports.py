@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.bulk import rows_insert
-from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.errors import DomainError, ImportCode, PermissionDenied
 from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
@@ -125,7 +125,7 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
 
 def _require(actor) -> None:
     if not has_capability(actor, "order.import"):
-        raise PermissionDenied(_("You may not import orders."), code="forbidden")
+        raise PermissionDenied(_("You may not import orders."), code=ImportCode.FORBIDDEN)
 
 
 @transaction.atomic
@@ -165,17 +165,17 @@ def _clean_mapping(job: OrderImport, mapping: dict[str, str]) -> dict[str, int]:
         if name in (IGNORE, "", None) or not 0 <= index < len(job.headers):
             continue
         if name not in IMPORT_FIELDS:
-            raise DomainError(_("Unknown field: %(field)s") % {"field": name}, code="unknown_field", field="mapping")
+            raise DomainError(_("Unknown field: %(field)s") % {"field": name}, code=ImportCode.UNKNOWN_FIELD, field="mapping")
         if name in columns:
             raise DomainError(_("Two columns are mapped to “%(field)s”.") % {"field": _field_label(name)},
-                              code="mapped_twice", field="mapping")
+                              code=ImportCode.MAPPED_TWICE, field="mapping")
         columns[name] = index
     for name in REQUIRED:
         if name not in columns:
             raise DomainError(_("Map one column to “%(field)s”.") % {"field": _field_label(name)},
-                              code="unmapped", field="mapping")
+                              code=ImportCode.UNMAPPED, field="mapping")
     if "customer_number" not in columns and "phone" not in columns:
-        raise DomainError(_("Map one column to the customer number or the mobile phone."), code="unmapped",
+        raise DomainError(_("Map one column to the customer number or the mobile phone."), code=ImportCode.UNMAPPED,
                           field="mapping")
     return columns
 
@@ -860,9 +860,9 @@ def order_import_validate(*, actor, job: OrderImport, mapping: dict[str, str], m
     """Check every row against the mapping and the database (a dry run): report bad rows, write no order."""
     _require(actor)
     if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code="already_imported")
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
     if mode not in ImportMode.values:
-        raise DomainError(_("Choose how to treat bad rows."), code="invalid_mode", field="mode")
+        raise DomainError(_("Choose how to treat bad rows."), code=ImportCode.INVALID_MODE, field="mode")
     columns = _clean_mapping(job, mapping)
     job.mode = mode
     summary, _refunded = _import(actor, job, columns, _stored_key(job, columns, check=True), write=False)
@@ -883,9 +883,9 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
     _require(actor)
     job = OrderImport.objects.select_for_update().get(pk=job.pk)
     if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code="already_imported")
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
     if job.status not in (ImportStatus.VALIDATED, ImportStatus.FAILED):
-        raise DomainError(_("Check the file before importing it."), code="not_validated")
+        raise DomainError(_("Check the file before importing it."), code=ImportCode.NOT_VALIDATED)
     started = time.monotonic()
     columns = _clean_mapping(job, job.mapping)
     key = _stored_key(job, columns, check=False)
