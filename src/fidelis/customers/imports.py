@@ -328,7 +328,7 @@ def sheet_apply(job, upload: Upload, mapping: dict[str, str]) -> dict[str, list]
     return changes
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def import_job_create(*, actor, uploaded_file) -> ImportJob:
     """Store an uploaded CSV/XLSX file, read its header row and guess the column mapping."""
     _require(actor)
@@ -343,7 +343,7 @@ def import_job_create(*, actor, uploaded_file) -> ImportJob:
     return job
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def import_job_sheet_choose(*, actor, job: ImportJob, sheet: str) -> ImportJob:
     """Read the workbook's sheet `sheet` instead: its header row, a new guess of the mapping, to be checked again."""
     _require(actor)
@@ -812,7 +812,7 @@ def _report(job: ImportJob, summary: _Summary) -> None:
     }
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode: str) -> ImportJob:
     """Check every row against the mapping (a dry run): report bad rows, write no customer."""
     _require(actor)
@@ -846,7 +846,7 @@ def _tags_ensure(all_tags: Iterable[tuple[str, str]]) -> dict[str, Tag]:
     return existing
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def import_job_run(*, actor, job: ImportJob) -> ImportJob:
     """Import the checked file: all rows or none ("all"), or the good rows only ("skip"); flag duplicates.
 

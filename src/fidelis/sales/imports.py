@@ -128,7 +128,7 @@ def _require(actor) -> None:
         raise PermissionDenied(_("You may not import orders."), code=ImportCode.FORBIDDEN)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def order_import_create(*, actor, uploaded_file) -> OrderImport:
     """Store an uploaded CSV/XLSX file of order lines, read its header row and guess the column mapping."""
     _require(actor)
@@ -143,7 +143,7 @@ def order_import_create(*, actor, uploaded_file) -> OrderImport:
     return job
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def order_import_sheet_choose(*, actor, job: OrderImport, sheet: str) -> OrderImport:
     """Read the workbook's sheet `sheet` instead: its header row, a new guess of the mapping, to be checked again."""
     _require(actor)
@@ -855,7 +855,7 @@ def _report(job: OrderImport, summary: _Summary) -> None:
                   "checked_at": timezone.now().isoformat()}
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def order_import_validate(*, actor, job: OrderImport, mapping: dict[str, str], mode: str) -> OrderImport:
     """Check every row against the mapping and the database (a dry run): report bad rows, write no order."""
     _require(actor)
@@ -873,7 +873,7 @@ def order_import_validate(*, actor, job: OrderImport, mapping: dict[str, str], m
     return job
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def order_import_run(*, actor, job: OrderImport) -> OrderImport:
     """Import the checked file in one transaction: orders, lines and their order.paid events, in bulk, a run of
     orders at a time.
