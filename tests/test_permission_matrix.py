@@ -61,6 +61,8 @@ WEB = {
     "loyalty:member_enrol": "loyalty.operate",
     "loyalty:member_detail": "loyalty.view",
     "loyalty:member_entries": "loyalty.view",
+    "loyalty:member_card": "loyalty.view",
+    "loyalty:member_card_symbol": "loyalty.view",
     "loyalty:member_adjust": "loyalty.adjust",
     "loyalty:member_redeem": "loyalty.operate",
     "loyalty:member_coupon_issue": "loyalty.design",
@@ -102,6 +104,7 @@ API = {
     "POST /loyalty/members": ("loyalty:write", "loyalty.operate"),
     "GET /loyalty/members/{number}": ("loyalty:read", "loyalty.view"),
     "GET /loyalty/members/{number}/entries": ("loyalty:read", "loyalty.view"),
+    "GET /loyalty/members/{number}/card.svg": ("loyalty:read", "loyalty.view"),
     "POST /loyalty/members/{number}/adjust": ("loyalty:write", "loyalty.adjust"),
     "POST /loyalty/members/{number}/pay": ("loyalty:write", "loyalty.operate"),
     "POST /loyalty/members/{number}/redeem": ("loyalty:write", "loyalty.operate"),
@@ -180,6 +183,8 @@ def _sample_url(name, customer, manager):
         kwargs = {"public_id": "0" * 16}
     if name.startswith("loyalty:member_"):
         kwargs = {"public_id": customer.public_id}  # a customer id: the member routes answer 404, not 403
+        if name == "loyalty:member_card_symbol":
+            kwargs["kind"] = "qr"
     if name == "loyalty:program_backfill":
         kwargs = {"public_id": "0" * 16}  # no such program: 404 for the roles allowed, not 403
     if name.startswith("loyalty:design_") and name != "loyalty:design_program_create":

@@ -7,8 +7,10 @@ once; read balance, tier and coupons; pay with points, redeem rewards and coupon
 
 import logging
 from decimal import Decimal
+from typing import Literal
 
 from django.db import DatabaseError, transaction
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 
@@ -20,6 +22,7 @@ from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.api import event_customer
 from fidelis.events.models import Event
 from fidelis.loyalty import services
+from fidelis.loyalty.cards import card_svg
 from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.models import AppliedEvent, Coupon, Member, Program, Reward
 from fidelis.loyalty.schemas import (
@@ -151,6 +154,14 @@ def member_enrol(request, payload: EnrolIn):
 @requires("loyalty:read", "loyalty.view")
 def member_detail(request, number: Text):
     return member_out(member_get_for_user(request.auth, number=number), detail=True)
+
+
+@router.get("/members/{number}/card.svg", summary="The member's card code as a QR code or a Code 128 barcode (SVG)",
+            response={200: None}, openapi_extra={"responses": {200: {"content": {"image/svg+xml": {}}}}})
+@requires("loyalty:read", "loyalty.view")
+def member_card_symbol(request, number: Text, kind: Literal["qr", "code128"] = "qr"):
+    member = member_get_for_user(request.auth, number=number)
+    return HttpResponse(card_svg(member.card_code, kind), content_type="image/svg+xml")
 
 
 @router.get("/members/{number}/entries", response=list[EntryOut], summary="The member's points history")

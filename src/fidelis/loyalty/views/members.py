@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -17,6 +18,7 @@ from fidelis.core.errors import DomainError, form_error
 from fidelis.customers.normalize import query_digits
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.loyalty import services
+from fidelis.loyalty.cards import KINDS, card_svg
 from fidelis.loyalty.models import CouponTemplate, EntryKind, Member, Reward, Tier
 from fidelis.loyalty.selectors import (
     expiring_soon,
@@ -168,11 +170,32 @@ def member_coupon_issue(request, public_id: str):
     return redirect("loyalty:member_detail", public_id=member.public_id)
 
 
+@require_capability("loyalty.view")
+def member_card(request, public_id: str):
+    """The member card, to show on a phone at the till or to print."""
+    member = member_get_for_user(request.user, public_id=public_id)
+    return render(request, "loyalty/member_card.html", {"member": member, "customer": member.customer,
+                                                        "program": member.program})
+
+
+@require_capability("loyalty.view")
+def member_card_symbol(request, public_id: str, kind: str):
+    """The card code as a QR code or a Code 128 barcode (SVG)."""
+    member = member_get_for_user(request.user, public_id=public_id)
+    if kind not in KINDS:
+        raise Http404(_("No such card symbol."))
+    response = HttpResponse(card_svg(member.card_code, kind), content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
 urlpatterns = [
     path("members/", member_list, name="members"),
     path("members/join/<str:public_id>/", member_enrol, name="member_enrol"),
     path("members/<str:public_id>/", member_detail, name="member_detail"),
     path("members/<str:public_id>/entries/", member_entry_page, name="member_entries"),
+    path("members/<str:public_id>/card/", member_card, name="member_card"),
+    path("members/<str:public_id>/card/<str:kind>.svg", member_card_symbol, name="member_card_symbol"),
     path("members/<str:public_id>/adjust/", member_adjust, name="member_adjust"),
     path("members/<str:public_id>/redeem/", member_redeem, name="member_redeem"),
     path("members/<str:public_id>/coupons/", member_coupon_issue, name="member_coupon_issue"),
