@@ -89,7 +89,7 @@ def test_pipeline_save_first_pipeline_is_the_default(manager):
     ({"name": "  "}, "name", "required"),
     ({"name": "销售漏斗"}, "name", "duplicate_name"),
     ({"name": "x" * 81}, "name", "too_long"),
-    ({"name": "新流程", "is_active": "maybe"}, "is_active", "invalid"),
+    ({"name": "新流程", "is_active": "maybe"}, "is_active", "invalid_choice"),
     ({"name": "新流程", "colour": "red"}, "colour", "unknown_field"),
 ])
 def test_pipeline_save_with_bad_input_is_refused_naming_the_field_and_writes_nothing(manager, data, field, code):

@@ -22,6 +22,7 @@ from fidelis.accounts.models import User
 from fidelis.accounts.permissions import has_capability
 from fidelis.core.dates import parse_date
 from fidelis.core.errors import DomainError
+from fidelis.pipeline.errors import PipelineCode
 from fidelis.pipeline.models import Opportunity, OpportunitySource, Pipeline, StageKind
 from fidelis.pipeline.services import is_rep, pipeline_default
 
@@ -50,13 +51,13 @@ class PipelineQuery:
         dimension = data.get("dimension") or "owner"
         if dimension not in DIMENSIONS:
             raise DomainError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(DIMENSIONS)},
-                              code="invalid", field="dimension")
+                              code=PipelineCode.INVALID_CHOICE, field="dimension")
         end = parse_date(data.get("end"), field="end") or today
         start = parse_date(data.get("start"), field="start") or end - timedelta(days=89)
         if start > end:
-            raise DomainError(_("The start date is after the end date."), code="invalid", field="start")
+            raise DomainError(_("The start date is after the end date."), code=PipelineCode.START_AFTER_END, field="start")
         if (end - start).days > MAX_DAYS:
-            raise DomainError(_("At most %(days)s days.") % {"days": MAX_DAYS}, code="invalid", field="start")
+            raise DomainError(_("At most %(days)s days.") % {"days": MAX_DAYS}, code=PipelineCode.RANGE_TOO_LONG, field="start")
         return cls(dimension=dimension, start=start, end=end)
 
 

@@ -16,6 +16,7 @@ from fidelis.accounts.permissions import CAPABILITIES, has_capability
 from fidelis.core.errors import NotFound
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_visible_qs
+from fidelis.pipeline.errors import PipelineCode
 from fidelis.pipeline.models import Contract, Opportunity, Pipeline, Stage, StageKind
 from fidelis.pipeline.services import is_rep, pipeline_default
 
@@ -50,7 +51,7 @@ def opportunity_get_for_user(user, public_id: str) -> Opportunity:
                                                           "created_by", "order")
              .filter(public_id=public_id).first())
     if found is None:
-        raise NotFound(_("No such opportunity."), code="not_found")
+        raise NotFound(_("No such opportunity."), code=PipelineCode.NOT_FOUND)
     return found
 
 
@@ -60,7 +61,7 @@ def contract_get_for_user(user, public_id: str) -> Contract:
                                                       "created_by")
              .filter(public_id=public_id).first())
     if found is None:
-        raise NotFound(_("No such contract."), code="not_found")
+        raise NotFound(_("No such contract."), code=PipelineCode.NOT_FOUND)
     return found
 
 
@@ -70,7 +71,7 @@ def pipeline_get(pk: int | str | None = None) -> Pipeline:
         return pipeline_default()
     found = Pipeline.objects.filter(pk=int(pk)).first() if str(pk).isdigit() else None
     if found is None:
-        raise NotFound(_("No such pipeline."), code="not_found")
+        raise NotFound(_("No such pipeline."), code=PipelineCode.NOT_FOUND)
     return found
 
 
@@ -234,6 +235,6 @@ def stage_get(pk: int | str) -> Stage:
     """Return the stage with this id, or raise NotFound."""
     found = Stage.objects.select_related("pipeline").filter(pk=int(pk)).first() if str(pk).isdigit() else None
     if found is None:
-        raise NotFound(_("No such stage."), code="not_found")
+        raise NotFound(_("No such stage."), code=PipelineCode.NOT_FOUND)
     return found
 

@@ -30,6 +30,7 @@ from fidelis.core.errors import DomainError, NotFound, PermissionDenied, full_cl
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
+from fidelis.pipeline.errors import PipelineCode
 from fidelis.pipeline.models import (
     REQUIRABLE_FIELDS,
     Contract,
@@ -82,7 +83,7 @@ def probability_parse(value: Any) -> int:
     except (TypeError, ValueError):
         number = -1
     if isinstance(value, bool) or not 0 <= number <= 100 or str(value).strip() not in (str(number), f"{number}.0"):
-        raise DomainError(_("The probability is a whole number from 0 to 100."), code="invalid_probability",
+        raise DomainError(_("The probability is a whole number from 0 to 100."), code=PipelineCode.INVALID_PROBABILITY,
                           field="probability")
     return number
 
@@ -91,9 +92,9 @@ def text_clean(value: Any, *, field: str, max_length: int, required: bool = Fals
     """Return the text stripped, refusing it when required and empty or longer than max_length."""
     text = str(value or "").strip()
     if required and not text:
-        raise DomainError(_("This field is required."), code="required", field=field)
+        raise DomainError(_("This field is required."), code=PipelineCode.REQUIRED, field=field)
     if len(text) > max_length:
-        raise DomainError(_("At most %(n)s characters.") % {"n": max_length}, code="too_long", field=field)
+        raise DomainError(_("At most %(n)s characters.") % {"n": max_length}, code=PipelineCode.TOO_LONG, field=field)
     return text
 
 
@@ -102,7 +103,7 @@ def choice_clean(value: Any, choices, *, field: str) -> str:
     text = str(value or "").strip()
     if text not in choices.values:
         raise DomainError(_("Choose one of: %(choices)s.") % {"choices": ", ".join(choices.values)},
-                          code="invalid_choice", field=field)
+                          code=PipelineCode.INVALID_CHOICE, field=field)
     return text
 
 
@@ -120,7 +121,7 @@ def _products(values: Any) -> list[Product]:
         for sku in skus:
             product = by_sku.get(sku) or by_id.get(sku)
             if product is None:
-                raise DomainError(_("There is no product with SKU %(sku)s.") % {"sku": sku}, code="unknown_product",
+                raise DomainError(_("There is no product with SKU %(sku)s.") % {"sku": sku}, code=PipelineCode.UNKNOWN_PRODUCT,
                                   field="products")
             found.append(product)
     return list(dict.fromkeys(found))
@@ -136,7 +137,7 @@ def is_rep(user) -> bool:
 
 def _check_customer(actor, customer: Customer) -> None:
     if actor is not None and not customer_visible_qs(actor).filter(pk=customer.pk).exists():
-        raise NotFound(_("No such customer."), code="not_found", field="customer")
+        raise NotFound(_("No such customer."), code=PipelineCode.NOT_FOUND, field="customer")
     customer_require_writable(customer)
 
 
@@ -146,24 +147,24 @@ def _owner(actor, owner: Any, customer: Customer, capability: str, current: User
         owner = current
     if owner in (None, ""):
         if actor is None:
-            raise DomainError(_("Name the owner."), code="required", field="owner")
+            raise DomainError(_("Name the owner."), code=PipelineCode.REQUIRED, field="owner")
         owner = actor
     if not isinstance(owner, User):
         text = str(owner).strip()
         owner = (User.objects.filter(pk=int(text)).first() if text.isdigit()
                  else User.objects.filter(username=text).first())
         if owner is None:
-            raise DomainError(_("No such active user: %(value)s") % {"value": text}, code="unknown_owner",
+            raise DomainError(_("No such active user: %(value)s") % {"value": text}, code=PipelineCode.UNKNOWN_OWNER,
                               field="owner")
     if actor is not None and is_rep(actor) and owner.pk != actor.pk and (current is None or owner.pk != current.pk):
         raise PermissionDenied(_("Only a manager gives an opportunity or contract to someone else."),
-                               code="forbidden", field="owner")
+                               code=PipelineCode.FORBIDDEN, field="owner")
     if not owner.is_active or not has_capability(owner, capability):
-        raise DomainError(_("%(user)s may not own sales records.") % {"user": owner}, code="invalid_owner",
+        raise DomainError(_("%(user)s may not own sales records.") % {"user": owner}, code=PipelineCode.INVALID_OWNER,
                           field="owner")
     if not customer_visible_qs(owner).filter(pk=customer.pk).exists():
         raise DomainError(_("%(user)s cannot see this customer; give it to the customer's owner.") % {"user": owner},
-                          code="owner_cannot_see_customer", field="owner")
+                          code=PipelineCode.OWNER_CANNOT_SEE_CUSTOMER, field="owner")
     return owner
 
 
@@ -175,7 +176,7 @@ def _visible(actor, model, obj, capability: str, message: str):
         qs = qs.filter(owner=actor, customer__in=customer_visible_qs(actor))
     found = qs.filter(pk=obj.pk).first()
     if found is None:
-        raise NotFound(_("Not found."), code="not_found")
+        raise NotFound(_("Not found."), code=PipelineCode.NOT_FOUND)
     return found
 
 
@@ -217,9 +218,9 @@ def _stage(value: Any, pipeline: Pipeline | None = None) -> Stage:
         qs = Stage.objects.filter(pipeline=pipeline)
         stage = (qs.filter(pk=int(text)).first() if text.isdigit() else None) or qs.filter(name=text).first()
         if stage is None:
-            raise DomainError(_("No such stage: %(value)s") % {"value": text}, code="unknown_stage", field="stage")
+            raise DomainError(_("No such stage: %(value)s") % {"value": text}, code=PipelineCode.UNKNOWN_STAGE, field="stage")
     if pipeline is not None and stage.pipeline_id != pipeline.pk:
-        raise DomainError(_("This stage belongs to another pipeline."), code="unknown_stage", field="stage")
+        raise DomainError(_("This stage belongs to another pipeline."), code=PipelineCode.UNKNOWN_STAGE, field="stage")
     return stage
 
 
@@ -235,7 +236,7 @@ def _check_required(opportunity: Opportunity, stage: Stage, products: list[Produ
         if missing:
             raise DomainError(_("Fill in “%(field)s” before the stage “%(stage)s”.")
                               % {"field": field_label(field), "stage": stage.name},
-                              code="stage_requires_field", field=field, stage=stage.name)
+                              code=PipelineCode.STAGE_REQUIRES_FIELD, field=field, stage=stage.name)
 
 
 # --- opportunities ------------------------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ def _apply(opportunity: Opportunity, data: dict[str, Any]) -> list[Product] | No
     """Set the opportunity's fields from the data (checked); return the products when they are given."""
     unknown = sorted(set(data) - set(OPPORTUNITY_FIELDS) - {"owner"})
     if unknown:
-        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code="unknown_field",
+        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code=PipelineCode.UNKNOWN_FIELD,
                           field=unknown[0])
     if "title" in data:
         opportunity.title = text_clean(data["title"], field="title", max_length=120, required=True)
@@ -311,7 +312,7 @@ def opportunity_create(*, actor, customer: Customer, title: str, source: str = O
     the_stage = _stage(stage, pipeline) if stage not in (None, "") else pipeline.stages.order_by("order").first()
     if the_stage.kind != StageKind.OPEN:
         raise DomainError(_("A new opportunity starts in an open stage; move it to won or lost afterwards."),
-                          code="closed_stage", field="stage")
+                          code=PipelineCode.CLOSED_STAGE, field="stage")
     opportunity = Opportunity(customer=customer, stage=the_stage, status=the_stage.kind,
                               probability=the_stage.probability, created_by=_actor_user(actor))
     data = {"title": title, "source": source, "expected_amount": expected_amount,
@@ -382,11 +383,11 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
     if target.pk == source_stage.pk and not data:
         return opportunity
     if source_stage.kind == StageKind.WON and target.pk != source_stage.pk:
-        raise DomainError(_("This opportunity is won; it cannot move any more."), code="closed", field="stage")
+        raise DomainError(_("This opportunity is won; it cannot move any more."), code=PipelineCode.CLOSED, field="stage")
     before = _snapshot(opportunity)
     chosen = _apply(opportunity, dict(data or {}))
     if (order or contract) and target.kind != StageKind.WON:
-        raise DomainError(_("Only a won opportunity creates an order or a contract."), code="invalid", field="stage")
+        raise DomainError(_("Only a won opportunity creates an order or a contract."), code=PipelineCode.NOT_WON, field="stage")
     _check_required(opportunity, target, chosen)
     now = timezone.now()
     moved = target.pk != source_stage.pk
@@ -445,7 +446,7 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
 
 
 def _missing_reason():
-    raise DomainError(_("Say why the opportunity was lost."), code="required", field="lost_reason")
+    raise DomainError(_("Say why the opportunity was lost."), code=PipelineCode.REQUIRED, field="lost_reason")
 
 
 ORDER_OPTIONS = ("lines", "channel", "store", "payment_method", "discount", "paid_at", "order_no", "note")
@@ -459,11 +460,11 @@ CONTRACT_OPTIONS = ("number", "amount", "payment_method", "start_date", "end_dat
 def _contract_number(number: Any, *, exclude: int | None = None) -> str:
     text = str(number or "").strip().upper()
     if not text or len(text) > 40 or any(c.isspace() for c in text):
-        raise DomainError(_("A contract number has 1 to 40 characters and no spaces."), code="invalid",
+        raise DomainError(_("A contract number has 1 to 40 characters and no spaces."), code=PipelineCode.INVALID_CONTRACT_NO,
                           field="number")
     if Contract.objects.filter(number=text).exclude(pk=exclude).exists():
         raise DomainError(_("Contract number %(number)s exists already.") % {"number": text},
-                          code="duplicate_contract_no", field="number")
+                          code=PipelineCode.CONTRACT_NO_TAKEN, field="number")
     return text
 
 
@@ -486,10 +487,10 @@ def _contract_apply(contract: Contract, data: dict[str, Any]) -> None:
         status = choice_clean(data["status"], ContractStatus, field="status")
         if status not in (ContractStatus.DRAFT, ContractStatus.ACTIVE):
             raise DomainError(_("A contract is renewed, terminated or expires through its own action."),
-                              code="invalid_status", field="status")
+                              code=PipelineCode.INVALID_STATUS, field="status")
         contract.status = status
     if contract.start_date and contract.end_date and contract.end_date < contract.start_date:
-        raise DomainError(_("The end date is before the start date."), code="invalid_dates", field="end_date")
+        raise DomainError(_("The end date is before the start date."), code=PipelineCode.INVALID_DATES, field="end_date")
 
 
 def _contract_snapshot(contract: Contract) -> dict[str, Any]:
@@ -518,7 +519,7 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
     capability_check(actor, "contract.change", _("You may not register contracts."))
     _check_customer(actor, customer)
     if opportunity is not None and opportunity.customer_id != customer.pk:
-        raise DomainError(_("The opportunity is of another customer."), code="invalid", field="opportunity")
+        raise DomainError(_("The opportunity is of another customer."), code=PipelineCode.OPPORTUNITY_OF_OTHER_CUSTOMER, field="opportunity")
     contract = Contract(customer=customer, opportunity=opportunity, renewal_of=renewal_of,
                         created_by=_actor_user(actor))
     contract.number = _contract_number(number)
@@ -534,7 +535,7 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
             contract.save()
     except IntegrityError:
         raise DomainError(_("Contract number %(number)s exists already.") % {"number": contract.number},
-                          code="duplicate_contract_no", field="number")
+                          code=PipelineCode.CONTRACT_NO_TAKEN, field="number")
     audit_record(actor=actor, action="contract.create", obj=contract, via=via,
                  changes={k: [None, v] for k, v in _contract_snapshot(contract).items() if v not in (None, "")})
     record_event(customer=customer, type="contract.renewed" if renewal_of else "contract.signed", actor=actor,
@@ -542,16 +543,16 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
     return contract
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def contract_update(*, actor, contract: Contract, data: dict[str, Any], via: str = "web") -> Contract:
     """Change some fields of a contract (a manager may give it to another owner); return it."""
     contract = _visible(actor, Contract, contract, "contract.change", _("You may not change contracts."))
     unknown = sorted(set(data) - set(CONTRACT_FIELDS) - {"number"})
     if unknown:
-        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code="unknown_field",
+        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code=PipelineCode.UNKNOWN_FIELD,
                           field=unknown[0])
     if contract.status in (ContractStatus.TERMINATED, ContractStatus.RENEWED):
-        raise DomainError(_("A terminated or renewed contract cannot change."), code="closed", field="status")
+        raise DomainError(_("A terminated or renewed contract cannot change."), code=PipelineCode.CLOSED, field="status")
     before = _contract_snapshot(contract)
     if "number" in data:
         contract.number = _contract_number(data["number"], exclude=contract.pk)
@@ -577,7 +578,7 @@ def contract_renew(*, actor, contract: Contract, number: Any, amount: Any = None
     end) linked to the old one, and mark the old one renewed; return the new contract."""
     old = _visible(actor, Contract, contract, "contract.change", _("You may not change contracts."))
     if old.status not in (ContractStatus.ACTIVE, ContractStatus.EXPIRED):
-        raise DomainError(_("Only an active or expired contract can be renewed."), code="closed", field="status")
+        raise DomainError(_("Only an active or expired contract can be renewed."), code=PipelineCode.CLOSED, field="status")
     start = parse_date(start_date, field="start_date") or old.end_date + timedelta(days=1)
     end = parse_date(end_date, field="end_date") or start + (old.end_date - old.start_date)
     new = contract_create(actor=actor, customer=old.customer, number=number,
@@ -598,7 +599,7 @@ def contract_terminate(*, actor, contract: Contract, reason: str, via: str = "we
     contract = _visible(actor, Contract, contract, "contract.change", _("You may not change contracts."))
     reason = text_clean(reason, field="reason", max_length=300, required=True)
     if contract.status in (ContractStatus.TERMINATED, ContractStatus.RENEWED):
-        raise DomainError(_("This contract is already closed."), code="closed", field="status")
+        raise DomainError(_("This contract is already closed."), code=PipelineCode.CLOSED, field="status")
     before = contract.status
     contract.status = ContractStatus.TERMINATED
     contract.terminated_at = timezone.now()
@@ -630,7 +631,7 @@ def contract_expiry_reminders(*, today: date | None = None, days: int | None = N
                    .values_list("pk", flat=True))
     created = 0
     for pk in due_ids:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             # Lock and look again: two workers running the beat task at once must announce it once, not twice.
             contract = (Contract.objects.select_for_update(of=("self",)).select_related("customer", "owner")
                         .filter(pk=pk, expiry_reminded_at__isnull=True, status=ContractStatus.ACTIVE).first())
@@ -646,7 +647,7 @@ def contract_expiry_reminders(*, today: date | None = None, days: int | None = N
             contract.save(update_fields=["expiry_reminded_at", "updated_at"])
             created += 1
     expired = 0
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         ended = list(Contract.objects.select_for_update().filter(status=ContractStatus.ACTIVE, end_date__lt=today))
         for contract in ended:
             contract.status = ContractStatus.EXPIRED

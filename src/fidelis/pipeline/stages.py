@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.permissions import capability_check
 from fidelis.accounts.services import audit_record
 from fidelis.core.errors import Conflict, DomainError, NotFound, full_clean_or_raise
+from fidelis.pipeline.errors import PipelineCode
 from fidelis.pipeline.models import REQUIRABLE_FIELDS, OpportunityStageChange, Pipeline, Stage, StageKind
 from fidelis.pipeline.services import DEFAULT_STAGES, choice_clean, probability_parse, text_clean
 
@@ -40,13 +41,13 @@ def _may_manage(actor) -> None:
 def _unknown(data: dict[str, Any], fields: tuple[str, ...]) -> None:
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code="unknown_field",
+        raise DomainError(_("Unknown field: %(field)s") % {"field": unknown[0]}, code=PipelineCode.UNKNOWN_FIELD,
                           field=unknown[0])
 
 
 def _bool(value: Any, *, field: str) -> bool:
     if not isinstance(value, bool):
-        raise DomainError(_("Choose yes or no."), code="invalid", field=field)
+        raise DomainError(_("Choose yes or no."), code=PipelineCode.INVALID_CHOICE, field=field)
     return value
 
 
@@ -56,12 +57,12 @@ def _required_fields(value: Any) -> list[str]:
         return []
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, (list, tuple)):
-        raise DomainError(_("Give a list of fields."), code="invalid", field="required_fields")
+        raise DomainError(_("Give a list of fields."), code=PipelineCode.NOT_A_LIST, field="required_fields")
     for item in values:
         if item not in REQUIRABLE_FIELDS:
             raise DomainError(_("A stage cannot require “%(value)s”; choose from: %(fields)s.")
                               % {"value": item, "fields": ", ".join(REQUIRABLE_FIELDS)},
-                              code="unknown_required_field", field="required_fields")
+                              code=PipelineCode.UNKNOWN_REQUIRED_FIELD, field="required_fields")
     return [f for f in REQUIRABLE_FIELDS if f in values]
 
 
@@ -71,7 +72,7 @@ def _check_kinds(kinds: list[str], *, field: str) -> None:
         if kind.value not in kinds:
             raise DomainError(_("A pipeline keeps at least one open, one won and one lost stage; this change would "
                                 "leave no “%(kind)s” stage.") % {"kind": kind.label},
-                              code="stage_kinds", field=field, kind=kind.value)
+                              code=PipelineCode.STAGE_KINDS_MISSING, field=field, kind=kind.value)
 
 
 def _pipeline_snapshot(pipeline: Pipeline) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def _lock_pipeline(pk: int) -> Pipeline:
     """
     found = Pipeline.objects.select_for_update().filter(pk=pk).first()
     if found is None:
-        raise NotFound(_("No such pipeline."), code="not_found")
+        raise NotFound(_("No such pipeline."), code=PipelineCode.NOT_FOUND)
     return found
 
 
@@ -100,7 +101,7 @@ def _stage_in(pipeline: Pipeline, stage: Stage) -> Stage:
     """Return the stage read again after the pipeline's lock (it may have changed or gone meanwhile)."""
     found = Stage.objects.filter(pk=stage.pk, pipeline=pipeline).first()
     if found is None:
-        raise NotFound(_("No such stage."), code="not_found")
+        raise NotFound(_("No such stage."), code=PipelineCode.NOT_FOUND)
     return found
 
 
@@ -121,7 +122,7 @@ def _place(pipeline: Pipeline, stage: Stage, position: Any) -> tuple[int, int]:
     stages = list(pipeline.stages.order_by("order", "id"))
     if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= len(stages):
         raise DomainError(_("The position is a whole number from 1 to %(n)s.") % {"n": len(stages)},
-                          code="invalid_position", field="position")
+                          code=PipelineCode.INVALID_POSITION, field="position")
     old = next(index for index, s in enumerate(stages, start=1) if s.pk == stage.pk)
     if old != position:
         moving = stages.pop(old - 1)
@@ -140,7 +141,7 @@ def _stage_apply(stage: Stage, data: dict[str, Any], *, siblings: list[Stage]) -
         name = text_clean(data["name"], field="name", max_length=40, required=True)
         if any(s.name.casefold() == name.casefold() for s in siblings):
             raise DomainError(_("This pipeline has a stage named “%(name)s” already.") % {"name": name},
-                              code="duplicate_name", field="name")
+                              code=PipelineCode.NAME_TAKEN, field="name")
         stage.name = name
     if "probability" in data:
         stage.probability = probability_parse(data["probability"])
@@ -149,7 +150,7 @@ def _stage_apply(stage: Stage, data: dict[str, Any], *, siblings: list[Stage]) -
     if "required_fields" in data:
         stage.required_fields = _required_fields(data["required_fields"])
     if stage.pk is None and "probability" not in data:
-        raise DomainError(_("This field is required."), code="required", field="probability")
+        raise DomainError(_("This field is required."), code=PipelineCode.REQUIRED, field="probability")
 
 
 def _seed_stages(pipeline: Pipeline, stages: list[dict[str, Any]] | None) -> list[Stage]:
@@ -183,14 +184,14 @@ def pipeline_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = No
     _unknown(data, PIPELINE_FIELDS)
     creating = pipeline is None
     if not creating and stages is not None:
-        raise DomainError(_("Change the stages of an existing pipeline one by one."), code="invalid", field="stages")
+        raise DomainError(_("Change the stages of an existing pipeline one by one."), code=PipelineCode.STAGES_NOT_EDITABLE, field="stages")
     # Lock the pipeline and the current default, by pk, so that two default switches at once run one after the other.
     wanted = Q(is_default=True) if creating else Q(is_default=True) | Q(pk=pipeline.pk)
     locked = {p.pk: p for p in Pipeline.objects.select_for_update().filter(wanted).order_by("pk")}
     if creating:
         pipeline = Pipeline()
     elif pipeline.pk not in locked:
-        raise NotFound(_("No such pipeline."), code="not_found")
+        raise NotFound(_("No such pipeline."), code=PipelineCode.NOT_FOUND)
     else:
         pipeline = locked[pipeline.pk]
     before = {} if creating else _pipeline_snapshot(pipeline)
@@ -198,23 +199,23 @@ def pipeline_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = No
         pipeline.name = text_clean(data["name"], field="name", max_length=80, required=True)
         if Pipeline.objects.filter(name__iexact=pipeline.name).exclude(pk=pipeline.pk).exists():
             raise DomainError(_("A pipeline named “%(name)s” exists already.") % {"name": pipeline.name},
-                              code="duplicate_name", field="name")
+                              code=PipelineCode.NAME_TAKEN, field="name")
     elif creating:
-        raise DomainError(_("This field is required."), code="required", field="name")
+        raise DomainError(_("This field is required."), code=PipelineCode.REQUIRED, field="name")
     if "is_active" in data:
         pipeline.is_active = _bool(data["is_active"], field="is_active")
     if "is_default" in data:
         is_default = _bool(data["is_default"], field="is_default")
         if before.get("is_default") and not is_default:
             raise DomainError(_("Exactly one pipeline is the default: make another pipeline the default instead."),
-                              code="default_required", field="is_default")
+                              code=PipelineCode.DEFAULT_REQUIRED, field="is_default")
         pipeline.is_default = is_default
     others = [p for p in locked.values() if p.is_default and p.pk != pipeline.pk]
     if not others:
         pipeline.is_default = True  # there is always a default: the first pipeline is it
     if pipeline.is_default and not pipeline.is_active:
         raise DomainError(_("The default pipeline stays active: new opportunities go into it."),
-                          code="default_inactive", field="is_active")
+                          code=PipelineCode.DEFAULT_INACTIVE, field="is_active")
     if pipeline.is_default:
         for other in others:
             other.is_default = False
@@ -233,8 +234,8 @@ def pipeline_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = No
         # A pipeline of the same name, or a first default, committed between our checks and our write.
         if Pipeline.objects.filter(name=pipeline.name).exclude(pk=pipeline.pk).exists():
             raise DomainError(_("A pipeline named “%(name)s” exists already.") % {"name": pipeline.name},
-                              code="duplicate_name", field="name")
-        raise Conflict(_("Someone changed the pipelines at the same time; try again."), code="conflict")
+                              code=PipelineCode.NAME_TAKEN, field="name")
+        raise Conflict(_("Someone changed the pipelines at the same time; try again."), code=PipelineCode.CONCURRENT_CHANGE)
     if creating:
         made = _seed_stages(pipeline, stages)
         changes["stages"] = [None, [s.name for s in made]]
@@ -255,7 +256,7 @@ def stage_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = None,
     _may_manage(actor)
     _unknown(data, STAGE_FIELDS)
     if stage is None and pipeline is None:
-        raise DomainError(_("Name the pipeline."), code="required", field="pipeline")
+        raise DomainError(_("Name the pipeline."), code=PipelineCode.REQUIRED, field="pipeline")
     pipeline = _lock_pipeline(stage.pipeline_id if stage is not None else pipeline.pk)
     creating = stage is None
     if creating:
@@ -267,7 +268,7 @@ def stage_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = None,
     _stage_apply(stage, {k: v for k, v in data.items() if k != "position"}, siblings=siblings)
     if not creating and stage.kind != before["kind"] and stage.opportunities.exists():
         raise DomainError(_("Opportunities are in the stage “%(stage)s”; move them to another stage before changing "
-                            "its kind.") % {"stage": before["name"]}, code="stage_in_use", field="kind")
+                            "its kind.") % {"stage": before["name"]}, code=PipelineCode.STAGE_IN_USE, field="kind")
     _check_kinds([s.kind for s in siblings] + [stage.kind], field="kind")
     if creating:
         last = max((s.order for s in siblings), default=0)
@@ -284,7 +285,7 @@ def stage_save(*, actor, data: dict[str, Any], pipeline: Pipeline | None = None,
     return stage
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def stage_move(*, actor, stage: Stage, position: int, via: str = "web") -> Stage:
     """Put a stage at this place among its pipeline's stages (1 = first) and renumber them; return it."""
     _may_manage(actor)
@@ -306,11 +307,11 @@ def stage_delete(*, actor, stage: Stage, via: str = "web") -> None:
     if held:
         raise DomainError(_("%(n)s opportunities are in the stage “%(stage)s”; move them to another stage before "
                             "deleting it.") % {"n": held, "stage": stage.name},
-                          code="stage_in_use", field="stage", opportunities=held)
+                          code=PipelineCode.STAGE_IN_USE, field="stage", opportunities=held)
     if OpportunityStageChange.objects.filter(Q(from_stage=stage) | Q(to_stage=stage)).exists():
         raise DomainError(_("Opportunities have passed through the stage “%(stage)s” and their history keeps it; "
                             "rename or change it instead of deleting it.") % {"stage": stage.name},
-                          code="stage_has_history", field="stage")
+                          code=PipelineCode.STAGE_HAS_HISTORY, field="stage")
     remaining = list(pipeline.stages.exclude(pk=stage.pk).order_by("order", "id"))
     _check_kinds([s.kind for s in remaining], field="stage")
     audit_record(actor=actor, action="stage.delete", obj=stage, via=via,

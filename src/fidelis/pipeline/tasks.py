@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from fidelis.pipeline.services import contract_expiry_reminders as _contract_expiry_reminders
+from fidelis.pipeline import services
 
 
 @shared_task(name="pipeline.contract_expiry_reminders")
 def contract_expiry_reminders() -> dict[str, int]:
     """Announce each contract ending soon (once; work gives its owner a to-do), and mark ended contracts expired."""
-    return _contract_expiry_reminders()
+    return services.contract_expiry_reminders()

@@ -14,6 +14,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.pipeline import selectors, services
+from fidelis.pipeline.errors import PipelineCode
 from fidelis.pipeline.forms import ContractForm, RenewForm, TerminateForm
 from fidelis.pipeline.models import ContractStatus
 
@@ -65,7 +66,7 @@ def contract_create(request):
         data = form.cleaned_data
         try:
             if customer is None:
-                raise DomainError(_("Choose the customer."), code="required", field="customer")
+                raise DomainError(_("Choose the customer."), code=PipelineCode.REQUIRED, field="customer")
             contract = services.contract_create(actor=request.user, customer=customer, owner=data.get("owner"),
                                                 **{f: data[f] for f in _FIELDS})
         except DomainError as exc:
@@ -123,7 +124,7 @@ def contract_terminate(request, public_id: str):
     form = TerminateForm(request.POST)
     try:
         if not form.is_valid():
-            raise DomainError(_("Say why the contract ends early."), code="required", field="reason")
+            raise DomainError(_("Say why the contract ends early."), code=PipelineCode.REQUIRED, field="reason")
         services.contract_terminate(actor=request.user, contract=contract, reason=form.cleaned_data["reason"])
     except DomainError as exc:
         messages.error(request, str(exc.message))

@@ -18,6 +18,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.pipeline import selectors, services
+from fidelis.pipeline.errors import PipelineCode
 from fidelis.pipeline.forms import LostForm, MoveForm, OpportunityForm, WonForm, open_stages
 from fidelis.pipeline.models import REQUIRABLE_FIELDS, OpportunitySource, StageKind
 
@@ -140,7 +141,7 @@ def opportunity_create(request):
         data = form.cleaned_data
         try:
             if customer is None:
-                raise DomainError(_("Choose the customer."), code="required", field="customer")
+                raise DomainError(_("Choose the customer."), code=PipelineCode.REQUIRED, field="customer")
             opportunity = services.opportunity_create(
                 actor=request.user, customer=customer, title=data["title"], source=data["source"],
                 expected_amount=data["expected_amount"], expected_close_date=data["expected_close_date"],
