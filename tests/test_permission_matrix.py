@@ -22,6 +22,7 @@ PUBLIC = "public"
 WEB = {
     "set_language": PUBLIC,
     "web:healthz": PUBLIC,
+    "web:favicon": PUBLIC,
     "web:home": "customer.view",
     "web:dashboard": "customer.view",
     "accounts:login": PUBLIC,

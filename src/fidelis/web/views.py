@@ -4,8 +4,9 @@ from collections import Counter
 
 from django.db import connection
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability, sees_all_customers
@@ -66,3 +67,8 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+def favicon(request):
+    """Send the browsers and tools that ask for /favicon.ico whatever the page links to the icon (SVG)."""
+    return HttpResponsePermanentRedirect(static("web/favicon.svg"))
