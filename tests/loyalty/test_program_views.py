@@ -61,3 +61,13 @@ def test_program_backfill_is_for_managers_only(client, program, member):
 def test_program_backfill_answers_get_with_405(client, program, manager):
     client.force_login(manager)
     assert client.get(reverse("loyalty:program_backfill", args=[program.public_id])).status_code == 405
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", ["Purchase", "Joined the member club"]),
+                                                 ("zh-hans", ["购买", "加入会员俱乐部"])])
+def test_the_program_page_names_rule_triggers_in_the_viewers_language(client, program, manager, language, words):
+    client.force_login(manager)
+    client.post(reverse("set_language"), {"language": language})
+    for url in (reverse("loyalty:program"), reverse("loyalty:design_rules", args=[program.public_id])):
+        page = client.get(url).content.decode()
+        assert all(word in page for word in words), (url, language)

@@ -10,7 +10,6 @@ from django.views.decorators.http import require_POST
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
-from fidelis.events.models import EventType
 from fidelis.loyalty.apply.evaluator import rule_view
 from fidelis.loyalty.engine import ACTIONS, CONDITIONS, RuleView, validate_rule
 from fidelis.loyalty.forms import (
@@ -265,9 +264,7 @@ def rule_list(request, program: str):
     program = _program(program)
     names = _ref_names(program)
     rules = list(program.rules.annotate(given=Sum("entries__points")).order_by("-priority", "id"))
-    event_labels = dict(EventType.choices)
-    rows = [{"rule": r, "trigger_label": event_labels.get(r.trigger, r.trigger),
-             "conditions": _describe(r.conditions, CONDITIONS, names),
+    rows = [{"rule": r, "conditions": _describe(r.conditions, CONDITIONS, names),
              "actions": _describe(r.actions, ACTIONS, names)} for r in rules]
     return _page(request, "loyalty/design_rules.html", program, "rules", {"rows": rows})
 
@@ -330,8 +327,7 @@ def rule_create(request, program: str):
         return _editor(request, program, RuleForm(program=program), None)
     coupon_templates = list(program.coupon_templates.filter(is_active=True).order_by("name"))
     names = _ref_names(program)
-    cards = [{"template": t, "trigger_label": dict(EventType.choices).get(t.trigger, t.trigger),
-              "conditions": _describe(list(t.conditions), CONDITIONS, names),
+    cards = [{"template": t, "conditions": _describe(list(t.conditions), CONDITIONS, names),
               "actions": _describe(list(t.actions), ACTIONS, names)}
              for t in RULE_TEMPLATES]
     return _page(request, "loyalty/design_rule_new.html", program, "rules",

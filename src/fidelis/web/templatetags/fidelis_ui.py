@@ -1,9 +1,12 @@
-"""Small display helpers of the staff UI: phones as people read them, masked contact data, dates, icons."""
+"""Small display helpers of the staff UI: phones as people read them, masked contact data, event types, dates,
+icons."""
 
 import phonenumbers
 from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
+
+from fidelis.events.models import EventType
 
 register = template.Library()
 
@@ -20,6 +23,15 @@ def phone(value: str) -> str:
     if number.country_code == 86:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@register.filter
+def event_type(value: str) -> str:
+    """Return the name of an event type in the viewer's language (a type the system does not know, as it is)."""
+    try:
+        return EventType(value).label
+    except ValueError:
+        return value
 
 
 @register.filter
