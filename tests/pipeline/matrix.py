@@ -6,7 +6,6 @@ WEB: dict[str, str] = {
     "pipeline:board_move": "opportunity.change",
     "pipeline:opportunities": "opportunity.view",
     "pipeline:opportunity_create": "opportunity.change",
-    "pipeline:opportunity_customer_panel": "customer.view",
     "pipeline:opportunity_detail": "opportunity.view",
     "pipeline:opportunity_edit": "opportunity.change",
     "pipeline:opportunity_won": "opportunity.change",
@@ -74,8 +73,6 @@ def sample_kwargs(name: str, customer, manager) -> dict | None:
     if name in ("pipeline:pipeline_edit", "pipeline:stage_create", "pipeline:stage_edit", "pipeline:stage_move",
                 "pipeline:stage_delete"):
         return {"pk": 999999}  # no such pipeline or stage: 404, not 403
-    if name == "pipeline:opportunity_customer_panel":
-        return {"public_id": customer.public_id}
     if name.startswith("pipeline:"):
         return {}
     return None

@@ -1,12 +1,11 @@
 """Opportunities in the UI: the Kanban board per pipeline (drag and drop with htmx, a stage select without
-JavaScript), the list with filters, create / edit / detail, won (order and/or contract) and lost, and the
-opportunities panel of the customer 360° page."""
+JavaScript), the list with filters, create / edit / detail, won (order and/or contract) and lost. The
+opportunities card of the customer 360° page is in `fidelis.pipeline.panels`."""
 
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -233,25 +232,11 @@ def opportunity_lost(request, public_id: str):
                   status=400 if form.errors else 200)
 
 
-@require_capability("customer.view")
-def customer_panel(request, public_id: str):
-    """The opportunities card of the customer 360° page (loaded by htmx); nothing for roles that may not see
-    opportunities."""
-    customer = customer_get_for_user(request.user, public_id)
-    if not has_capability(request.user, "opportunity.view"):
-        return HttpResponse("")
-    opportunities, totals = selectors.customer_opportunities(request.user, customer)
-    return render(request, "pipeline/_opportunity_panel.html", {
-        "customer": customer, "opportunities": opportunities, "totals": totals,
-        "can_add": has_capability(request.user, "opportunity.change")})
-
-
 urlpatterns = [
     path("pipeline/", pipeline_board, name="board"),
     path("pipeline/move/<str:public_id>/", pipeline_move, name="board_move"),
     path("opportunities/", opportunity_list, name="opportunities"),
     path("opportunities/new/", opportunity_create, name="opportunity_create"),
-    path("opportunities/customer/<str:public_id>/", customer_panel, name="opportunity_customer_panel"),
     path("opportunities/<str:public_id>/", opportunity_detail, name="opportunity_detail"),
     path("opportunities/<str:public_id>/edit/", opportunity_edit, name="opportunity_edit"),
     path("opportunities/<str:public_id>/won/", opportunity_won, name="opportunity_won"),
