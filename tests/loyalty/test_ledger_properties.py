@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from fidelis.core.errors import DomainError
 from fidelis.events.services import record_event
 from fidelis.loyalty import ledger
-from fidelis.loyalty.models import EntryKind, Member, PointsEntry, Purchase
 from fidelis.loyalty.handlers import apply_event
+from fidelis.loyalty.models import EntryKind, Member, PointsEntry, Purchase
 from fidelis.loyalty.selectors import program_kpis
 from fidelis.loyalty.services import member_enrol, points_adjust, points_pay
 from tests.factories import CustomerFactory

@@ -5,8 +5,8 @@ from django.urls import reverse
 
 from fidelis.accounts.models import Role
 from fidelis.events.services import record_event
-from fidelis.loyalty.models import Member, PointsEntry, Reward
 from fidelis.loyalty.handlers import apply_event
+from fidelis.loyalty.models import Member, PointsEntry, Reward
 from fidelis.loyalty.selectors import program_kpis
 from tests.factories import CustomerFactory, UserFactory
 

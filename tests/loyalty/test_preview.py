@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from fidelis.core.errors import DomainError
 from fidelis.events.services import record_event
+from fidelis.loyalty.apply.evaluator import BulkEvaluator
 from fidelis.loyalty.engine import EventFacts, RuleView, evaluate
 from fidelis.loyalty.models import PointsEntry, Rule
-from fidelis.loyalty.apply.evaluator import BulkEvaluator
 from fidelis.loyalty.preview import preview_rule
 from fidelis.loyalty.services import member_enrol, rule_save
 from tests.factories import CustomerFactory

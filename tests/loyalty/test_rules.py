@@ -7,9 +7,9 @@ from django.utils import timezone
 from fidelis.core.errors import DomainError
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
+from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.ledger import ledger_check
 from fidelis.loyalty.models import AppliedEvent, Coupon, EntryKind, Member, PointsEntry, Purchase
-from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.services import member_enrol
 from tests.factories import CustomerFactory
 
