@@ -79,6 +79,7 @@ WEB = {
     "loyalty:design_rule_preview": "loyalty.design",
     "loyalty:design_rule_edit": "loyalty.design",
     "loyalty:design_rule_status": "loyalty.design",
+    "loyalty:design_rule_delete": "loyalty.design",
     "loyalty:design_coupons": "loyalty.design",
     "loyalty:design_coupon_create": "loyalty.design",
     "loyalty:design_coupon_edit": "loyalty.design",
@@ -190,7 +191,8 @@ def _sample_url(name, customer, manager):
         kwargs = {"public_id": "0" * 16}  # no such program: 404 for the roles allowed, not 403
     if name.startswith("loyalty:design_") and name != "loyalty:design_program_create":
         # No such program, rule, coupon or reward: the design routes answer 404 (405 for POST-only ones), not 403.
-        kwargs = {"public_id": "0" * 16} if name.endswith(("rule_edit", "rule_status", "coupon_edit", "reward_edit")) \
+        kwargs = {"public_id": "0" * 16} if name.endswith(("rule_edit", "rule_status", "rule_delete", "coupon_edit",
+                                                                "reward_edit")) \
             else {"program": "0" * 16, **({"pk": 1} if name == "loyalty:design_tier_edit" else {})}
     for matrix in APP_MATRICES:
         app_kwargs = matrix.sample_kwargs(name, customer, manager)

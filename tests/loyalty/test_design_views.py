@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from fidelis.accounts.models import Role
+from fidelis.accounts.models import AuditEntry, Role
 from fidelis.loyalty.models import CouponTemplate, Program, Reward, Rule, RuleStatus, Tier
-from fidelis.loyalty.services import member_enrol
+from fidelis.loyalty.services import member_enrol, rule_save
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -196,6 +196,23 @@ def test_rule_status_buttons_make_it_live_and_pause_it(client, marketer, program
     client.post(url, {"status": "nonsense"})
     rule.refresh_from_db()
     assert rule.status == RuleStatus.ACTIVE
+
+
+def test_a_draft_rule_can_be_deleted_and_a_rule_that_went_live_only_paused(client, marketer, program):
+    # given: a draft made from a template, and a live rule
+    draft = rule_save(actor=marketer, program=program, data={"name": "草稿", "trigger": "order.paid",
+                                                           "conditions": [], "actions": [{"kind": "award_points",
+                                                                                          "points": 5}]})
+    live = Rule.objects.filter(program=program, template="welcome").get()
+    # when: both are deleted
+    page = client.get(reverse("loyalty:design_rule_edit", args=[draft.public_id])).content.decode()
+    assert 'id="delete-rule"' in page
+    assert 'id="delete-rule"' not in client.get(reverse("loyalty:design_rule_edit", args=[live.public_id])).content.decode()
+    client.post(reverse("loyalty:design_rule_delete", args=[draft.public_id]))
+    client.post(reverse("loyalty:design_rule_delete", args=[live.public_id]))
+    # then: the draft is gone with an audit entry, the live rule stays
+    assert not Rule.objects.filter(pk=draft.pk).exists() and Rule.objects.filter(pk=live.pk).exists()
+    assert AuditEntry.objects.filter(action="loyalty.rule_delete").count() == 1
 
 
 def test_rule_row_adds_a_row_after_the_last_and_changes_its_kind(client, marketer, program):

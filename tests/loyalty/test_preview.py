@@ -158,6 +158,27 @@ def test_preview_counts_coupons_within_the_per_customer_limit(program, history):
     preview = preview_rule(program, draft, *_window())
     assert preview.coupons == {welcome.name: 4} and preview.coupons_total == 4
     assert preview.points == 0
+    # and says to whom and what they cost: face value, and nothing known of their use before any coupon was issued
+    assert preview.coupon_customers == 4
+    assert preview.coupon_face_value == 4 * welcome.value and preview.coupon_use_rate is None
+
+
+@pytestmark_db
+def test_preview_costs_coupons_at_the_programs_own_use_rate(program, history, manager):
+    from fidelis.loyalty.models import Coupon, CouponStatus
+    from fidelis.loyalty.services import coupon_issue
+
+    welcome = program.coupon_templates.get(per_customer_limit=1)
+    # given: four coupons issued so far, one of them used
+    for i, customer in enumerate(CustomerFactory.create_batch(4)):
+        coupon = coupon_issue(actor=manager, template=welcome, customer=customer)
+        if i == 0:
+            Coupon.objects.filter(pk=coupon.pk).update(status=CouponStatus.REDEEMED)
+    draft = RuleView(id=0, trigger="order.paid", conditions=[],
+                     actions=[{"kind": "issue_coupon", "template": welcome.public_id}])
+    preview = preview_rule(program, draft, *_window())
+    assert preview.coupon_use_rate == Decimal("0.25")
+    assert preview.coupon_expected_cost == (preview.coupon_face_value * Decimal("0.25")).quantize(Decimal("0.01"))
 
 
 @pytestmark_db

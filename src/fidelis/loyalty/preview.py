@@ -65,6 +65,7 @@ from fidelis.loyalty.apply.evaluator import (
 )
 from fidelis.loyalty.engine import POINTS_ACTIONS, EventFacts, Outcome, RuleView, evaluate
 from fidelis.loyalty.models import (
+    CouponKind,
     CouponTemplate,
     Member,
     MemberStatus,
@@ -74,6 +75,7 @@ from fidelis.loyalty.models import (
     Tier,
 )
 from fidelis.loyalty.overlap import outcome_kinds, rule_overlaps
+from fidelis.loyalty.selectors import coupon_use_rate
 
 
 def _aware(value: date | datetime) -> datetime:
@@ -115,10 +117,24 @@ class RulePreview:
     cost: Decimal = Decimal("0.00")  # points × the program's point value, CNY
     coupons: dict[str, int] = field(default_factory=dict)  # coupon template name → coupons
     coupons_total: int = 0
+    coupon_customers: int = 0  # customers who would get a coupon
+    coupon_face_value: Decimal = Decimal("0.00")  # CNY off, of the coupons with an amount (not gifts, not % uncapped)
+    coupon_use_rate: Decimal | None = None  # the share of the program's coupons used so far
+    coupon_expected_cost: Decimal | None = None  # face value × use rate, CNY
     top_members: list[PreviewMember] = field(default_factory=list)
     overlaps: list[PreviewOverlap] = field(default_factory=list)  # live rules rewarding the same events
     double_rewarded: int = 0  # events that this rule and one of `overlaps` would both reward
     seconds: float = 0.0
+
+
+def coupon_face_value(template: CouponTemplate) -> Decimal | None:
+    """Return the most a coupon of the template takes off an order, in CNY (None: a gift, or a percentage with no
+    maximum)."""
+    if template.kind == CouponKind.AMOUNT_OFF:
+        return template.value
+    if template.kind == CouponKind.PERCENT_OFF:
+        return template.max_discount
+    return None
 
 
 def _context(program: Program, view: RuleView) -> tuple[list[RuleView], int]:
@@ -274,6 +290,12 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
     result.cost = (Decimal(result.points) * program.point_value).quantize(CENT)
     result.coupons = {templates[t].name: n for t, n in coupons_by_template.items()}
     result.coupons_total = sum(coupons_by_template.values())
+    result.coupon_customers = len({customer_id for (_t, customer_id), n in coupons_by_customer.items() if n})
+    result.coupon_face_value = sum((face * n for t, n in coupons_by_template.items()
+                                    if (face := coupon_face_value(templates[t])) is not None), Decimal("0.00"))
+    result.coupon_use_rate = coupon_use_rate(program)
+    if result.coupon_use_rate is not None:
+        result.coupon_expected_cost = (result.coupon_face_value * result.coupon_use_rate).quantize(CENT)
     best = heapq.nlargest(top, points_by_member.items(), key=lambda item: (item[1], -item[0]))
     info = {pk: (number, name) for pk, number, name in Member.objects.filter(pk__in=[pk for pk, _p in best])
             .values_list("pk", "number", "customer__name")}

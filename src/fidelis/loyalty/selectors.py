@@ -156,8 +156,7 @@ def program_kpis(program: Program, now=None) -> ProgramKpis:
     active = (PointsEntry.objects.filter(member__program=program, occurred_at__gte=since)
               .values("member_id").distinct().count())
     repeat_members, repeat_others, buyers_members, buyers_others = _repeat_rates(program, now)
-    coupons = Coupon.objects.filter(template__program=program).aggregate(
-        issued=Count("pk"), used=Count("pk", filter=Q(status=CouponStatus.REDEEMED)))
+    coupons = coupon_counts(program)
     tiers = [(t, t.n) for t in Tier.objects.filter(program=program).annotate(
         n=Count("members", filter=Q(members__status=MemberStatus.ACTIVE))).order_by("rank")]
     return ProgramKpis(
@@ -169,6 +168,18 @@ def program_kpis(program: Program, now=None) -> ProgramKpis:
         redemption_rate=(redeemed / issued) if issued else None, repeat_members=repeat_members,
         repeat_others=repeat_others, buyers_members=buyers_members, buyers_others=buyers_others, tiers=tiers,
         coupons_issued=coupons["issued"], coupons_used=coupons["used"])
+
+
+def coupon_counts(program: Program) -> dict[str, int]:
+    """Return how many of the program's coupons were issued and how many of them used (redeemed)."""
+    return Coupon.objects.filter(template__program=program).aggregate(
+        issued=Count("pk"), used=Count("pk", filter=Q(status=CouponStatus.REDEEMED)))
+
+
+def coupon_use_rate(program: Program) -> Decimal | None:
+    """Return the share of the program's coupons that were used so far (None before any was issued)."""
+    counts = coupon_counts(program)
+    return (Decimal(counts["used"]) / counts["issued"]).quantize(Decimal("0.0001")) if counts["issued"] else None
 
 
 def _repeat_rates(program: Program, now) -> tuple[float | None, float | None, int, int]:

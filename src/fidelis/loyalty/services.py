@@ -522,6 +522,20 @@ def rule_activate(*, actor, rule: Rule, status: str, confirm_overlap: bool = Fal
     return rule_save(actor=actor, program=rule.program, rule=rule, data={"status": status})
 
 
+@transaction.atomic
+def rule_delete(*, actor, rule: Rule) -> None:
+    """Delete a draft rule that never gave anything; a rule that went live is paused instead (its entries keep it)."""
+    rule = Rule.objects.select_for_update().get(pk=rule.pk)
+    if rule.status != RuleStatus.DRAFT:
+        raise Conflict(_("Only a draft rule can be deleted: pause a live rule instead."), code="rule_not_draft",
+                       field="status")
+    if PointsEntry.objects.filter(rule=rule).exists() or Coupon.objects.filter(rule=rule).exists():
+        raise Conflict(_("This rule has given points or coupons: pause it instead of deleting it."),
+                       code="rule_used", field="status")
+    audit_record(actor=actor, action="loyalty.rule_delete", obj=rule, changes={"name": [rule.name, None]})
+    rule.delete()
+
+
 def rule_overlap_check(program: Program, rule: Any) -> None:
     """Refuse (code "rule_overlap", naming the live rules) a rule, saved or a `RuleView`, that overlaps live ones."""
 

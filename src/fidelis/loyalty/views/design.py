@@ -43,6 +43,7 @@ from fidelis.loyalty.services import (
     program_save,
     reward_save,
     rule_activate,
+    rule_delete,
     rule_overlap_check,
     rule_save,
     tier_save,
@@ -393,6 +394,20 @@ def rule_status(request, public_id: str):
 
 
 @require_capability(CAPABILITY)
+@require_POST
+def rule_delete_view(request, public_id: str):
+    """Delete a draft rule (a rule that went live is paused instead)."""
+    rule = _rule(public_id)
+    try:
+        rule_delete(actor=request.user, rule=rule)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("loyalty:design_rule_edit", public_id=rule.public_id)
+    messages.success(request, _("The draft rule %(name)s is deleted.") % {"name": rule.name})
+    return redirect("loyalty:design_rules", program=rule.program.public_id)
+
+
+@require_capability(CAPABILITY)
 def rule_row(request, program: str):
     """Answer htmx with one condition or action row: a new one ("add"), or one whose kind was changed."""
     program = _program(program)
@@ -455,6 +470,7 @@ urlpatterns = [
     path("design/program/<str:program>/rules/preview/", rule_preview, name="design_rule_preview"),
     path("design/rules/<str:public_id>/", rule_edit, name="design_rule_edit"),
     path("design/rules/<str:public_id>/status/", rule_status, name="design_rule_status"),
+    path("design/rules/<str:public_id>/delete/", rule_delete_view, name="design_rule_delete"),
     path("design/program/<str:program>/coupons/", coupon_list, name="design_coupons"),
     path("design/program/<str:program>/coupons/new/", coupon_create, name="design_coupon_create"),
     path("design/coupons/<str:public_id>/", coupon_edit, name="design_coupon_edit"),
