@@ -12,6 +12,7 @@ from fidelis.core.errors import Conflict
 from fidelis.core.idempotency import KEY_HEADER, header_idempotency_key
 from fidelis.core.types import Int, Text
 from fidelis.work import selectors, services
+from fidelis.work.errors import WorkCode
 from fidelis.work.models import Task, TaskStatus
 from fidelis.work.schemas import TaskIn, TaskOut, TaskPatch
 
@@ -73,7 +74,7 @@ def task_create(request, payload: TaskIn, idempotency_key: str | None = KEY_HEAD
         task = Task.objects.filter(idempotency_key=key).first() if key else None
         if task is not None and (task.created_by_id != request.auth.pk or task.title != payload.title.strip()):
             raise Conflict(_("This idempotency key was already used for another task."),
-                           code="idempotency_conflict", field="idempotency_key")
+                           code=WorkCode.IDEMPOTENCY_CONFLICT, field="idempotency_key")
         return task
 
     found = existing()

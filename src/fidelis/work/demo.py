@@ -64,10 +64,11 @@ def demo_load(ctx) -> dict[str, int]:
                 task_create(actor=service, title=title.format(name=customer.name), due_at=_at(ctx.now, days, hour),
                             customer=customer, priority=priority, remind_before=30, via="demo")
                 created += 1
-            follow_up_rule_create(actor=ctx.actor, data={
-                "name": FOLLOW_UP_RULE, "delay_days": 7, "assignee": service, "remind_before": 30,
-                "title_template": "回访 {customer}：{order_no}"})
         created += _pet_shop(ctx)
+    if service is not None:
+        follow_up_rule_create(actor=ctx.actor, data={
+            "name": FOLLOW_UP_RULE, "delay_days": 7, "assignee": service, "remind_before": 30,
+            "title_template": "回访 {customer}：{order_no}"})
     ctx.write(f"  {created} tasks and the follow-up rule {FOLLOW_UP_RULE}")
     return {"tasks": created}
 

@@ -58,7 +58,7 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _claim(now: datetime, limit: int) -> list[Task]:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         # Two workers (or two overlapping beat ticks) must never mail the same reminder: the row lock
         # (PostgreSQL; SQLite's write transaction is exclusive anyway) makes the claim theirs alone.
         tasks = list(reminders_due(now).select_for_update(skip_locked=True, of=("self",))

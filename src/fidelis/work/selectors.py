@@ -18,6 +18,7 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.core.errors import NotFound
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_visible_condition, customer_visible_qs
+from fidelis.work.errors import WorkCode
 from fidelis.work.models import FollowUpRule, Task, TaskStatus
 
 UPCOMING_DAYS = 7
@@ -70,7 +71,7 @@ def task_get_for_user(user, public_id: str, *, for_update: bool = False) -> Task
         qs = qs.select_for_update(of=("self",))
     found = list(qs.filter(public_id=public_id).order_by()[:1])
     if not found:
-        raise NotFound(_("No such task."), code="not_found")
+        raise NotFound(_("No such task."), code=WorkCode.NOT_FOUND)
     return found[0]
 
 
@@ -238,12 +239,12 @@ def follow_up_rules() -> QuerySet[FollowUpRule]:
 def follow_up_rule_get(public_id: str) -> FollowUpRule:
     rule = FollowUpRule.objects.select_related("assignee").filter(public_id=public_id).first()
     if rule is None:
-        raise NotFound(_("No such follow-up rule."), code="not_found")
+        raise NotFound(_("No such follow-up rule."), code=WorkCode.NOT_FOUND)
     return rule
 
 
 def visible_customer_or_404(user, public_id: str) -> Customer:
     found = list(customer_visible_qs(user).filter(public_id=public_id).order_by()[:1])
     if not found:
-        raise NotFound(_("No such customer."), code="not_found", field="customer")
+        raise NotFound(_("No such customer."), code=WorkCode.NOT_FOUND, field="customer")
     return found[0]

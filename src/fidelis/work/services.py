@@ -19,6 +19,7 @@ from fidelis.core.errors import DomainError, NotFound, PermissionDenied, full_cl
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
 from fidelis.events.services import record_event
+from fidelis.work.errors import WorkCode
 from fidelis.work.models import FollowUpRule, FollowUpTrigger, Task, TaskPriority, TaskSource, TaskStatus
 from fidelis.work.selectors import task_visible_qs
 
@@ -46,7 +47,7 @@ def parse_when(value: Any, field: str) -> datetime | None:
             parsed = None
     if parsed is None:
         raise DomainError(_("“%(value)s” is not a date and time (YYYY-MM-DD HH:MM).") % {"value": value},
-                          code="invalid_date", field=field)
+                          code=WorkCode.INVALID_DATE, field=field)
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
@@ -58,10 +59,10 @@ def _minutes(value: Any, field: str) -> int | None:
     try:
         minutes = int(value)
     except (TypeError, ValueError):
-        raise DomainError(_("Give the minutes as a whole number."), code="invalid", field=field)
+        raise DomainError(_("Give the minutes as a whole number."), code=WorkCode.NOT_A_NUMBER, field=field)
     if not 0 <= minutes <= MAX_REMIND_BEFORE:
         raise DomainError(_("The reminder must come between 0 minutes and 30 days before the due time."),
-                          code="invalid", field=field)
+                          code=WorkCode.REMIND_OUT_OF_RANGE, field=field)
     return minutes
 
 
@@ -75,10 +76,10 @@ def _resolve_owner(value: Any) -> User:
     elif isinstance(value, str) and value.strip():
         user = User.objects.filter(username=value.strip()).first()
     if user is None or not user.is_active:
-        raise DomainError(_("No such active user: %(value)s") % {"value": value}, code="unknown_owner",
+        raise DomainError(_("No such active user: %(value)s") % {"value": value}, code=WorkCode.UNKNOWN_OWNER,
                           field="owner")
     if not has_capability(user, "task.change"):
-        raise DomainError(_("%(user)s may not work on tasks.") % {"user": user}, code="invalid_owner",
+        raise DomainError(_("%(user)s may not work on tasks.") % {"user": user}, code=WorkCode.INVALID_OWNER,
                           field="owner")
     return user
 
@@ -94,19 +95,19 @@ def _resolve_customer(actor, value: Any) -> Customer | None:
         text = str(value).strip()
         found = qs.filter(public_id=text).first() or qs.filter(number=text.upper()).first()
     if found is None:
-        raise NotFound(_("No such customer."), code="not_found", field="customer")
+        raise NotFound(_("No such customer."), code=WorkCode.NOT_FOUND, field="customer")
     return found
 
 
 def _check_owner_sees_customer(owner: User, customer: Customer | None) -> None:
     if customer is not None and not customer_visible_qs(owner).filter(pk=customer.pk).exists():
         raise DomainError(_("%(user)s cannot see this customer; give the task to its owner.") % {"user": owner},
-                          code="owner_cannot_see_customer", field="owner")
+                          code=WorkCode.OWNER_CANNOT_SEE_CUSTOMER, field="owner")
 
 
 def _require_task_change(actor) -> None:
     if actor is not None and not has_capability(actor, "task.change"):
-        raise PermissionDenied(_("Your role may not change tasks."), code="forbidden")
+        raise PermissionDenied(_("Your role may not change tasks."), code=WorkCode.FORBIDDEN)
 
 
 def _lock_visible(actor, task: Task) -> Task:
@@ -116,15 +117,15 @@ def _lock_visible(actor, task: Task) -> Task:
     # Lock the row: two clicks on "done" must not both see an open task (and both open the next occurrence).
     locked = qs.select_for_update(of=("self",)).select_related("customer", "owner").filter(pk=task.pk).first()
     if locked is None:
-        raise NotFound(_("No such task."), code="not_found")
+        raise NotFound(_("No such task."), code=WorkCode.NOT_FOUND)
     return locked
 
 
 def _validate(task: Task) -> None:
     if not task.title:
-        raise DomainError(_("A task needs a title."), code="required", field="title")
+        raise DomainError(_("A task needs a title."), code=WorkCode.REQUIRED, field="title")
     if task.remind_at is not None and task.remind_at > task.due_at:
-        raise DomainError(_("The reminder cannot come after the due time."), code="remind_after_due",
+        raise DomainError(_("The reminder cannot come after the due time."), code=WorkCode.REMIND_AFTER_DUE,
                           field="remind_at")
     full_clean_or_raise(task, exclude=["owner", "created_by", "customer", "related_type", "rule", "source_event",
                                        "previous"], validate_unique=False, validate_constraints=False)
@@ -155,7 +156,7 @@ def _set_related(task: Task, related: Any) -> None:
         task.related_type, task.related_id = None, ""
         return
     if getattr(related, "pk", None) is None:
-        raise DomainError(_("The related object is not saved."), code="invalid", field="related")
+        raise DomainError(_("The related object is not saved."), code=WorkCode.RELATED_NOT_SAVED, field="related")
     task.related_type = ContentType.objects.get_for_model(related)
     task.related_id = str(related.pk)
 
@@ -174,7 +175,7 @@ def task_create(*, actor, title: str, due_at: datetime | str, owner: Any = None,
     _require_task_change(actor)
     due = parse_when(due_at, "due_at")
     if due is None:
-        raise DomainError(_("A task needs a due time."), code="required", field="due_at")
+        raise DomainError(_("A task needs a due time."), code=WorkCode.REQUIRED, field="due_at")
     remind = parse_when(remind_at, "remind_at")
     before = _minutes(remind_before, "remind_before")
     if remind is None and before is not None:
@@ -204,7 +205,7 @@ def task_update(*, actor, task: Task, data: dict[str, Any], via: str = "web") ->
     unknown = set(data) - set(TASK_FIELDS)
     if unknown:
         field = sorted(unknown)[0]
-        raise DomainError(_("Unknown field: %(field)s") % {"field": field}, code="unknown_field", field=field)
+        raise DomainError(_("Unknown field: %(field)s") % {"field": field}, code=WorkCode.UNKNOWN_FIELD, field=field)
     task = _lock_visible(actor, task)
     before = _snapshot(task)
     old_due, old_remind = task.due_at, task.remind_at
@@ -220,7 +221,7 @@ def task_update(*, actor, task: Task, data: dict[str, Any], via: str = "web") ->
     if "due_at" in data:
         due = parse_when(data["due_at"], "due_at")
         if due is None:
-            raise DomainError(_("A task needs a due time."), code="required", field="due_at")
+            raise DomainError(_("A task needs a due time."), code=WorkCode.REQUIRED, field="due_at")
         task.due_at = due
     if "remind_at" in data:
         task.remind_at = parse_when(data["remind_at"], "remind_at")
@@ -273,7 +274,7 @@ def task_complete(*, actor, task: Task, via: str = "web", now: datetime | None =
     if task.status == TaskStatus.DONE:
         return task
     if task.status == TaskStatus.CANCELLED:
-        raise DomainError(_("This task was cancelled; reopen it first."), code="not_open", field="status")
+        raise DomainError(_("This task was cancelled; reopen it first."), code=WorkCode.NOT_OPEN, field="status")
     now = now or timezone.now()
     task.status, task.done_at = TaskStatus.DONE, now
     task.save(update_fields=["status", "done_at", "updated_at"])
@@ -290,7 +291,7 @@ def task_complete(*, actor, task: Task, via: str = "web", now: datetime | None =
     return task
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def task_reopen(*, actor, task: Task, via: str = "web") -> Task:
     """Open a done or cancelled task again."""
     task = _lock_visible(actor, task)
@@ -304,14 +305,14 @@ def task_reopen(*, actor, task: Task, via: str = "web") -> Task:
     return task
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def task_cancel(*, actor, task: Task, via: str = "web") -> Task:
     """Cancel an open task (no reminder goes out for it any more)."""
     task = _lock_visible(actor, task)
     if task.status == TaskStatus.CANCELLED:
         return task
     if task.status == TaskStatus.DONE:
-        raise DomainError(_("This task is already done."), code="not_open", field="status")
+        raise DomainError(_("This task is already done."), code=WorkCode.NOT_OPEN, field="status")
     task.status = TaskStatus.CANCELLED
     task.save(update_fields=["status", "updated_at"])
     audit_record(actor=actor, action="task.cancel", obj=task, via=via,
@@ -320,16 +321,16 @@ def task_cancel(*, actor, task: Task, via: str = "web") -> Task:
     return task
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def task_snooze(*, actor, task: Task, until: datetime | str, via: str = "web",
                 now: datetime | None = None) -> Task:
     """Put an open task off until a later time; its reminder moves along and goes out again."""
     task = _lock_visible(actor, task)
     if task.status != TaskStatus.OPEN:
-        raise DomainError(_("Only an open task can be put off."), code="not_open", field="status")
+        raise DomainError(_("Only an open task can be put off."), code=WorkCode.NOT_OPEN, field="status")
     new_due = parse_when(until, "until")
     if new_due is None or new_due <= (now or timezone.now()):
-        raise DomainError(_("Put the task off to a time in the future."), code="invalid", field="until")
+        raise DomainError(_("Put the task off to a time in the future."), code=WorkCode.NOT_IN_FUTURE, field="until")
     before = {"due_at": task.due_at.isoformat(), "remind_at": task.remind_at.isoformat() if task.remind_at else None}
     if task.remind_at is not None:
         task.remind_at = new_due - (task.due_at - task.remind_at)
@@ -348,7 +349,7 @@ def task_snooze(*, actor, task: Task, until: datetime | str, via: str = "web",
 
 def _require_manager(actor) -> None:
     if actor is None or actor.effective_role != Role.MANAGER:
-        raise PermissionDenied(_("Only managers may set up follow-up rules."), code="forbidden")
+        raise PermissionDenied(_("Only managers may set up follow-up rules."), code=WorkCode.FORBIDDEN)
 
 
 def _clean_rule(rule: FollowUpRule) -> None:
@@ -356,24 +357,24 @@ def _clean_rule(rule: FollowUpRule) -> None:
     rule.title_template = (rule.title_template or "").strip()
     rule.store = (rule.store or "").strip()
     if not rule.name:
-        raise DomainError(_("A rule needs a name."), code="required", field="name")
+        raise DomainError(_("A rule needs a name."), code=WorkCode.REQUIRED, field="name")
     if rule.trigger not in FollowUpTrigger.values:
-        raise DomainError(_("Unknown trigger."), code="invalid", field="trigger")
+        raise DomainError(_("Unknown trigger."), code=WorkCode.UNKNOWN_TRIGGER, field="trigger")
     try:
         names = [name for _text, name, _spec, _conv in string.Formatter().parse(rule.title_template) if name is not None]
     except ValueError:
         names = None
     if not rule.title_template or names is None or any(n not in TITLE_PLACEHOLDERS for n in names):
         raise DomainError(_("The title may use {customer}, {order_no}, {amount} and {store} only."),
-                          code="invalid_template", field="title_template")
+                          code=WorkCode.INVALID_TEMPLATE, field="title_template")
     if rule.assignee_id is not None and not has_capability(rule.assignee, "task.change"):
-        raise DomainError(_("%(user)s may not work on tasks.") % {"user": rule.assignee}, code="invalid_owner",
+        raise DomainError(_("%(user)s may not work on tasks.") % {"user": rule.assignee}, code=WorkCode.INVALID_OWNER,
                           field="assignee")
     if rule.min_amount is not None:
         try:
             rule.min_amount = Decimal(str(rule.min_amount))
         except InvalidOperation:
-            raise DomainError(_("Give the amount as a number."), code="invalid", field="min_amount")
+            raise DomainError(_("Give the amount as a number."), code=WorkCode.NOT_A_NUMBER, field="min_amount")
     full_clean_or_raise(rule, exclude=["assignee", "created_by"], validate_unique=False)
 
 
@@ -389,7 +390,7 @@ def _rule_assign(rule: FollowUpRule, data: dict[str, Any]) -> None:
     unknown = set(data) - set(RULE_FIELDS)
     if unknown:
         field = sorted(unknown)[0]
-        raise DomainError(_("Unknown field: %(field)s") % {"field": field}, code="unknown_field", field=field)
+        raise DomainError(_("Unknown field: %(field)s") % {"field": field}, code=WorkCode.UNKNOWN_FIELD, field=field)
     for name, value in data.items():
         if name == "assignee":
             try:
@@ -401,7 +402,7 @@ def _rule_assign(rule: FollowUpRule, data: dict[str, Any]) -> None:
             setattr(rule, name, value)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def follow_up_rule_create(*, actor, data: dict[str, Any]) -> FollowUpRule:
     """Create a follow-up rule (managers)."""
     _require_manager(actor)
@@ -414,7 +415,7 @@ def follow_up_rule_create(*, actor, data: dict[str, Any]) -> FollowUpRule:
     return rule
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def follow_up_rule_update(*, actor, rule: FollowUpRule, data: dict[str, Any]) -> FollowUpRule:
     """Change a follow-up rule (managers); tasks it already opened stay as they are."""
     _require_manager(actor)
