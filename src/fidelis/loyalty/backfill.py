@@ -52,12 +52,13 @@ from fidelis.loyalty.models import AppliedEvent, Member, MemberStatus, Program
 
 
 def orders_backfill(*, actor, program: Program, events: QuerySet[Event] | None = None, chunk_size: int = 20_000,
-                    workers: int | None = None,
-                    progress: Callable[[ApplyResult], None] | None = None) -> ApplyResult:
+                    workers: int | None = None, progress: Callable[[ApplyResult], None] | None = None,
+                    trigger: str = ORDER_PAID) -> ApplyResult:
     """Apply historical order.paid events of the program's members to the ledger in bulk; return what it did.
 
     `events` narrows the events considered (e.g. one import); by default every order.paid event of an active
-    member that the program has not applied yet. Each chunk of about `chunk_size` events (whole members) is one
+    member that the program has not applied yet. `trigger` names another event type to apply so (the demo's
+    member.joined events of members it enrolled in bulk). Each chunk of about `chunk_size` events (whole members) is one
     transaction, so an interrupted back-fill keeps what it finished and a second run carries on. On PostgreSQL
     two chunks are worked on at once by default (`workers`), each on its own connection, so that the database
     writes one while Python computes the other; their locks are taken in pk order, so they only ever wait for
@@ -65,7 +66,7 @@ def orders_backfill(*, actor, program: Program, events: QuerySet[Event] | None =
     """
     started = time.monotonic()
     result = ApplyResult()
-    job = Job(program, ORDER_PAID, actor=actor, events=events)
+    job = Job(program, trigger, actor=actor, events=events)
     if workers is None:
         workers = 2
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -108,11 +109,11 @@ def orders_backfill(*, actor, program: Program, events: QuerySet[Event] | None =
     return result
 
 
-def _pending(program: Program, events: QuerySet[Event] | None) -> QuerySet[Event]:
+def _pending(program: Program, events: QuerySet[Event]) -> QuerySet[Event]:
+    """Return the job's events (of its trigger) of the program's active members that it has not applied yet."""
     members = Member.objects.filter(program=program, status=MemberStatus.ACTIVE).values("customer_id")
     applied = AppliedEvent.objects.filter(program=program, event_id=OuterRef("pk"))
-    return (events if events is not None else Event.objects.all()).filter(
-        type=ORDER_PAID, customer_id__in=members).exclude(Exists(applied))
+    return events.filter(customer_id__in=members).exclude(Exists(applied))
 
 
 def _chunks(pending: QuerySet[Event], size: int) -> Iterator[tuple[int, int]]:

@@ -1,66 +1,75 @@
 """Demo data for the member club: the mall's program, its members from the demo timeline, their points.
 
 Runs after the customer archive's loader. Every customer whose timeline has a member.joined event becomes a
-member on that day (the card number of the event is the card code). The welcome points are written in bulk
-(the members are new, so their balances start at zero), then the purchases are back-filled through
-`backfill.orders_backfill`, the same engine as live processing (one member in twelve was referred by an earlier
-member, so the referral rule pays both at the first purchase). A few members redeem a reward and a few
-followers get the welcome coupon, so that the program page and the member pages have something to show.
+member on that day (the card number of the event is the card code), enrolled in bulk; then their joins (the
+welcome points) and their purchases are back-filled through `backfill.orders_backfill`, the engine of live
+processing, so that every balance moves through the ledger (one member in twelve was referred by an earlier
+member, so the referral rule pays both at the first purchase). A few members redeem a reward, some followers
+get the welcome coupon and about a third of those coupons are used, and the points whose time has come expire,
+so that every figure of the program page has something to show.
 """
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from random import Random
 
 from django.db import transaction
 from django.db.models import F
 
+from fidelis.core.errors import DomainError
 from fidelis.customers.demo import CLUB_NAME
 from fidelis.customers.models import Customer
 from fidelis.events.models import Event
+from fidelis.loyalty.apply.evaluator import MEMBER_JOINED
 from fidelis.loyalty.backfill import orders_backfill
-from fidelis.loyalty.ledger import expiry_for
 from fidelis.loyalty.models import (
     AppliedEvent,
     Coupon,
+    CouponStatus,
     CouponTemplate,
-    EntryKind,
     Member,
     PointsEntry,
-    PointsLot,
     Program,
     Reward,
-    Rule,
     Tier,
 )
-from fidelis.loyalty.services import coupon_issue, reward_redeem
+from fidelis.loyalty.services import coupon_issue, coupon_redeem, reward_redeem
+from fidelis.loyalty.tasks import expire_points
 from fidelis.loyalty.templates import starter_program
 
 BATCH = 5000
 REDEEMERS = 200
 COUPON_FOLLOWERS = 300
+DEMO_EXPIRY_MONTHS = 12
+COUPONS_USED_SHARE = 0.35  # of the coupons issued, used on an order
 REFERRED_SHARE = 0.08  # of the members, brought in by a member friend
 
 
 def demo_load(ctx) -> dict[str, int]:
     started = time.monotonic()
     program = starter_program(actor=ctx.actor, name=CLUB_NAME)
+    # The mall's points last a year: over two years of history some of them expire, as they would have.
+    Program.objects.filter(pk=program.pk).update(expiry_months=DEMO_EXPIRY_MONTHS)
+    program.refresh_from_db()
     members = _members(program)
     ctx.write(f"  {members:,} members enrolled from the timeline ({time.monotonic() - started:.0f} s)")
     _referrals(program, Random(ctx.seed + 1))
+    orders_backfill(actor=ctx.actor, program=program, trigger=MEMBER_JOINED)
     result = orders_backfill(actor=ctx.actor, program=program)
     ctx.write(f"  {result.purchases:,} purchases back-filled into the points ledger ({time.monotonic() - started:.0f} s)")
     rng = Random(ctx.seed)
     redeemed = _redemptions(program, rng, ctx.actor)
     coupons = _coupons(program, rng, ctx.actor)
+    used = _coupons_used(program, rng, ctx.actor)
+    expired = expire_points()
     return {"members": members, "points entries": PointsEntry.objects.filter(member__program=program).count(),
-            "redemptions": redeemed, "coupons": coupons}
+            "redemptions": redeemed, "coupons": coupons, "coupons used": used, "points expired": expired}
 
 
 def _members(program: Program) -> int:
-    """Enrol every customer with a member.joined event, with the welcome points of that day, in bulk."""
-    welcome = Rule.objects.get(program=program, template="welcome")
+    """Enrol every customer with a member.joined event on that day, in bulk (their points come from the back-fill)."""
     entry_tier = Tier.objects.filter(program=program).order_by("rank").first()
     joins = (Event.objects.filter(type="member.joined").order_by("occurred_at", "pk")
              .values_list("pk", "customer_id", "occurred_at", "channel", "payload"))
@@ -76,27 +85,10 @@ def _members(program: Program) -> int:
         with transaction.atomic():
             start = Program.objects.filter(pk=program.pk).values_list("last_member_number", flat=True).get()
             Program.objects.filter(pk=program.pk).update(last_member_number=F("last_member_number") + len(batch))
-            members = Member.objects.bulk_create([
+            Member.objects.bulk_create([
                 Member(program=program, customer_id=customer_id, number=f"{program.member_prefix}{start + i + 1:08d}",
-                       card_code=card,
-                       joined_at=at, channel=channel, tier=entry_tier, tier_since=at, balance=500, earned_total=500)
+                       card_code=card, joined_at=at, channel=channel, tier=entry_tier, tier_since=at)
                 for i, (_pk, customer_id, at, channel, card) in enumerate(batch)])
-            by_customer = {m.customer_id: m for m in members}
-            if not members or members[0].pk is None:  # backends without RETURNING on bulk insert
-                by_customer = {m.customer_id: m for m in Member.objects.filter(
-                    program=program, customer_id__in=[row[1] for row in batch])}
-            entries = PointsEntry.objects.bulk_create([
-                PointsEntry(member=by_customer[customer_id], kind=EntryKind.EARN, points=500, balance_after=500,
-                            occurred_at=at, created_at=at, rule=welcome, event_id=pk, reason=welcome.name,
-                            expires_at=expiry_for(program, at))
-                for pk, customer_id, at, _channel, _payload in batch])
-            if entries[0].pk is None:
-                entries = list(PointsEntry.objects.filter(rule=welcome, member__in=list(by_customer.values())))
-            PointsLot.objects.bulk_create([
-                PointsLot(member_id=e.member_id, entry=e, points=500, remaining=500, expires_at=e.expires_at)
-                for e in entries])
-            AppliedEvent.objects.bulk_create([AppliedEvent(program=program, event_id=row[0], points=500)
-                                              for row in batch])
         count += len(batch)
         batch.clear()
 
@@ -155,6 +147,23 @@ def _coupons(program: Program, rng: Random, actor) -> int:
                          source="demo")
             issued += 1
     return issued
+
+
+def _coupons_used(program: Program, rng: Random, actor) -> int:
+    """Use about a third of the coupons issued so far on an order of their customer (more than the minimum spend)."""
+    used = 0
+    for coupon in (Coupon.objects.filter(template__program=program, status=CouponStatus.ACTIVE)
+                   .select_related("template", "customer").order_by("pk")):
+        if rng.random() >= COUPONS_USED_SHARE:
+            continue
+        amount = (coupon.template.min_spend or Decimal("0")) + Decimal(rng.randrange(20, 400))
+        try:
+            coupon_redeem(actor=actor, code=coupon.code, order_ref=f"DEMO-C{coupon.pk}", order_amount=amount,
+                          customer=coupon.customer, via="demo")
+        except DomainError:
+            continue  # not valid any more (expired, not yet valid)
+        used += 1
+    return used
 
 
 def demo_reset(ctx) -> None:

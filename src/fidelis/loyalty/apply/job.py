@@ -41,6 +41,7 @@ from fidelis.loyalty.apply.evaluator import (
     ORDER_PAID,
     ORDER_REFUNDED,
     ORDER_TYPES,
+    PROGRAM_EVENT_TYPES,
     BulkEvaluator,
     condition_kinds,
     event_columns,
@@ -48,6 +49,7 @@ from fidelis.loyalty.apply.evaluator import (
     live_rules,
     payload_amount,
     payload_categories,
+    program_events_of_others,
     purchase_ref,
     rule_view,
     store_of,
@@ -111,6 +113,8 @@ class Job:
         self.actor = actor
         self.orders = trigger == ORDER_PAID  # each event is a purchase
         self.events = (events if events is not None else Event.objects.all()).filter(type=trigger)
+        if trigger in PROGRAM_EVENT_TYPES:  # an event that names another program is that program's alone
+            self.events = self.events.exclude(program_events_of_others(program))
         self.rules = {r.pk: r for r in live_rules(program, trigger)}
         views = [rule_view(r) for r in self.rules.values()]
         kinds = condition_kinds(views)
