@@ -11,7 +11,7 @@ from fidelis.loyalty.models import AppliedEvent, Coupon, CouponStatus, EntryKind
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_demo_club_uses_coupons_expires_points_and_keeps_the_ledger_whole():
+def test_the_demo_club_uses_coupons_expires_points_moves_tiers_down_and_keeps_the_ledger_whole():
     call_command("demo", customers=400, no_serve=True, stdout=io.StringIO())
     members = Member.objects.all()
     assert members.exists()
@@ -26,3 +26,4 @@ def test_the_demo_club_uses_coupons_expires_points_and_keeps_the_ledger_whole():
     assert Coupon.objects.filter(status=CouponStatus.REDEEMED).exists()
     assert PointsEntry.objects.filter(kind=EntryKind.EXPIRE).exists()
     assert PointsEntry.objects.filter(kind=EntryKind.REDEEM).exists()
+    assert Event.objects.filter(type="tier.changed", payload__direction="down").exists()

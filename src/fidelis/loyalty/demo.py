@@ -12,11 +12,13 @@ so that every figure of the program page has something to show.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 from random import Random
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from fidelis.core.errors import DomainError
 from fidelis.customers.demo import CLUB_NAME
@@ -36,13 +38,14 @@ from fidelis.loyalty.models import (
     Tier,
 )
 from fidelis.loyalty.services import coupon_issue, coupon_redeem, reward_redeem
-from fidelis.loyalty.tasks import expire_points
+from fidelis.loyalty.tasks import expire_points, tier_reviews
 from fidelis.loyalty.templates import starter_program
 
 BATCH = 5000
 REDEEMERS = 200
 COUPON_FOLLOWERS = 300
 DEMO_EXPIRY_MONTHS = 12
+REVIEW_GAP_DAYS = 42  # longer than the tiers' grace period
 COUPONS_USED_SHARE = 0.35  # of the coupons issued, used on an order
 REFERRED_SHARE = 0.08  # of the members, brought in by a member friend
 
@@ -64,8 +67,13 @@ def demo_load(ctx) -> dict[str, int]:
     coupons = _coupons(program, rng, ctx.actor)
     used = _coupons_used(program, rng, ctx.actor)
     expired = expire_points()
+    # Two tier reviews, six weeks apart: members who no longer spend enough get their grace period at the first
+    # and move down at the second.
+    tier_reviews(now=timezone.now() - timedelta(days=REVIEW_GAP_DAYS))
+    moved_down = tier_reviews().get("downgraded", 0)
     return {"members": members, "points entries": PointsEntry.objects.filter(member__program=program).count(),
-            "redemptions": redeemed, "coupons": coupons, "coupons used": used, "points expired": expired}
+            "redemptions": redeemed, "coupons": coupons, "coupons used": used, "points expired": expired,
+            "tier downgrades": moved_down}
 
 
 def _members(program: Program) -> int:

@@ -1,7 +1,7 @@
 """Work of the member club in the background: expiry notices, expiry, tier reviews (Celery beat, daily), missed
 events, and the back-fill of historical orders (started from the program page)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.db import transaction
@@ -56,14 +56,15 @@ def expiry_notices() -> int:
 
 
 @shared_task(name="loyalty.tier_reviews")
-def tier_reviews() -> dict[str, int]:
-    """Review every member above the entry tier (downgrade after grace) and count the outcomes."""
+def tier_reviews(now: datetime | None = None) -> dict[str, int]:
+    """Review every member above the entry tier (downgrade after grace) and count the outcomes; `now`: as of that
+    time (the demo reviews its history)."""
     counts: dict[str, int] = {}
     ids = (Member.objects.filter(status=MemberStatus.ACTIVE, tier__rank__gt=0).values_list("pk", flat=True)
            .order_by("pk"))
     for member_id in ids.iterator(chunk_size=1000):
         with transaction.atomic():
-            outcome = tier_review(ledger.lock_member(member_id))
+            outcome = tier_review(ledger.lock_member(member_id), now=now)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
