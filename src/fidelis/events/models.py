@@ -129,6 +129,7 @@ class Event(models.Model):
 
     @property
     def type_label(self) -> str:
+        """The name of the type in the viewer's language (the `event_type` template filter gives the same)."""
         return EVENT_TYPE_LABELS.get(self.type, self.type)
 
 

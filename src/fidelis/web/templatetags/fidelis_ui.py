@@ -6,7 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 
-from fidelis.events.models import EventType
+from fidelis.events.models import EVENT_TYPE_LABELS
 
 register = template.Library()
 
@@ -27,11 +27,9 @@ def phone(value: str) -> str:
 
 @register.filter
 def event_type(value: str) -> str:
-    """Return the name of an event type in the viewer's language (a type the system does not know, as it is)."""
-    try:
-        return EventType(value).label
-    except ValueError:
-        return value
+    """Return the name of an event type in the viewer's language (a type the system does not know, as it is), as
+    `Event.type_label` does."""
+    return str(EVENT_TYPE_LABELS.get(value, value))
 
 
 @register.filter
