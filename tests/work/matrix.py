@@ -11,6 +11,7 @@ WEB: dict[str, str] = {
     "work:task_cancel": "task.change",
     "work:task_snooze": "task.change",
     "work:customer_options": "task.change",
+    "work:interaction_log": "task.change",
     # Everyone who works on tasks sees the rules; only managers set them up.
     "work:rules": "task.change",
     "work:rule_create": "task.rules",

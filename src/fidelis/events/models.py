@@ -79,6 +79,21 @@ class Channel(models.TextChoices):
     SYSTEM = "system", _("System")
 
 
+# What staff log of a conversation with a customer (work.services.interaction_log): the types, and the outcome
+# kept in the event's payload.
+INTERACTION_TYPES = (EventType.CALL_LOGGED, EventType.STORE_VISITED, EventType.MESSAGE_SENT, EventType.EMAIL_LOGGED,
+                     EventType.NOTE_ADDED)
+
+
+class InteractionOutcome(models.TextChoices):
+    REACHED = "reached", _("Talked to them")
+    NO_ANSWER = "no_answer", _("No answer")
+    INTERESTED = "interested", _("Interested")
+    NOT_INTERESTED = "not_interested", _("Not interested")
+    RESOLVED = "resolved", _("Resolved")
+    FOLLOW_UP = "follow_up", _("Needs a follow-up")
+
+
 class Event(models.Model):
     # Unique by a constraint (see Meta), not unique=True: that would add a LIKE index on PostgreSQL.
     public_id = models.CharField(_("public id"), max_length=16, default=new_public_id, editable=False)

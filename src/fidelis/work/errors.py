@@ -8,7 +8,10 @@ class WorkCode(StrEnum):
 
     FORBIDDEN = "forbidden"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    INVALID_CHANNEL = "invalid_channel"
     INVALID_DATE = "invalid_date"
+    INVALID_INTERACTION = "invalid_interaction"
+    INVALID_OUTCOME = "invalid_outcome"
     INVALID_OWNER = "invalid_owner"
     INVALID_TEMPLATE = "invalid_template"
     NOT_A_NUMBER = "not_a_number"
@@ -20,6 +23,7 @@ class WorkCode(StrEnum):
     REMIND_AFTER_DUE = "remind_after_due"
     REMIND_OUT_OF_RANGE = "remind_out_of_range"
     REQUIRED = "required"
+    TOO_LONG = "too_long"
     UNKNOWN_FIELD = "unknown_field"
     UNKNOWN_OWNER = "unknown_owner"
     UNKNOWN_TRIGGER = "unknown_trigger"

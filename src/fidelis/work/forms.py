@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fidelis.accounts.models import User
+from fidelis.events.models import EVENT_TYPE_LABELS, INTERACTION_TYPES, Channel, InteractionOutcome
 from fidelis.work.models import FollowUpRule, FollowUpTrigger, Task, TaskPriority
 from fidelis.work.selectors import assignable_users
 
@@ -144,3 +145,22 @@ class SnoozeForm(forms.Form):
         if choice == "week":
             return max(task.due_at, now) + timedelta(days=7)
         return max(task.due_at, now) + timedelta(hours=1)
+
+
+class InteractionForm(forms.Form):
+    """Log a call, visit, message, e-mail or note from the 360° page, with an optional follow-up task."""
+
+    type = forms.ChoiceField(label=_("what happened"), choices=[(t, EVENT_TYPE_LABELS[t]) for t in INTERACTION_TYPES])
+    channel = forms.ChoiceField(label=_("channel"), initial=Channel.PHONE, choices=[
+        (c.value, c.label) for c in (Channel.PHONE, Channel.STORE, Channel.WECHAT, Channel.EMAIL, Channel.SMS,
+                                     Channel.ONLINE)])
+    outcome = forms.ChoiceField(label=_("outcome"), required=False,
+                                choices=[("", _("— outcome —")), *InteractionOutcome.choices])
+    text = forms.CharField(label=_("what was said"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 3}))
+    follow_up_at = forms.DateTimeField(label=_("follow up at"), required=False,
+                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                  format="%Y-%m-%dT%H:%M"),
+                                       input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                                       help_text=_("A task for you at that time (optional)."))
+    follow_up_title = forms.CharField(label=_("follow-up task"), required=False, max_length=200)

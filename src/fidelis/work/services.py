@@ -18,6 +18,7 @@ from fidelis.accounts.services import audit_record
 from fidelis.core.errors import DomainError, NotFound, PermissionDenied, full_clean_or_raise
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_require_writable, customer_visible_qs
+from fidelis.events.models import INTERACTION_TYPES, Channel, Event, InteractionOutcome
 from fidelis.events.services import record_event
 from fidelis.work.errors import WorkCode
 from fidelis.work.models import FollowUpRule, FollowUpTrigger, Task, TaskPriority, TaskSource, TaskStatus
@@ -159,6 +160,43 @@ def _set_related(task: Task, related: Any) -> None:
         raise DomainError(_("The related object is not saved."), code=WorkCode.RELATED_NOT_SAVED, field="related")
     task.related_type = ContentType.objects.get_for_model(related)
     task.related_id = str(related.pk)
+
+
+# Interactions
+
+INTERACTION_TEXT_MAX = 2000
+
+
+@transaction.atomic(durable=True)
+def interaction_log(*, actor, customer: Customer, type: str, channel: str, outcome: str = "", text: str = "",
+                    follow_up_at: datetime | str | None = None, follow_up_title: str = "", via: str = "web") -> Event:
+    """Record a call, visit, message, e-mail or note with a customer on their timeline (the event is the record,
+    with the actor), and the follow-up task when a time is given; return the event."""
+    _require_task_change(actor)
+    customer_require_writable(customer)
+    if type not in INTERACTION_TYPES:
+        raise DomainError(_("Choose what happened: a call, a visit, a message, an e-mail or a note."),
+                          code=WorkCode.INVALID_INTERACTION, field="type")
+    if channel not in Channel.values:
+        raise DomainError(_("Choose the channel."), code=WorkCode.INVALID_CHANNEL, field="channel")
+    if outcome and outcome not in InteractionOutcome.values:
+        raise DomainError(_("Choose an outcome from the list."), code=WorkCode.INVALID_OUTCOME, field="outcome")
+    text = (text or "").strip()
+    if not text and not outcome:
+        raise DomainError(_("Write what was said, or choose the outcome."), code=WorkCode.REQUIRED, field="text")
+    if len(text) > INTERACTION_TEXT_MAX:
+        raise DomainError(_("At most %(n)s characters.") % {"n": INTERACTION_TEXT_MAX}, code=WorkCode.TOO_LONG,
+                          field="text")
+    event, _new = record_event(customer=customer, type=type, actor=actor, channel=channel, summary=text,
+                               payload={"outcome": outcome, "text": text})
+    due = parse_when(follow_up_at, "follow_up_at")
+    if due is not None:
+        title = (follow_up_title or "").strip() or _("Follow up with %(name)s") % {"name": customer.name}
+        task_create(actor=actor, title=title, due_at=due, customer=customer, source_event=event, notes=text,
+                    via=via)
+    audit_record(actor=actor, action="customer.interaction_log", obj=customer, via=via,
+                 changes={"type": [None, type], "outcome": [None, outcome], "follow_up": [None, bool(due)]})
+    return event
 
 
 # Tasks

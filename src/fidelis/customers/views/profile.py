@@ -152,6 +152,8 @@ def customer_detail(request, public_id: str):
         "contacts": list(customer.contacts.all()) if customer.is_company else [],
         "contact_form": ContactForm() if customer.is_company and tags["can_change"] else None,
         "can_privacy": has_capability(request.user, "customer.privacy"),
+        # Calls, visits and notes are logged by whoever works with the customer (the form: work.interaction_log).
+        "can_log": not customer.erased_at and has_capability(request.user, "task.change"),
         "mask": _masks_contact_data(request.user),
     }
     return render(request, "customers/customer_detail.html", context)

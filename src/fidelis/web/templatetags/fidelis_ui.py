@@ -6,7 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 
-from fidelis.events.models import EVENT_TYPE_LABELS
+from fidelis.events.models import EVENT_TYPE_LABELS, InteractionOutcome
 
 register = template.Library()
 
@@ -30,6 +30,15 @@ def event_type(value: str) -> str:
     """Return the name of an event type in the viewer's language (a type the system does not know, as it is), as
     `Event.type_label` does."""
     return str(EVENT_TYPE_LABELS.get(value, value))
+
+
+@register.filter
+def interaction_outcome(value: str) -> str:
+    """Return the outcome of a logged interaction in the viewer's language (an unknown one as it is)."""
+    try:
+        return str(InteractionOutcome(value).label)
+    except ValueError:
+        return value
 
 
 @register.filter

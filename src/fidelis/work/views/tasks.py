@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,10 +15,10 @@ from django.views.decorators.http import require_POST
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.permissions import has_capability
-from fidelis.core.errors import DomainError, NotFound
+from fidelis.core.errors import DomainError, NotFound, form_error
 from fidelis.customers.selectors import customer_get_for_user
 from fidelis.work import selectors, services
-from fidelis.work.forms import SnoozeForm, TaskForm
+from fidelis.work.forms import InteractionForm, SnoozeForm, TaskForm
 from fidelis.work.models import TaskStatus
 
 PAGE_SIZE = 50
@@ -176,8 +177,29 @@ def customer_options(request):
     return render(request, "work/_customer_options.html", {"customers": customers, "q": q})
 
 
+@require_capability("task.change")
+def interaction_log(request, public_id: str):
+    """Log an interaction with a customer (the form comes on demand into the 360° page); after it is saved the
+    page reloads, its timeline showing the new event."""
+    customer = customer_get_for_user(request.user, public_id)
+    form = InteractionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.interaction_log(actor=request.user, customer=customer, **form.cleaned_data)
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.success(request, _("Logged on the timeline."))
+            response = redirect("customers:detail", public_id=customer.public_id)
+            if request.htmx:
+                response = HttpResponse(status=204, headers={"HX-Redirect": response["Location"]})
+            return response
+    return render(request, "work/_interaction_form.html", {"form": form, "customer": customer})
+
+
 urlpatterns = [
     path("", task_list, name="tasks"),
+    path("log/<str:public_id>/", interaction_log, name="interaction_log"),
     path("new/", task_create, name="task_create"),
     path("customer-options/", customer_options, name="customer_options"),
     path("<str:public_id>/", task_detail, name="task_detail"),
