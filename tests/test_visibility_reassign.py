@@ -91,7 +91,7 @@ def _web_requests(book):
     book that fits its URL, and each list with the customer's name, number, phone and id as its search."""
     public_ids = [obj.public_id for obj in book.values()]
     candidates = {"public_id": public_ids, "program": [book["program"].public_id],
-                  "pk": [obj.pk for obj in book.values()], "tag_id": [1]}
+                  "pk": [obj.pk for obj in book.values()], "tag_id": [1], "kind": ["qr"]}
     searches = [{}, {"q": NAME}, {"q": NUMBER}, {"q": PHONE}, {"customer": book["customer"].public_id}]
     for name, pattern in _patterns():
         if name.startswith("api:") or name in SKIPPED or WEB.get(name) == PUBLIC:

@@ -12,7 +12,7 @@ from fidelis.core.errors import NotFound
 from fidelis.customers.services import customer_create
 
 # Routes that need no capability: signing in and out, the language switch, the health check, the API (own auth).
-PUBLIC = {"accounts:login", "accounts:logout", "set_language", "web:healthz"}
+PUBLIC = {"accounts:login", "accounts:logout", "set_language", "web:healthz", "web:favicon"}
 
 
 def _routes(resolver=None, namespace=""):
