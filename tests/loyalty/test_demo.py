@@ -7,7 +7,15 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from fidelis.events.models import Event
-from fidelis.loyalty.models import AppliedEvent, Coupon, CouponStatus, EntryKind, Member, PointsEntry, PointsLot
+from fidelis.loyalty.models import (
+    AppliedEvent,
+    Coupon,
+    CouponStatus,
+    EntryKind,
+    Member,
+    PointsEntry,
+    PointsLot,
+)
 
 
 @pytest.mark.django_db(transaction=True)
