@@ -8,6 +8,7 @@ from fidelis.accounts.models import Role
 from fidelis.accounts.services import api_token_create
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.ledger import ledger_check
 from fidelis.loyalty.models import Coupon, CouponStatus, Member, PointsEntry, Reward
 from tests.factories import CustomerFactory, UserFactory
@@ -140,3 +141,17 @@ def test_only_managers_adjust_and_a_reason_is_required(client, member, pos, mana
     response, body = _call(client, auth, "POST", f"/members/{member.number}/adjust",
                            {"points": -100, "reason": "更正"})
     assert response.status_code == 200 and body["balance_after"] == 400
+
+
+@pytest.mark.parametrize(("body", "field", "code"), [
+    ({"points": 0, "reason": "盘点"}, "points", LoyaltyCode.INVALID_POINTS),
+    ({"points": 10, "reason": "  "}, "reason", LoyaltyCode.REQUIRED),
+])
+def test_adjust_refusal_carries_the_code_of_its_meaning_as_text(client, member, manager, body, field, code):
+    _token, raw = api_token_create(actor=manager, user=manager, name="back office", scopes=["loyalty:write"])
+    entries = PointsEntry.objects.count()
+    response, answer = _call(client, {"HTTP_AUTHORIZATION": f"Bearer {raw}"}, "POST",
+                             f"/members/{member.number}/adjust", body)
+    assert response.status_code == 400, answer
+    assert (answer["field"], answer["code"]) == (field, code.value) and isinstance(answer["code"], str)
+    assert PointsEntry.objects.count() == entries

@@ -7,6 +7,8 @@ from django.utils import timezone
 from fidelis.core.errors import DomainError
 from fidelis.events.models import Event
 from fidelis.events.services import record_event
+from fidelis.loyalty.engine import validate_rule
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.ledger import ledger_check
 from fidelis.loyalty.models import AppliedEvent, Coupon, EntryKind, Member, PointsEntry, Purchase
@@ -169,12 +171,13 @@ def test_apply_missed_applies_an_event_no_worker_applied_and_leaves_other_progra
     assert AppliedEvent.objects.filter(event=missed).count() == 2
 
 
-@pytest.mark.parametrize("amount", ["-5", "abc", "", "NaN"])
-def test_order_with_a_bad_amount_is_refused_and_nothing_is_written(member, amount):
+@pytest.mark.parametrize(("amount", "code"), [("-5", LoyaltyCode.INVALID_AMOUNT), ("abc", LoyaltyCode.INVALID_AMOUNT),
+                                              ("", LoyaltyCode.REQUIRED), ("NaN", LoyaltyCode.INVALID_AMOUNT)])
+def test_order_with_a_bad_amount_is_refused_and_nothing_is_written(member, amount, code):
     before = Event.objects.count()
     with pytest.raises(DomainError) as raised:
         record_event(customer=member.customer, type="order.paid", payload={"amount": amount, "order_no": "X"})
-    assert raised.value.field == "payload.amount"
+    assert (raised.value.field, raised.value.code) == ("payload.amount", code)
     assert Event.objects.count() == before
     member.refresh_from_db()
     assert member.balance == 500
@@ -197,3 +200,24 @@ def test_points_expire_first_in_first_out(member, manager):
     assert expired.points == -200
     assert ledger.ledger_check(member) == {"balance": 500, "entries": 500, "lots": 500}
     assert Decimal(Purchase.objects.get(order_ref="E1").amount) == Decimal("300.00")
+
+
+AWARD = [{"kind": "award_points", "points": 10}]
+
+
+@pytest.mark.parametrize(("conditions", "actions", "field", "code"), [
+    ([{"kind": "date_window", "weekdays": [8]}], AWARD, "conditions.0.weekdays", LoyaltyCode.INVALID_WEEKDAY),
+    ([{"kind": "date_window", "start": "2026-13-01"}], AWARD, "conditions.0.start", LoyaltyCode.INVALID_DATE),
+    ([{"kind": "amount_min", "value": "lots"}], AWARD, "conditions.0.value", LoyaltyCode.NOT_A_NUMBER),
+    ([{"kind": "amount_min", "value": "-1"}], AWARD, "conditions.0.value", LoyaltyCode.INVALID_AMOUNT),
+    ([{"kind": "moon_phase"}], AWARD, "conditions.0.kind", LoyaltyCode.UNKNOWN_KIND),
+    ("amount_min", AWARD, "conditions", LoyaltyCode.NOT_A_LIST),
+    ([], [{"kind": "points_per_cny", "rate": "0"}], "actions.0.rate", LoyaltyCode.OUT_OF_RANGE),
+    ([], [{"kind": "points_per_cny", "rate": "1", "rounding": "up"}], "actions.0.rounding",
+     LoyaltyCode.INVALID_CHOICE),
+    ([], [], "actions", LoyaltyCode.REQUIRED),
+])
+def test_a_bad_rule_is_refused_with_the_code_of_its_meaning(conditions, actions, field, code):
+    with pytest.raises(DomainError) as raised:
+        validate_rule("order.paid", conditions, actions)
+    assert (raised.value.field, raised.value.code) == (field, code) and isinstance(raised.value.code, str)

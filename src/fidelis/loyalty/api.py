@@ -23,6 +23,7 @@ from fidelis.events.api import event_customer
 from fidelis.events.models import Event
 from fidelis.loyalty import services
 from fidelis.loyalty.cards import card_svg
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.handlers import apply_event
 from fidelis.loyalty.models import AppliedEvent, Coupon, Member, Program, Reward
 from fidelis.loyalty.schemas import (
@@ -53,6 +54,7 @@ from fidelis.loyalty.selectors import (
     member_visible_qs,
     program_default,
 )
+from fidelis.sales.errors import SalesCode
 from fidelis.sales.models import Order, PaymentMethod
 from fidelis.sales.services import money, order_create, order_refund, paid_event_key, till_line
 
@@ -64,7 +66,7 @@ def _program(public_id: str | None) -> Program:
     program = (Program.objects.filter(public_id=public_id, is_active=True).first() if public_id
                else program_default())
     if program is None:
-        raise NotFound(_("No such loyalty program."), code="not_found", field="program")
+        raise NotFound(_("No such loyalty program."), code=LoyaltyCode.NOT_FOUND, field="program")
     return program
 
 
@@ -100,7 +102,8 @@ def _find_member(user, *, number: str | None, card: str | None, phone: str | Non
                  program: Program | None = None) -> Member:
     given = [(f, v.strip()) for f, v in (("member", number), ("card", card), ("phone", phone)) if v and v.strip()]
     if not given:
-        raise DomainError(_("Name the member: phone, card or member number."), code="required", field="member")
+        raise DomainError(_("Name the member: phone, card or member number."),
+                          code=LoyaltyCode.REQUIRED, field="member")
     field, value = given[0]
     program = program or _program(None)
     lookup = services.members_lookup(program, number=value if field == "member" else "",
@@ -108,9 +111,9 @@ def _find_member(user, *, number: str | None, card: str | None, phone: str | Non
     matches = list(member_visible_qs(user).filter(lookup, program=program).order_by("pk")[:2])
     if len(matches) > 1:
         raise Conflict(_("Several members have this phone number; use the card or member number."),
-                       code="ambiguous_member", field=field)
+                       code=LoyaltyCode.AMBIGUOUS_MEMBER, field=field)
     if not matches:
-        raise NotFound(_("No such member."), code="not_found", field=field)
+        raise NotFound(_("No such member."), code=LoyaltyCode.NOT_FOUND, field=field)
     return matches[0]
 
 
@@ -143,7 +146,7 @@ def member_enrol(request, payload: EnrolIn):
     if payload.referrer:
         referrer = member_by_reference(program, payload.referrer)
         if referrer is None:
-            raise NotFound(_("No such referring member."), code="not_found", field="referrer")
+            raise NotFound(_("No such referring member."), code=LoyaltyCode.NOT_FOUND, field="referrer")
     member, created = services.member_enrol(actor=request.auth, program=program, customer=customer,
                                             channel=payload.channel, referrer=referrer, via="api")
     member.refresh_from_db()
@@ -201,7 +204,7 @@ def member_redeem(request, number: Text, payload: RedeemIn, idempotency_key: str
     member = member_get_for_user(request.auth, number=number)
     reward = Reward.objects.filter(program_id=member.program_id, public_id=payload.reward).first()
     if reward is None:
-        raise NotFound(_("No such reward."), code="not_found", field="reward")
+        raise NotFound(_("No such reward."), code=LoyaltyCode.NOT_FOUND, field="reward")
     redemption = services.reward_redeem(actor=request.auth, member=member, reward=reward,
                                         idempotency_key=header_idempotency_key(idempotency_key), via="api")
     return {"reward": reward.name, "points": -redemption.entry.points, "balance": redemption.entry.balance_after,
@@ -248,10 +251,10 @@ def _already_sold(order: Order, member: Member, amount: Decimal) -> None:
     """Refuse a sale whose order number is recorded for another customer or with another amount."""
     if order.customer_id != member.customer_id:
         raise Conflict(_("Order number %(number)s was already recorded for another member.")
-                       % {"number": order.order_no}, code="order_conflict", field="order_no")
+                       % {"number": order.order_no}, code=LoyaltyCode.ORDER_CONFLICT, field="order_no")
     if order.paid_amount != amount:
         raise Conflict(_("%(document)s %(number)s was already recorded with another amount.")
-                       % {"document": _("Purchase"), "number": order.order_no}, code="order_conflict",
+                       % {"document": _("Purchase"), "number": order.order_no}, code=LoyaltyCode.ORDER_CONFLICT,
                        field="amount")
 
 
@@ -278,7 +281,7 @@ def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_H
     except DomainError as exc:
         if exc.field == "paid_at":
             exc.field = "occurred_at"  # the till's name of the field
-        if exc.code not in ("idempotency_conflict", "duplicate_order_no"):
+        if exc.code not in (SalesCode.IDEMPOTENCY_CONFLICT, SalesCode.ORDER_NO_TAKEN):
             raise
         # The number is taken: by another member's sale, or by an order recorded elsewhere.
         order = Order.objects.filter(order_no=payload.order_no).first()
@@ -311,11 +314,11 @@ def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = 
     if order is None:
         # Refunds apply to orders: one that comes before its sale would need a second way to record it.
         raise Conflict(_("Order number %(number)s is not recorded yet; send its sale first.")
-                       % {"number": payload.order_no}, code="order_unknown", field="order_no")
+                       % {"number": payload.order_no}, code=LoyaltyCode.ORDER_UNKNOWN, field="order_no")
     if order.customer_id != member.customer_id:
         raise Conflict(_("Order number %(number)s was already recorded for another member.")
                        % {"number": order.order_no},
-                       code="order_conflict", field="order_no")
+                       code=LoyaltyCode.ORDER_CONFLICT, field="order_no")
     reason = payload.reason.strip() or _("Refund at the till")
     with transaction.atomic():
         refund = order_refund(actor=request.auth, order=order, amount=payload.amount, reason=reason,
@@ -326,7 +329,7 @@ def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = 
         if refund.amount != money(payload.amount, field="amount"):
             raise Conflict(_("%(document)s %(number)s was already recorded with another amount.")
                            % {"document": _("Refund"), "number": payload.refund_no or order.order_no},
-                           code="order_conflict", field="amount")
+                           code=LoyaltyCode.ORDER_CONFLICT, field="amount")
         refund.event = Event.objects.get(idempotency_key=f"sales:refund:{refund.public_id}")
     return Status(*_pos_answer(program, member, refund.event, refund.created))
 
@@ -337,7 +340,7 @@ def _visible_coupon(request, code: str, member_number: str | None) -> Coupon:
     member = member_get_for_user(request.auth, number=member_number) if member_number else None
     if not customer_visible_qs(request.auth).filter(pk=coupon.customer_id).exists() or (
             member is not None and member.customer_id != coupon.customer_id):
-        raise NotFound(_("No such coupon."), code="not_found", field="code")
+        raise NotFound(_("No such coupon."), code=LoyaltyCode.NOT_FOUND, field="code")
     return coupon
 
 

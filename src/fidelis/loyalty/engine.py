@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fidelis.core.errors import DomainError
+from fidelis.loyalty.errors import LoyaltyCode
 
 ROUNDING = {"floor": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "ceil": ROUND_CEILING}
 
@@ -67,9 +68,11 @@ def _decimal(value: Any, name: str) -> Decimal:
     try:
         result = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
-        raise DomainError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid", field=name)
+        raise DomainError(_("“%(value)s” is not a number.") % {"value": value},
+                          code=LoyaltyCode.NOT_A_NUMBER, field=name)
     if not result.is_finite():
-        raise DomainError(_("“%(value)s” is not a number.") % {"value": value}, code="invalid", field=name)
+        raise DomainError(_("“%(value)s” is not a number.") % {"value": value},
+                          code=LoyaltyCode.NOT_A_NUMBER, field=name)
     return result
 
 
@@ -77,10 +80,10 @@ def _strings(value: Any, name: str) -> list[str]:
     if isinstance(value, str):
         value = value.replace("，", ",").split(",")
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise DomainError(_("Give a list of values."), code="invalid", field=name)
+        raise DomainError(_("Give a list of values."), code=LoyaltyCode.NOT_A_LIST, field=name)
     items = [str(v).strip() for v in value if str(v).strip()]
     if not items:
-        raise DomainError(_("Give at least one value."), code="required", field=name)
+        raise DomainError(_("Give at least one value."), code=LoyaltyCode.REQUIRED, field=name)
     return items
 
 
@@ -88,17 +91,19 @@ def _date(value: Any, name: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise DomainError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value}, code="invalid",
-                          field=name)
+        raise DomainError(_("“%(value)s” is not a date (YYYY-MM-DD).") % {"value": value},
+                          code=LoyaltyCode.INVALID_DATE, field=name)
 
 
 def _positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     try:
         number = int(str(value))
     except ValueError:
-        raise DomainError(_("“%(value)s” is not a whole number.") % {"value": value}, code="invalid", field=name)
+        raise DomainError(_("“%(value)s” is not a whole number.") % {"value": value},
+                          code=LoyaltyCode.NOT_A_NUMBER, field=name)
     if number < minimum:
-        raise DomainError(_("Must be at least %(minimum)s.") % {"minimum": minimum}, code="invalid", field=name)
+        raise DomainError(_("Must be at least %(minimum)s.") % {"minimum": minimum},
+                          code=LoyaltyCode.OUT_OF_RANGE, field=name)
     return number
 
 
@@ -114,7 +119,7 @@ class Kind:
 def _clean_amount(p: dict, f: str) -> dict:
     value = _decimal(p.get("value"), f + ".value")
     if value < 0:
-        raise DomainError(_("An amount cannot be negative."), code="invalid", field=f + ".value")
+        raise DomainError(_("An amount cannot be negative."), code=LoyaltyCode.INVALID_AMOUNT, field=f + ".value")
     return {"value": str(value)}
 
 
@@ -134,17 +139,17 @@ def _clean_window(p: dict, f: str) -> dict:
     try:
         days = sorted({int(w) for w in weekdays})
     except ValueError:
-        raise DomainError(_("Weekdays are numbers from 1 (Monday) to 7 (Sunday)."), code="invalid",
-                          field=f + ".weekdays")
+        raise DomainError(_("Weekdays are numbers from 1 (Monday) to 7 (Sunday)."),
+                          code=LoyaltyCode.INVALID_WEEKDAY, field=f + ".weekdays")
     if any(d < 1 or d > 7 for d in days):
-        raise DomainError(_("Weekdays are numbers from 1 (Monday) to 7 (Sunday)."), code="invalid",
-                          field=f + ".weekdays")
+        raise DomainError(_("Weekdays are numbers from 1 (Monday) to 7 (Sunday)."),
+                          code=LoyaltyCode.INVALID_WEEKDAY, field=f + ".weekdays")
     if days:
         out["weekdays"] = days
     if not out:
-        raise DomainError(_("Give a start date, an end date or weekdays."), code="required", field=f)
+        raise DomainError(_("Give a start date, an end date or weekdays."), code=LoyaltyCode.REQUIRED, field=f)
     if "start" in out and "end" in out and out["end"] < out["start"]:
-        raise DomainError(_("The window ends before it starts."), code="impossible", field=f + ".end")
+        raise DomainError(_("The window ends before it starts."), code=LoyaltyCode.IMPOSSIBLE, field=f + ".end")
     return out
 
 
@@ -216,17 +221,19 @@ def _clean_points(p: dict, f: str) -> dict:
 def _clean_rate(p: dict, f: str) -> dict:
     rate = _decimal(p.get("rate"), f + ".rate")
     if rate <= 0 or rate > 1000:
-        raise DomainError(_("The rate is between 0 and 1000 points per CNY."), code="invalid", field=f + ".rate")
+        raise DomainError(_("The rate is between 0 and 1000 points per CNY."),
+                          code=LoyaltyCode.OUT_OF_RANGE, field=f + ".rate")
     rounding = p.get("rounding") or "floor"
     if rounding not in ROUNDING:
-        raise DomainError(_("Unknown rounding."), code="invalid", field=f + ".rounding")
+        raise DomainError(_("Unknown rounding."), code=LoyaltyCode.INVALID_CHOICE, field=f + ".rounding")
     return {"rate": str(rate), "rounding": rounding}
 
 
 def _clean_factor(p: dict, f: str) -> dict:
     factor = _decimal(p.get("factor"), f + ".factor")
     if factor <= 1 or factor > 100:
-        raise DomainError(_("A multiplier is more than 1 and at most 100."), code="invalid", field=f + ".factor")
+        raise DomainError(_("A multiplier is more than 1 and at most 100."),
+                          code=LoyaltyCode.OUT_OF_RANGE, field=f + ".factor")
     return {"factor": str(factor)}
 
 
@@ -234,7 +241,7 @@ def _clean_ref(name: str) -> Callable[[dict, str], dict]:
     def clean(p: dict, f: str) -> dict:
         value = str(p.get(name) or "").strip()
         if not value:
-            raise DomainError(_("This field is required."), code="required", field=f"{f}.{name}")
+            raise DomainError(_("This field is required."), code=LoyaltyCode.REQUIRED, field=f"{f}.{name}")
         return {name: value}
 
     return clean
@@ -257,13 +264,13 @@ def clean_items(items: Any, table: dict[str, Kind], field_name: str) -> list[dic
     if items in (None, ""):
         items = []
     if not isinstance(items, list):
-        raise DomainError(_("Give a list."), code="invalid", field=field_name)
+        raise DomainError(_("Give a list."), code=LoyaltyCode.NOT_A_LIST, field=field_name)
     cleaned = []
     for index, item in enumerate(items):
         where = f"{field_name}.{index}"
         if not isinstance(item, dict) or item.get("kind") not in table:
             raise DomainError(_("Unknown kind: %(kind)s") % {"kind": (item or {}).get("kind") if isinstance(
-                item, dict) else item}, code="invalid", field=where + ".kind")
+                item, dict) else item}, code=LoyaltyCode.UNKNOWN_KIND, field=where + ".kind")
         cleaned.append({"kind": item["kind"], **table[item["kind"]].clean(item, where)})
     return cleaned
 
@@ -273,23 +280,24 @@ def validate_rule(trigger: str, conditions: Any, actions: Any) -> tuple[list[dic
     conditions = clean_items(conditions, CONDITIONS, "conditions")
     actions = clean_items(actions, ACTIONS, "actions")
     if not actions:
-        raise DomainError(_("A rule needs at least one action."), code="required", field="actions")
+        raise DomainError(_("A rule needs at least one action."), code=LoyaltyCode.REQUIRED, field="actions")
     kinds = [c["kind"] for c in conditions]
     lows = [Decimal(c["value"]) for c in conditions if c["kind"] == "amount_min"]
     highs = [Decimal(c["value"]) for c in conditions if c["kind"] == "amount_max"]
     if lows and highs and max(lows) > min(highs):
-        raise DomainError(_("Impossible condition: the minimum amount is above the maximum."), code="impossible",
-                          field="conditions")
+        raise DomainError(_("Impossible condition: the minimum amount is above the maximum."),
+                          code=LoyaltyCode.IMPOSSIBLE, field="conditions")
     purchase_kinds = {"amount_min", "amount_max", "first_purchase", "nth_purchase", "category_in"}
     if trigger != "order.paid" and purchase_kinds.intersection(kinds):
         raise DomainError(_("Impossible condition: amounts and purchases only exist on “order.paid”."),
-                          code="impossible", field="conditions")
+                          code=LoyaltyCode.IMPOSSIBLE, field="conditions")
     nths = {c["n"] for c in conditions if c["kind"] == "nth_purchase"} | ({1} if "first_purchase" in kinds else set())
     if len(nths) > 1:
         raise DomainError(_("Impossible condition: a purchase cannot be both the n-th and the m-th."),
-                          code="impossible", field="conditions")
+                          code=LoyaltyCode.IMPOSSIBLE, field="conditions")
     if "points_per_cny" in [a["kind"] for a in actions] and trigger != "order.paid":
-        raise DomainError(_("Points per CNY only works on “order.paid”."), code="impossible", field="actions")
+        raise DomainError(_("Points per CNY only works on “order.paid”."),
+                          code=LoyaltyCode.IMPOSSIBLE, field="actions")
     return conditions, actions
 
 

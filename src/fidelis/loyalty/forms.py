@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from fidelis.core.errors import DomainError, form_error
 from fidelis.events.models import Channel, EventType
 from fidelis.loyalty.engine import ACTIONS, CONDITIONS, Kind
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import (
     CouponTemplate,
     Objective,
@@ -424,7 +425,7 @@ class RuleForm(forms.Form):
     def add_domain_error(self, exc: DomainError) -> None:
         """Show a refusal of rule_save or validate_rule next to its field, its group or its row's parameter."""
         message = str(exc.message)
-        if exc.code == "rule_overlap":
+        if exc.code == LoyaltyCode.RULE_OVERLAP:
             self.add_error("confirm_overlap", message)
             return
         name = exc.field or ""

@@ -30,6 +30,7 @@ from fidelis.loyalty.apply.evaluator import (
 )
 from fidelis.loyalty.apply.job import Job
 from fidelis.loyalty.apply.refunds import refunds_waiting
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import Program, Rule, Tier
 
 
@@ -37,11 +38,14 @@ from fidelis.loyalty.models import Program, Rule, Tier
 def validate_order_payload(event_type: str, payload: dict) -> None:
     """Refuse order events the program could not count: a bad amount, a refund without its order."""
     if order_amount(payload) is None:
-        raise DomainError(_("An order event needs payload.amount."), code="required", field="payload.amount")
+        raise DomainError(_("An order event needs payload.amount."),
+                          code=LoyaltyCode.REQUIRED, field="payload.amount")
     if "categories" in payload and not isinstance(payload["categories"], list):
-        raise DomainError(_("payload.categories is a list."), code="invalid", field="payload.categories")
+        raise DomainError(_("payload.categories is a list."),
+                          code=LoyaltyCode.NOT_A_LIST, field="payload.categories")
     if event_type == ORDER_REFUNDED and not order_ref(payload):
-        raise DomainError(_("Name the refunded order: payload.order_no."), code="required", field="payload.order_no")
+        raise DomainError(_("Name the refunded order: payload.order_no."),
+                          code=LoyaltyCode.REQUIRED, field="payload.order_no")
 
 
 @on_event("*", exclude=OWN_TYPES, batch=True)

@@ -23,6 +23,7 @@ from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.core.errors import DomainError, NotFound
 from fidelis.events.models import Event
 from fidelis.events.services import record_events
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import EntryKind, Member, PointsEntry, PointsLot, Program
 
 POSITIVE = {EntryKind.EARN, EntryKind.REVERSAL, EntryKind.ADJUST}
@@ -44,7 +45,7 @@ def lock_member(member_id: int) -> Member:
     """Return the member with its row locked until the end of the transaction (call inside atomic())."""
     member = _locked_members().filter(pk=member_id).first()
     if member is None:
-        raise NotFound(_("No such member."), code="not_found", field="member")
+        raise NotFound(_("No such member."), code=LoyaltyCode.NOT_FOUND, field="member")
     return member
 
 
@@ -74,14 +75,15 @@ def post(member: Member, kind: str, points: int, *, occurred_at: datetime | None
     `lot` names the one lot an expiry entry closes; other negative entries use lots oldest-expiry first.
     """
     if not isinstance(points, int) or isinstance(points, bool) or points == 0 or abs(points) > MAX_POINTS:
-        raise DomainError(_("Points must be a whole number other than zero."), code="invalid", field="points")
+        raise DomainError(_("Points must be a whole number other than zero."),
+                          code=LoyaltyCode.INVALID_POINTS, field="points")
     if kind not in EntryKind.values or (points > 0 and kind not in POSITIVE) or (points < 0 and kind not in NEGATIVE):
         raise ValueError(f"a {kind} entry cannot move {points} points")
     if points < 0 and member.balance + points < 0:
         raise InsufficientPoints(
             _("Not enough points: the balance is %(balance)s, %(points)s are needed.")
             % {"balance": member.balance, "points": -points},
-            code="insufficient_points", field="points", balance=member.balance)
+            code=LoyaltyCode.INSUFFICIENT_POINTS, field="points", balance=member.balance)
     now = timezone.now()
     occurred_at = occurred_at or now
     new_balance = member.balance + points

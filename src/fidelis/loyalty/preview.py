@@ -64,6 +64,7 @@ from fidelis.loyalty.apply.evaluator import (
     where_in,
 )
 from fidelis.loyalty.engine import POINTS_ACTIONS, EventFacts, Outcome, RuleView, evaluate
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import (
     CouponKind,
     CouponTemplate,
@@ -165,7 +166,7 @@ def preview_rule(program: Program, rule: Rule | RuleView, since: date | datetime
         rule = rule_view(rule)
     since, until = _aware(since), _aware(until)
     if until <= since:
-        raise DomainError(_("The window ends before it starts."), code="impossible", field="until")
+        raise DomainError(_("The window ends before it starts."), code=LoyaltyCode.IMPOSSIBLE, field="until")
     result = RulePreview(since=since, until=until)
     rules, target = _context(program, rule)
     overlapping = rule_overlaps(program, rule)

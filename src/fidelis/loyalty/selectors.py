@@ -12,6 +12,7 @@ from fidelis.core.errors import NotFound
 from fidelis.customers.models import Customer
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.models import Event
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import (
     Coupon,
     CouponStatus,
@@ -48,7 +49,7 @@ def member_get_for_user(user, *, number: str | None = None, public_id: str | Non
     else:
         member = qs.filter(number=(number or "").strip().upper()).order_by("pk").first() if number else None
     if member is None:
-        raise NotFound(_("No such member."), code="not_found", field="member")
+        raise NotFound(_("No such member."), code=LoyaltyCode.NOT_FOUND, field="member")
     return member
 
 

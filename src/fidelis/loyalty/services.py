@@ -18,6 +18,7 @@ from fidelis.events.services import record_event
 from fidelis.loyalty import ledger
 from fidelis.loyalty.apply.evaluator import rule_view
 from fidelis.loyalty.engine import validate_rule
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import (
     Coupon,
     CouponKind,
@@ -70,7 +71,8 @@ def program_save(*, actor, program: Program | None = None, data: dict) -> Progra
     program = program or Program()
     changes = _assign(program, data, PROGRAM_FIELDS)
     if program.point_value is not None and program.point_value <= 0:
-        raise DomainError(_("A point is worth more than 0 CNY."), code="invalid", field="point_value")
+        raise DomainError(_("A point is worth more than 0 CNY."),
+                          code=LoyaltyCode.INVALID_AMOUNT, field="point_value")
     full_clean_or_raise(program, exclude=["last_member_number"])
     program.save()
     audit_record(actor=actor, action="loyalty.program_create" if created else "loyalty.program_change",
@@ -84,11 +86,12 @@ def tier_save(*, actor, program: Program, tier: Tier | None = None, data: dict) 
     tier = tier or Tier(program=program)
     changes = _assign(tier, data, TIER_FIELDS)
     if tier.threshold is not None and tier.threshold < 0:
-        raise DomainError(_("A threshold cannot be negative."), code="invalid", field="threshold")
+        raise DomainError(_("A threshold cannot be negative."), code=LoyaltyCode.OUT_OF_RANGE, field="threshold")
     if tier.earn_multiplier is not None and tier.earn_multiplier <= 0:
-        raise DomainError(_("The earn multiplier must be more than 0."), code="invalid", field="earn_multiplier")
+        raise DomainError(_("The earn multiplier must be more than 0."),
+                          code=LoyaltyCode.OUT_OF_RANGE, field="earn_multiplier")
     if Tier.objects.filter(program=program, rank=tier.rank).exclude(pk=tier.pk).exists():
-        raise DomainError(_("Another tier has this rank."), code="duplicate", field="rank")
+        raise DomainError(_("Another tier has this rank."), code=LoyaltyCode.RANK_TAKEN, field="rank")
     full_clean_or_raise(tier, exclude=["program"])
     tier.save()
     audit_record(actor=actor, action="loyalty.tier_create" if created else "loyalty.tier_change", obj=tier,
@@ -100,11 +103,12 @@ def _check_rule_refs(program: Program, actions: list[dict]) -> None:
     for index, action in enumerate(actions):
         if action["kind"] == "issue_coupon" and not CouponTemplate.objects.filter(
                 program=program, public_id=action["template"]).exists():
-            raise DomainError(_("No such coupon template in this program."), code="not_found",
+            raise DomainError(_("No such coupon template in this program."), code=LoyaltyCode.NOT_FOUND,
                               field=f"actions.{index}.template")
         if action["kind"] == "set_tier" and not Tier.objects.filter(
                 program=program, pk=int(action["tier"]) if action["tier"].isdigit() else 0).exists():
-            raise DomainError(_("No such tier in this program."), code="not_found", field=f"actions.{index}.tier")
+            raise DomainError(_("No such tier in this program."),
+                              code=LoyaltyCode.NOT_FOUND, field=f"actions.{index}.tier")
 
 
 @transaction.atomic
@@ -114,14 +118,15 @@ def rule_save(*, actor, program: Program, rule: Rule | None = None, data: dict) 
     rule = rule or Rule(program=program, created_by=actor if getattr(actor, "is_authenticated", False) else None)
     trigger = str(data.get("trigger", rule.trigger) or "").strip()
     if not trigger or "." not in trigger:
-        raise DomainError(_("An event type looks like \"order.paid\"."), code="invalid", field="trigger")
+        raise DomainError(_("An event type looks like \"order.paid\"."),
+                          code=LoyaltyCode.INVALID_TRIGGER, field="trigger")
     data = {**data, "trigger": trigger}
     data["conditions"], data["actions"] = validate_rule(trigger, data.get("conditions", rule.conditions),
                                                         data.get("actions", rule.actions))
     _check_rule_refs(program, data["actions"])
     changes = _assign(rule, data, RULE_FIELDS)
     if rule.starts_at and rule.ends_at and rule.ends_at <= rule.starts_at:
-        raise DomainError(_("The rule ends before it starts."), code="impossible", field="ends_at")
+        raise DomainError(_("The rule ends before it starts."), code=LoyaltyCode.IMPOSSIBLE, field="ends_at")
     full_clean_or_raise(rule, exclude=["program", "created_by"])
     rule.save()
     audit_record(actor=actor, action="loyalty.rule_create" if created else "loyalty.rule_change", obj=rule,
@@ -136,13 +141,14 @@ def coupon_template_save(*, actor, program: Program, template: CouponTemplate | 
     template = template or CouponTemplate(program=program)
     changes = _assign(template, data, TEMPLATE_FIELDS)
     if template.kind == CouponKind.PERCENT_OFF and not (0 < template.value <= 100):
-        raise DomainError(_("A percentage is more than 0 and at most 100."), code="invalid", field="value")
+        raise DomainError(_("A percentage is more than 0 and at most 100."),
+                          code=LoyaltyCode.OUT_OF_RANGE, field="value")
     if template.kind == CouponKind.AMOUNT_OFF and template.value <= 0:
-        raise DomainError(_("The amount off must be more than 0."), code="invalid", field="value")
+        raise DomainError(_("The amount off must be more than 0."), code=LoyaltyCode.INVALID_AMOUNT, field="value")
     if template.kind == CouponKind.GIFT and not template.gift:
-        raise DomainError(_("Name the gift."), code="required", field="gift")
+        raise DomainError(_("Name the gift."), code=LoyaltyCode.REQUIRED, field="gift")
     if template.valid_from and template.valid_until and template.valid_until <= template.valid_from:
-        raise DomainError(_("The coupon stops being valid before it starts."), code="impossible",
+        raise DomainError(_("The coupon stops being valid before it starts."), code=LoyaltyCode.IMPOSSIBLE,
                           field="valid_until")
     full_clean_or_raise(template, exclude=["program"])
     template.save()
@@ -157,11 +163,12 @@ def reward_save(*, actor, program: Program, reward: Reward | None = None, data: 
     reward = reward or Reward(program=program)
     changes = _assign(reward, data, REWARD_FIELDS)
     if reward.kind == "coupon" and reward.coupon_template is None:
-        raise DomainError(_("Choose the coupon this reward gives."), code="required", field="coupon_template")
+        raise DomainError(_("Choose the coupon this reward gives."),
+                          code=LoyaltyCode.REQUIRED, field="coupon_template")
     for name in ("coupon_template", "min_tier"):
         related = getattr(reward, name)
         if related is not None and related.program_id != program.pk:
-            raise DomainError(_("Not part of this program."), code="invalid", field=name)
+            raise DomainError(_("Not part of this program."), code=LoyaltyCode.NOT_IN_PROGRAM, field=name)
     full_clean_or_raise(reward, exclude=["program"])
     reward.save()
     audit_record(actor=actor, action="loyalty.reward_create" if created else "loyalty.reward_change", obj=reward,
@@ -186,11 +193,11 @@ def member_enrol(*, actor, program: Program, customer, channel: str = "", referr
     "new member" rules; with it (the event made the member) the caller applies the rules.
     """
     if not program.is_active:
-        raise DomainError(_("This program is not active."), code="inactive", field="program")
+        raise DomainError(_("This program is not active."), code=LoyaltyCode.INACTIVE, field="program")
     customer_require_writable(customer)
     if referrer is not None and (referrer.program_id != program.pk or referrer.customer_id == customer.pk):
-        raise DomainError(_("The referrer must be another member of this program."), code="invalid",
-                          field="referrer")
+        raise DomainError(_("The referrer must be another member of this program."),
+                          code=LoyaltyCode.INVALID_REFERRER, field="referrer")
     with transaction.atomic():
         existing = Member.objects.filter(program=program, customer=customer).first()
         if existing is not None:
@@ -234,7 +241,7 @@ def member_leave(*, actor, member: Member) -> Member:
 
 def _active(member: Member) -> None:
     if member.status != MemberStatus.ACTIVE:
-        raise DomainError(_("This member has left the club."), code="inactive", field="member")
+        raise DomainError(_("This member has left the club."), code=LoyaltyCode.INACTIVE, field="member")
 
 
 @transaction.atomic
@@ -243,7 +250,7 @@ def points_adjust(*, actor, member: Member, points: int, reason: str, idempotenc
     """A manager's correction, with a reason; never below a zero balance."""
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError(_("Give the reason for the adjustment."), code="required", field="reason")
+        raise DomainError(_("Give the reason for the adjustment."), code=LoyaltyCode.REQUIRED, field="reason")
     member = ledger.lock_member(member.pk)
     # Looked up under the member's lock: a concurrent request with the same key has committed by now.
     if idempotency_key:
@@ -260,7 +267,7 @@ def points_adjust(*, actor, member: Member, points: int, reason: str, idempotenc
 def _same_entry(entry: PointsEntry, member: Member, kind: str, points: int) -> PointsEntry:
     if entry.member_id != member.pk or entry.kind != kind or entry.points != points:
         raise Conflict(_("This idempotency key was already used for another operation."),
-                       code="idempotency_conflict", field="idempotency_key")
+                       code=LoyaltyCode.IDEMPOTENCY_CONFLICT, field="idempotency_key")
     return entry
 
 
@@ -281,7 +288,8 @@ def points_pay(*, actor, member: Member, points: int, order_ref: str, idempotenc
                via: str = "api") -> PointsEntry:
     """Use points as payment at the program's point value; the entry's amount is the CNY value."""
     if not isinstance(points, int) or points <= 0:
-        raise DomainError(_("Points must be a whole number above zero."), code="invalid", field="points")
+        raise DomainError(_("Points must be a whole number above zero."),
+                          code=LoyaltyCode.INVALID_POINTS, field="points")
 
     def run() -> PointsEntry:
         if idempotency_key:
@@ -314,18 +322,18 @@ def reward_redeem(*, actor, member: Member, reward: Reward, idempotency_key: str
         locked = ledger.lock_member(member.pk)
         _active(locked)
         if not reward.is_active or reward.program_id != locked.program_id:
-            raise DomainError(_("This reward cannot be redeemed."), code="inactive", field="reward")
+            raise DomainError(_("This reward cannot be redeemed."), code=LoyaltyCode.INACTIVE, field="reward")
         if reward.min_tier_id and (locked.tier is None or locked.tier.rank < reward.min_tier.rank):
             raise DomainError(_("This reward is for %(tier)s members and above.") % {"tier": reward.min_tier.name},
-                              code="tier_required", field="reward")
+                              code=LoyaltyCode.TIER_REQUIRED, field="reward")
         if locked.balance < reward.points_cost:
             raise ledger.InsufficientPoints(
                 _("Not enough points: the balance is %(balance)s, %(points)s are needed.")
                 % {"balance": locked.balance, "points": reward.points_cost},
-                code="insufficient_points", field="points", balance=locked.balance)
+                code=LoyaltyCode.INSUFFICIENT_POINTS, field="points", balance=locked.balance)
         if reward.stock is not None and not Reward.objects.filter(pk=reward.pk, stock__gt=0).update(
                 stock=F("stock") - 1):
-            raise Conflict(_("This reward is out of stock."), code="out_of_stock", field="reward")
+            raise Conflict(_("This reward is out of stock."), code=LoyaltyCode.OUT_OF_STOCK, field="reward")
         entry = ledger.post(locked, EntryKind.REDEEM, -reward.points_cost, actor=actor,
                             idempotency_key=idempotency_key, reason=reward.name)
         coupon = None
@@ -354,16 +362,16 @@ def coupon_issue(*, actor, template: CouponTemplate, customer, source: str = "ma
     with transaction.atomic():
         locked = CouponTemplate.objects.select_for_update(no_key=True).get(pk=template.pk)
         if not locked.is_active:
-            raise DomainError(_("This coupon is not being issued."), code="inactive", field="template")
+            raise DomainError(_("This coupon is not being issued."), code=LoyaltyCode.INACTIVE, field="template")
         if locked.valid_until and locked.valid_until <= now:
-            raise DomainError(_("This coupon's validity has ended."), code="expired", field="template")
+            raise DomainError(_("This coupon's validity has ended."), code=LoyaltyCode.EXPIRED, field="template")
         if locked.total_limit is not None and locked.issued_count >= locked.total_limit:
             raise Conflict(_("All %(limit)s coupons of this kind have been issued.") % {"limit": locked.total_limit},
-                           code="limit_reached", field="template")
+                           code=LoyaltyCode.LIMIT_REACHED, field="template")
         if locked.per_customer_limit is not None and Coupon.objects.filter(
                 template=locked, customer=customer).count() >= locked.per_customer_limit:
             raise Conflict(_("This customer already has as many of these coupons as allowed."),
-                           code="limit_reached", field="customer")
+                           code=LoyaltyCode.LIMIT_REACHED, field="customer")
         valid_from = max(now, locked.valid_from) if locked.valid_from else now
         valid_until = locked.valid_until
         if locked.valid_days:
@@ -395,7 +403,7 @@ def coupon_discount(coupon: Coupon, order_amount: Decimal | None) -> Decimal:
     if template.kind == CouponKind.GIFT:
         return Decimal("0")
     if order_amount is None:
-        raise DomainError(_("Give the order amount."), code="required", field="order_amount")
+        raise DomainError(_("Give the order amount."), code=LoyaltyCode.REQUIRED, field="order_amount")
     if template.kind == CouponKind.AMOUNT_OFF:
         discount = template.value
     else:
@@ -410,7 +418,7 @@ def coupon_find(code: str, *, customer=None) -> Coupon:
     code = normalize_code(code)
     coupon = Coupon.objects.select_related("template", "customer").filter(code=code).first() if code else None
     if coupon is None or (customer is not None and coupon.customer_id != customer.pk):
-        raise NotFound(_("No such coupon."), code="not_found", field="code")
+        raise NotFound(_("No such coupon."), code=LoyaltyCode.NOT_FOUND, field="code")
     return coupon
 
 
@@ -418,19 +426,20 @@ def coupon_check(coupon: Coupon, order_amount: Decimal | None, now: datetime | N
     """Raise a DomainError unless the coupon may be used now on this order; return the discount."""
     now = now or timezone.now()
     if order_amount is not None and order_amount < 0:
-        raise DomainError(_("An amount cannot be negative."), code="invalid", field="order_amount")
+        raise DomainError(_("An amount cannot be negative."),
+                          code=LoyaltyCode.INVALID_AMOUNT, field="order_amount")
     if coupon.status == CouponStatus.REDEEMED:
-        raise Conflict(_("This coupon was already used."), code="used", field="code")
+        raise Conflict(_("This coupon was already used."), code=LoyaltyCode.COUPON_USED, field="code")
     if coupon.status == CouponStatus.VOID:
-        raise DomainError(_("This coupon was cancelled."), code="void", field="code")
+        raise DomainError(_("This coupon was cancelled."), code=LoyaltyCode.COUPON_VOID, field="code")
     if now < coupon.valid_from:
-        raise DomainError(_("This coupon is not valid yet."), code="not_yet_valid", field="code")
+        raise DomainError(_("This coupon is not valid yet."), code=LoyaltyCode.NOT_YET_VALID, field="code")
     if coupon.valid_until is not None and now >= coupon.valid_until:
-        raise DomainError(_("This coupon has expired."), code="expired", field="code")
+        raise DomainError(_("This coupon has expired."), code=LoyaltyCode.EXPIRED, field="code")
     minimum = coupon.template.min_spend
     if minimum is not None and (order_amount is None or order_amount < minimum):
         raise DomainError(_("This coupon needs an order of at least ¥%(amount)s.") % {"amount": minimum},
-                          code="min_spend", field="order_amount")
+                          code=LoyaltyCode.MIN_SPEND, field="order_amount")
     return coupon_discount(coupon, order_amount)
 
 
@@ -442,7 +451,7 @@ def coupon_redeem(*, actor, code: str, order_ref: str, order_amount: Decimal | N
         if done is not None:
             if done.code != normalize_code(code):
                 raise Conflict(_("This idempotency key was already used for another operation."),
-                               code="idempotency_conflict", field="idempotency_key")
+                               code=LoyaltyCode.IDEMPOTENCY_CONFLICT, field="idempotency_key")
             return done
     with transaction.atomic():
         coupon = coupon_find(code, customer=customer)
@@ -475,9 +484,10 @@ def coupon_reverse(*, actor, coupon: Coupon, reason: str = "", via: str = "api")
     if actor is not None:
         if not has_capability(actor, "loyalty.adjust"):
             raise PermissionDenied(_("A used coupon comes back when its order is refunded in full; only a manager "
-                                     "may give it back by hand."), code="forbidden", field="code")
+                                     "may give it back by hand."), code=LoyaltyCode.FORBIDDEN, field="code")
         if not reason:
-            raise DomainError(_("Give the reason for giving the coupon back."), code="required", field="reason")
+            raise DomainError(_("Give the reason for giving the coupon back."),
+                              code=LoyaltyCode.REQUIRED, field="reason")
     coupon = Coupon.objects.select_for_update(of=("self",)).select_related("template", "customer").get(pk=coupon.pk)
     if coupon.status != CouponStatus.REDEEMED:
         return coupon
@@ -498,7 +508,7 @@ def coupon_reverse(*, actor, coupon: Coupon, reason: str = "", via: str = "api")
 def coupon_void(*, actor, coupon: Coupon, reason: str = "") -> Coupon:
     coupon = Coupon.objects.select_for_update(of=("self",)).get(pk=coupon.pk)
     if coupon.status == CouponStatus.REDEEMED:
-        raise Conflict(_("A used coupon cannot be cancelled."), code="used", field="code")
+        raise Conflict(_("A used coupon cannot be cancelled."), code=LoyaltyCode.COUPON_USED, field="code")
     coupon.status = CouponStatus.VOID
     coupon.save(update_fields=["status"])
     audit_record(actor=actor, action="loyalty.coupon_void", obj=coupon, changes={"reason": [None, reason]})
@@ -513,7 +523,7 @@ def rule_activate(*, actor, rule: Rule, status: str, confirm_overlap: bool = Fal
     is refused with the code "rule_overlap" unless `confirm_overlap`: every such event would be rewarded twice.
     """
     if status not in RuleStatus.values:
-        raise DomainError(_("Unknown status."), code="invalid", field="status")
+        raise DomainError(_("Unknown status."), code=LoyaltyCode.INVALID_CHOICE, field="status")
     if status == RuleStatus.ACTIVE and rule.status != RuleStatus.ACTIVE and not confirm_overlap:
         # The program's row, locked: two identical rules made live at the same moment would each find the other
         # not live yet, and neither would be warned.
@@ -527,11 +537,11 @@ def rule_delete(*, actor, rule: Rule) -> None:
     """Delete a draft rule that never gave anything; a rule that went live is paused instead (its entries keep it)."""
     rule = Rule.objects.select_for_update().get(pk=rule.pk)
     if rule.status != RuleStatus.DRAFT:
-        raise Conflict(_("Only a draft rule can be deleted: pause a live rule instead."), code="rule_not_draft",
-                       field="status")
+        raise Conflict(_("Only a draft rule can be deleted: pause a live rule instead."),
+                       code=LoyaltyCode.RULE_NOT_DRAFT, field="status")
     if PointsEntry.objects.filter(rule=rule).exists() or Coupon.objects.filter(rule=rule).exists():
         raise Conflict(_("This rule has given points or coupons: pause it instead of deleting it."),
-                       code="rule_used", field="status")
+                       code=LoyaltyCode.RULE_USED, field="status")
     audit_record(actor=actor, action="loyalty.rule_delete", obj=rule, changes={"name": [rule.name, None]})
     rule.delete()
 
@@ -544,7 +554,8 @@ def rule_overlap_check(program: Program, rule: Any) -> None:
         raise DomainError(
             _("The live rule(s) %(names)s already reward the same events the same way: going live, this rule "
               "would reward them twice. Confirm to make it live anyway.")
-            % {"names": ", ".join(f"“{r.name}”" for r in overlapping)}, code="rule_overlap", field="status")
+            % {"names": ", ".join(f"“{r.name}”" for r in overlapping)},
+            code=LoyaltyCode.RULE_OVERLAP, field="status")
 
 
 def members_lookup(program: Program, *, phone: str = "", card: str = "", number: str = "") -> Q:
@@ -559,6 +570,7 @@ def members_lookup(program: Program, *, phone: str = "", card: str = "", number:
             digits = phone_search_digits(normalize_phone(phone))
         except InvalidPhone:
             raise DomainError(_("“%(value)s” is not a valid phone number.") % {"value": phone},
-                              code="invalid_phone", field="phone")
+                              code=LoyaltyCode.INVALID_PHONE, field="phone")
         return Q(customer__phone_digits=digits)
-    raise DomainError(_("Name the member: phone, card or member number."), code="required", field="member")
+    raise DomainError(_("Name the member: phone, card or member number."),
+                      code=LoyaltyCode.REQUIRED, field="member")

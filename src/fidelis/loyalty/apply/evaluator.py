@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.core.errors import DomainError
 from fidelis.loyalty.engine import EventFacts, Outcome, RuleView, evaluate
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.models import Program, Rule, RuleStatus, Tier
 
 # Events the program writes itself: never fed back into the rules.
@@ -46,10 +47,11 @@ def order_amount(payload: dict, field: str = "amount") -> Decimal | None:
     try:
         amount = Decimal(str(raw))
     except (InvalidOperation, ValueError):
-        raise DomainError(_("The amount “%(value)s” is not a number.") % {"value": raw}, code="invalid",
-                          field=f"payload.{field}")
+        raise DomainError(_("The amount “%(value)s” is not a number.") % {"value": raw},
+                          code=LoyaltyCode.INVALID_AMOUNT, field=f"payload.{field}")
     if not amount.is_finite() or amount < 0 or amount > Decimal("1e11"):
-        raise DomainError(_("The amount must be zero or more."), code="invalid", field=f"payload.{field}")
+        raise DomainError(_("The amount must be zero or more."),
+                          code=LoyaltyCode.INVALID_AMOUNT, field=f"payload.{field}")
     return amount.quantize(Decimal("0.01"))
 
 

@@ -12,6 +12,7 @@ from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.loyalty.apply.evaluator import rule_view
 from fidelis.loyalty.engine import ACTIONS, CONDITIONS, RuleView, validate_rule
+from fidelis.loyalty.errors import LoyaltyCode
 from fidelis.loyalty.forms import (
     GROUPS,
     WEEKDAYS,
@@ -383,7 +384,7 @@ def rule_status(request, public_id: str):
         rule = rule_activate(actor=request.user, rule=rule, status=status,
                              confirm_overlap=request.POST.get("confirm_overlap") == "1")
     except DomainError as exc:
-        if exc.code == "rule_overlap":  # the editor, with the warning and a button to confirm
+        if exc.code == LoyaltyCode.RULE_OVERLAP:  # the editor, with the warning and a button to confirm
             return _editor(request, rule.program, RuleForm(program=rule.program, rule=rule), rule,
                            overlap=str(exc.message), status=409)
         messages.error(request, str(exc.message))
