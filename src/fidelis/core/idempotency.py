@@ -96,7 +96,10 @@ class IdempotencyMiddleware:
         if caller is None:
             return self.get_response(request)  # the API answers 401
         fingerprint = fingerprint_of(request)
-        with transaction.atomic():
+        # The entry point of a keyed write: the claim of the key, the view's effects and the kept answer commit
+        # together or not at all (exactly once), so the services the view calls join this transaction; durable, so
+        # that nothing outside can make it part of a larger one.
+        with transaction.atomic(durable=True):
             try:
                 # A concurrent request with the same caller and key waits here until the first one commits.
                 with transaction.atomic():
