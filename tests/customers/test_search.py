@@ -1,4 +1,5 @@
 import pytest
+from django.urls import reverse
 
 from fidelis.customers.selectors import customer_search
 from fidelis.customers.services import customer_create
@@ -23,3 +24,16 @@ def test_customer_search_hides_other_reps_customers_from_sales(users, manager):
     mine = customer_create(actor=manager, data={"name": "张三"}, owner=rep)
     customer_create(actor=manager, data={"name": "张三丰"}, owner=other)
     assert [c.pk for c in customer_search(rep, "zs")] == [mine.pk]
+
+
+@pytest.mark.django_db
+def test_the_as_you_type_answer_counts_its_matches_for_the_heading(client, manager):
+    for name, phone in (("张三", "13800138000"), ("张思", "13900139000"), ("李四", "13700137000")):
+        customer_create(actor=manager, data={"name": name, "phone": phone})
+    client.force_login(manager)
+    searched = client.get(reverse("customers:search"), {"q": "zs"}).content.decode()
+    assert 'id="customer-count" hx-swap-oob="true"' in searched and "zs" in searched.split('id="customer-count"')[1]
+    cleared = client.get(reverse("customers:search"), {"q": ""}).content.decode()
+    assert "3" in cleared.split('id="customer-count"')[1].split("</div>")[0]
+    listed = client.get(reverse("customers:list")).content.decode()
+    assert listed.count('id="customer-count"') == 1 and "hx-swap-oob" not in listed

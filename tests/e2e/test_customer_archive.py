@@ -68,6 +68,8 @@ def test_search_by_pinyin_initials_as_you_type_shows_the_customer(page, staff, z
     expect(rows).to_have_count(2)
     expect(page.locator(f"#customer-rows tr[data-number='{zhang.number}']")).to_be_visible()
     expect(page.locator("#customer-rows")).not_to_contain_text("李四")
+    # and the heading counts the matches, not every customer
+    expect(page.locator("#customer-count")).to_have_text(re.compile(r"2 .*zs"))
     # and a phone number in any format finds him too
     page.fill("#customer-search", "")
     page.locator("#customer-search").press_sequentially("138-0013-8000", delay=30)

@@ -59,7 +59,7 @@ def customer_list(request):
         "tags": Tag.objects.order_by("group", "name")[:200],
         "can_export": has_capability(request.user, "customer.export"),
         "can_add": has_capability(request.user, "customer.add"),
-        "mask": _masks_contact_data(request.user),
+        "mask": _masks_contact_data(request.user), "search_limit": SEARCH_LIMIT,
     }
     return render(request, "customers/customer_list.html", context)
 
@@ -68,12 +68,16 @@ def customer_list(request):
 def customer_search(request):
     """Answer the as-you-type search with the table rows only."""
     q = request.GET.get("q", "").strip()
+    total = None
     if q:
         customers = _search(request.user, q)
     else:
-        customers = selectors.customer_list_filtered(request.user, **_filters(request))[:PAGE_SIZE]
+        listed = selectors.customer_list_filtered(request.user, **_filters(request))
+        customers, total = listed[:PAGE_SIZE], listed.count()
+    # The rows, and the heading's count in their place (an out-of-band swap): the matches, or all when cleared.
     return render(request, "customers/_customer_rows.html",
-                  {"customers": customers, "q": q, "mask": _masks_contact_data(request.user)})
+                  {"customers": customers, "q": q, "mask": _masks_contact_data(request.user), "total": total,
+                   "search_limit": SEARCH_LIMIT, "oob_count": True})
 
 
 @require_capability("customer.add")
