@@ -406,6 +406,13 @@ def test_the_timeline_and_the_home_page_name_the_platforms_own_event_types(clien
             assert label in body
         assert "opportunity.won</" not in body and "· opportunity.won" not in body
 
+
+@pytest.mark.django_db
+def test_the_timeline_writes_amounts_grouped_by_thousands(client_for, manager, zhang):
+    record_event(customer=zhang, type="order.paid", channel="store", payload={"amount": "3680.00", "order_no": "T1"})
+    timeline = client_for(manager).get(reverse("customers:timeline", args=[zhang.public_id])).content.decode()
+    assert "¥3,680.00" in timeline and "¥3680.00" not in timeline
+
 # --- panels: tags and consent ----------------------------------------------------------------------------------
 
 @pytest.mark.django_db
