@@ -62,3 +62,24 @@ def test_rep_creates_drags_and_wins_an_opportunity_with_an_order(page, live_serv
     expect(page.locator(f"#opportunities-panel [data-opportunity='{opportunity.public_id}']")).to_contain_text("赢单")
     page.screenshot(path=str(artifacts / "sales-pipeline-won.png"), full_page=True)
     assert order.paid_amount == Decimal("3680.00") and order.created_by == rep
+
+
+def test_on_a_phone_the_board_swipes_inside_itself_and_the_page_does_not_scroll_sideways(new_page, live_server,
+                                                                                          staff, log_in):
+    from fidelis.pipeline.services import opportunity_create
+    from tests.e2e.conftest import PHONE
+
+    rep = staff[Role.SALES]
+    customer = customer_create(actor=rep, owner=rep, data={"name": "欧阳明月", "phone": "13600136001"})
+    for i in range(3):
+        opportunity_create(actor=rep, customer=customer, title=f"婚庆金饰套装与对戒定制方案第{i}版（含刻字）",
+                           expected_amount="128000")
+    page = new_page(viewport=PHONE)
+    log_in(page, "sales")
+    page.goto(f"{live_server.url}/sales/pipeline/")
+    board = page.locator(".board")
+    expect(board).to_be_visible()
+    widths = page.evaluate("""() => { const root = document.scrollingElement, board = document.querySelector('.board');
+        return {page: root.scrollWidth, view: root.clientWidth, board: board.scrollWidth, shown: board.clientWidth}; }""")
+    assert widths["page"] <= widths["view"], widths  # the page itself stays as wide as the screen
+    assert widths["board"] > widths["shown"], widths  # the stages swipe inside the board
