@@ -69,7 +69,9 @@ def test_search_by_pinyin_initials_as_you_type_shows_the_customer(page, staff, z
     expect(page.locator(f"#customer-rows tr[data-number='{zhang.number}']")).to_be_visible()
     expect(page.locator("#customer-rows")).not_to_contain_text("李四")
     # and the heading counts the matches, not every customer
-    expect(page.locator("#customer-count")).to_have_text(re.compile(r"2 .*zs"))
+    count = page.locator("#customer-count")
+    expect(count).to_contain_text("zs")
+    expect(count).to_have_text(re.compile(r"\b2\b"))
     # and a phone number in any format finds him too
     page.fill("#customer-search", "")
     page.locator("#customer-search").press_sequentially("138-0013-8000", delay=30)
