@@ -127,6 +127,7 @@ class Job:
             extra.update(order_no=KT("payload__order_no"), order=KT("payload__order"))
         self.columns = {"occurred_us": time_column(), **extra}
         self.names = ["id", "public_id", "customer_id", "occurred_us", "channel", "touchpoint", *extra]
+        self.at = {name: i for i, name in enumerate(self.names)}  # each column's place in a row
         self.day_capped = [pk for pk, r in self.rules.items() if r.cap_member_day is not None]
         self.total_capped = [pk for pk, r in self.rules.items() if r.cap_total is not None]
         self.reader = Reader(program, tier_keys=sorted({(t.basis, t.window_days) for t in self.tiers.values()}),
@@ -182,8 +183,7 @@ class Job:
         # a rule's total cap) then comes in the same order too. The back-fill goes member by member.
         order = ("occurred_at", "id") if live else ("customer_id", "occurred_at", "id")
         rows = list(events.annotate(**self.columns).order_by(*order).values_list(*self.names))
-        at = {name: i for i, name in enumerate(self.names)}
-        order_no_at, order_at = at.get("order_no"), at.get("order")
+        order_no_at, order_at = self.at.get("order_no"), self.at.get("order")
         if live:
             rows = [row for row in rows if row[0] in claimed]
         else:
@@ -211,7 +211,7 @@ class Job:
         step = _Step(self, accounts, by_customer, day_used, totals, self.reader.birthdays(scope),
                      self.reader.tags(scope), live, now)
         for row in rows:
-            step.event(row, at)
+            step.event(row)
 
         changed = [a for a in accounts.values() if a.changed]
         computed()
@@ -237,9 +237,13 @@ class Job:
         """Do what comes before the rules for claimed live events: enrol on member.joined, take back the points of
         a refund (or keep it waiting for its purchase). Return the events still to apply."""
         if self.trigger == MEMBER_JOINED and self.program.enrol_on_join_event:
-            for event in Event.objects.select_related("customer").filter(pk__in=claimed).order_by("pk"):
-                if Member.objects.filter(program=self.program, customer_id=event.customer_id).exists():
+            events = list(Event.objects.select_related("customer").filter(pk__in=claimed).order_by("pk"))
+            members = set(Member.objects.filter(program=self.program, customer_id__in={e.customer_id for e in events})
+                          .values_list("customer_id", flat=True))
+            for event in events:
+                if event.customer_id in members:
                     continue
+                members.add(event.customer_id)  # a customer who joined twice in the batch is enrolled once
                 referrer = member_by_reference(self.program, event.payload.get("referrer"))
                 try:
                     member_enrol(actor=None, program=self.program, customer=event.customer, channel=event.channel,
@@ -301,8 +305,8 @@ class _Step:
         self.tier_facts = {pk: (t.rank, t.earn_multiplier) for pk, t in job.tiers.items()}
         self.referral_reason = _("%(rule)s: %(member)s")
 
-    def event(self, row: tuple, at: dict[str, int]) -> None:
-        job, result, zero, none = self.job, self.result, Decimal("0"), frozenset()
+    def event(self, row: tuple) -> None:
+        job, result, zero, none, at = self.job, self.result, Decimal("0"), frozenset(), self.job.at
         event_id, public_id, customer_id, occurred_at, channel, touchpoint = row[:6]
         occurred_at = event_time(occurred_at)
         day = job.bulk.local_day(occurred_at)
