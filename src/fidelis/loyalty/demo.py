@@ -37,7 +37,7 @@ from fidelis.loyalty.models import (
     Reward,
     Tier,
 )
-from fidelis.loyalty.services import coupon_issue, coupon_redeem, reward_redeem
+from fidelis.loyalty.services import coupon_issue, coupon_redeem, program_save, reward_redeem
 from fidelis.loyalty.tasks import expire_points, tier_reviews
 from fidelis.loyalty.templates import starter_program
 
@@ -54,8 +54,7 @@ def demo_load(ctx) -> dict[str, int]:
     started = time.monotonic()
     program = starter_program(actor=ctx.actor, name=CLUB_NAME)
     # The mall's points last a year: over two years of history some of them expire, as they would have.
-    Program.objects.filter(pk=program.pk).update(expiry_months=DEMO_EXPIRY_MONTHS)
-    program.refresh_from_db()
+    program = program_save(actor=ctx.actor, program=program, data={"expiry_months": DEMO_EXPIRY_MONTHS})
     members = _members(program)
     ctx.write(f"  {members:,} members enrolled from the timeline ({time.monotonic() - started:.0f} s)")
     _referrals(program, Random(ctx.seed + 1))
