@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fidelis.customers.views import data, profile
+from fidelis.customers.views import exports, imports, merges, profile
 
 app_name = "customers"
 
@@ -8,12 +8,12 @@ urlpatterns = [
     path("", profile.customer_list, name="list"),
     path("search/", profile.customer_search, name="search"),
     path("new/", profile.customer_create, name="create"),
-    path("export/", data.customer_export, name="export"),
-    path("import/", data.import_start, name="import_start"),
-    path("import/<str:public_id>/", data.import_detail, name="import_detail"),
-    path("duplicates/", data.duplicate_list, name="duplicates"),
-    path("duplicates/<int:pk>/", data.duplicate_review, name="duplicate_review"),
-    path("merges/<int:pk>/", data.merge_detail, name="merge_detail"),
+    path("export/", exports.customer_export, name="export"),
+    path("import/", imports.import_start, name="import_start"),
+    path("import/<str:public_id>/", imports.import_detail, name="import_detail"),
+    path("duplicates/", merges.duplicate_list, name="duplicates"),
+    path("duplicates/<int:pk>/", merges.duplicate_review, name="duplicate_review"),
+    path("merges/<int:pk>/", merges.merge_detail, name="merge_detail"),
     path("<str:public_id>/", profile.customer_detail, name="detail"),
     path("<str:public_id>/edit/", profile.customer_edit, name="edit"),
     path("<str:public_id>/tags/", profile.tag_add, name="tag_add"),
@@ -22,6 +22,6 @@ urlpatterns = [
     path("<str:public_id>/contacts/", profile.contact_add, name="contact_add"),
     path("<str:public_id>/timeline/", profile.customer_timeline, name="timeline"),
     path("<str:public_id>/panels/", profile.customer_panels, name="panels"),
-    path("<str:public_id>/privacy/export/", data.person_export, name="person_export"),
-    path("<str:public_id>/privacy/erase/", data.person_erase, name="person_erase"),
+    path("<str:public_id>/privacy/export/", exports.person_export, name="person_export"),
+    path("<str:public_id>/privacy/erase/", exports.person_erase, name="person_erase"),
 ]

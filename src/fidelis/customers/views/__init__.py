@@ -1,1 +1,2 @@
-"""Customer archive views: `profile` (list, search, 360° page, edits) and `data` (import, duplicates, export, privacy)."""
+"""Customer archive views: `profile` (list, search, 360° page, edits), `imports`, `merges` (duplicates) and
+`exports` (lists, a person's data, erasure)."""

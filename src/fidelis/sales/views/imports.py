@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.customers.models import ImportMode, ImportStatus
-from fidelis.customers.views.data import upload_page
+from fidelis.customers.views.imports import upload_page
 from fidelis.sales.imports import (
     IGNORE,
     import_field_choices,
