@@ -31,7 +31,7 @@ def test_customer_update_of_the_wechat_id_is_saved_audited_and_on_the_timeline(m
     assert entry.changes == {"wechat_id": ["", "zhangsan_wx"]}
     event = Event.objects.get(customer=zhang, type="customer.updated")
     assert event.payload == {"fields": ["wechat_id"]}
-    assert str(Customer._meta.get_field("wechat_id").verbose_name) in event.summary
+    assert str(Customer._meta.get_field("wechat_id").verbose_name) in event.line
 
 
 @pytest.mark.django_db
@@ -39,7 +39,7 @@ def test_customer_update_of_the_owner_names_the_owner_on_the_timeline(manager, s
     customer_update(actor=manager, customer=zhang, data={"owner": sales, "wechat_id": "zs"})
     event = Event.objects.get(customer=zhang, type="customer.updated")
     assert event.payload == {"fields": ["owner_id", "wechat_id"]}
-    assert all(str(Customer._meta.get_field(name).verbose_name) in event.summary for name in ("owner", "wechat_id"))
+    assert all(str(Customer._meta.get_field(name).verbose_name) in event.line for name in ("owner", "wechat_id"))
     assert Customer.objects.get(pk=zhang.pk).owner == sales
 
 

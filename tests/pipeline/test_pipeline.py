@@ -111,7 +111,7 @@ def test_move_with_the_missing_field_filled_records_history_and_a_timeline_event
     assert (opp.stage.name, opp.probability, opp.expected_amount) == ("方案报价", 60, Decimal("8000.00"))
     event = Event.objects.get(customer=rep_customer, type="opportunity.stage_changed")
     assert event.payload["from_stage"] == "初步接触" and event.payload["stage"] == "方案报价"
-    assert "初步接触 → 方案报价" in event.summary
+    assert "初步接触 → 方案报价" in event.line
     change = OpportunityStageChange.objects.filter(opportunity=opp).last()
     assert (change.from_stage.name, change.to_stage.name, change.changed_by) == ("初步接触", "方案报价", sales)
 

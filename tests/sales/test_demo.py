@@ -53,7 +53,7 @@ def test_demo_command_writes_an_order_for_every_purchase_and_no_event(tmp_path):
                 == opportunities.filter(status=status).count() > 0)
     assert Event.objects.filter(type="contract.signed").count() == Contract.objects.count() > 0
     won = Event.objects.filter(type="opportunity.won").select_related("customer").first()
-    assert won.summary.startswith("赢单") or won.summary.startswith("Won"), won.summary
+    assert won.line.startswith("赢单") or won.line.startswith("Won"), won.line
     # --reset with the same seed gives the same orders again
     before = sorted((o.order_no, o.paid_amount, o.payment_method) for o in orders.values())
     call_command("demo", customers=120, no_serve=True, reset=True, no_input=False, stdout=io.StringIO())

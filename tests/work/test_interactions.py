@@ -22,8 +22,8 @@ def test_a_call_with_a_follow_up_is_one_event_one_task_and_one_audit_row(users):
     due = timezone.now() + timedelta(days=2)
     event = interaction_log(actor=service, customer=customer, type="call.logged", channel="phone",
                             outcome="follow_up", text="想了解会员日活动", follow_up_at=due)
-    assert (event.type, event.channel, event.actor, event.summary) == ("call.logged", "phone", service,
-                                                                       "想了解会员日活动")
+    assert (event.type, event.channel, event.actor, event.line) == ("call.logged", "phone", service,
+                                                                    "想了解会员日活动")
     assert event.payload == {"outcome": "follow_up", "text": "想了解会员日活动"}
     task = Task.objects.get(customer=customer)
     assert (task.owner, task.source_event, task.due_at) == (service, event, due)

@@ -373,6 +373,5 @@ def customers_merge(*, actor, keep: Customer, absorb: Customer) -> MergeRecord:
         "tags": [None, moved_tags], "contacts": [None, contacts], "consents": [None, consents],
         "fields": [None, filled]})
     record_event(customer=keep, type="customer.merged", actor=actor, channel="web",
-                 summary=_("Merged with record %(number)s") % {"number": absorb.number},
                  payload={"absorbed": absorb.number, "merge": record.pk, "events": events})
     return record

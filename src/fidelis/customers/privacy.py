@@ -176,6 +176,5 @@ def customer_erase(*, actor, customer: Customer, reason: str) -> Customer:
     audit_record(actor=actor, action="customer.erase", obj=customer, changes={
         "reason": [None, reason[:500]], "tags": [tags, 0], "consents": [consents, 0], "contacts": [contacts, 0],
         "events_scrubbed": [None, events], "merged_records": [None, [c.number for c in absorbed]]})
-    record_event(customer=customer, type="customer.erased", actor=actor, channel="web",
-                 summary=_("Personal data erased"))
+    record_event(customer=customer, type="customer.erased", actor=actor, channel="web")
     return customer

@@ -157,9 +157,14 @@ class TimelineEventOut(Schema):
     occurred_at: datetime
     channel: str
     touchpoint: str
-    summary: str
+    summary: str = Field(..., description="The event in a sentence, in the language of Accept-Language (made from "
+                                          "the payload; for other events the summary they were recorded with)")
     payload: dict[str, Any]
     actor: str | None
+
+    @staticmethod
+    def resolve_summary(obj) -> str:
+        return obj.line
 
     @staticmethod
     def resolve_actor(obj) -> str | None:

@@ -150,8 +150,7 @@ def customer_create(*, actor, data: dict[str, Any], tags: list[str] | None = Non
         changes["duplicate_of"] = [None, duplicate[1].number]
         duplicate_candidates_store(duplicate_pairs_for([customer]))
     audit_record(actor=actor, action="customer.create", obj=customer, via=via, changes=changes)
-    record_event(customer=customer, type="customer.created", actor=actor, channel=channel,
-                 summary=_("Customer record created"))
+    record_event(customer=customer, type="customer.created", actor=actor, channel=channel)
     return customer
 
 
@@ -180,10 +179,8 @@ def customer_update(*, actor, customer: Customer, data: dict[str, Any], via: str
     if changes:
         customer.save()
         audit_record(actor=actor, action="customer.update", obj=customer, changes=changes, via=via)
-        # get_field knows a foreign key by its column name too (owner_id); "wechat_id" is a field of its own.
-        labels = [str(Customer._meta.get_field(k).verbose_name) for k in changes]
+        # The field names; the timeline names them in the viewer's language (customers.event_lines).
         record_event(customer=customer, type="customer.updated", actor=actor, channel="web" if via == "web" else via,
-                     summary=(_("Changed: %(fields)s") % {"fields": "、".join(labels)})[:200],
                      payload={"fields": sorted(changes)})
     return customer
 
@@ -208,7 +205,7 @@ def customer_tag_add(*, actor, customer: Customer, tag_name: str, via: str = "we
     tag, created = _tag_attach(customer, tag_name)
     if created:
         audit_record(actor=actor, action="customer.tag_add", obj=customer, changes={"tags": [None, tag.name]}, via=via)
-        record_event(customer=customer, type="tag.added", actor=actor, summary=str(tag), payload={"tag": tag.name})
+        record_event(customer=customer, type="tag.added", actor=actor, payload={"tag": tag.name, "group": tag.group})
     return tag
 
 
@@ -221,7 +218,7 @@ def customer_tag_remove(*, actor, customer: Customer, tag: Tag, via: str = "web"
     if deleted:
         audit_record(actor=actor, action="customer.tag_remove", obj=customer, changes={"tags": [tag.name, None]},
                      via=via)
-        record_event(customer=customer, type="tag.removed", actor=actor, summary=str(tag), payload={"tag": tag.name})
+        record_event(customer=customer, type="tag.removed", actor=actor, payload={"tag": tag.name, "group": tag.group})
 
 
 @transaction.atomic
@@ -247,7 +244,6 @@ def consent_set(*, actor, customer: Customer, channel: str, granted: bool, sourc
         audit_record(actor=actor, action="customer.consent", obj=customer, via=via,
                      changes={f"consent.{channel}": [before, granted], "source": [None, consent.source]})
         record_event(customer=customer, type="consent.granted" if granted else "consent.withdrawn", actor=actor,
-                     summary=f"{ConsentChannel(channel).label} · {consent.source}",
                      payload={"channel": channel, "source": consent.source})
     return consent
 

@@ -8,4 +8,9 @@ class EventsConfig(AppConfig):
     verbose_name = _("Customer events")
 
     def ready(self) -> None:
+        from django.utils.module_loading import autodiscover_modules
+
         from fidelis.events import webhooks  # noqa: F401 - registers the webhook outbox handler
+
+        # Each app's renderers of the timeline sentence (`events.lines`).
+        autodiscover_modules("event_lines")

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fidelis.core.models import PublicIdModel, new_public_id
 from fidelis.events.errors import EventCode
+from fidelis.events.lines import event_line
 
 
 class EventType(models.TextChoices):
@@ -146,6 +147,11 @@ class Event(models.Model):
     def type_label(self) -> str:
         """The name of the type in the viewer's language (the `event_type` template filter gives the same)."""
         return EVENT_TYPE_LABELS.get(self.type, self.type)
+
+    @property
+    def line(self) -> str:
+        """The event as a sentence in the viewer's language, made from its payload (`events.lines`)."""
+        return event_line(self)
 
 
 class PendingDispatch(models.Model):

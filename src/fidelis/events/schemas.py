@@ -36,10 +36,15 @@ class EventOut(Schema):
     occurred_at: datetime
     channel: str
     touchpoint: str
-    summary: str
+    summary: str = Field(..., description="The event in a sentence, in the language of Accept-Language (made from "
+                                          "the payload for the types the platform knows; else the summary sent)")
     payload: dict[str, Any]
     idempotency_key: str | None
     created: bool
+
+    @staticmethod
+    def resolve_summary(obj) -> str:
+        return obj.line
 
     @staticmethod
     def resolve_customer(obj) -> str:

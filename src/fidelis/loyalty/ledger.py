@@ -141,13 +141,12 @@ def _timeline(member: Member, entry: PointsEntry) -> None:
 
 def timeline_event(program: Program, customer_id: int, number: str, entry_id: int, kind: str, points: int,
                    balance: int, occurred_at: datetime, reason: str, order_ref: str):
-    """Return the (unsaved) points.changed event of a ledger entry, for the member's timeline."""
-    summary = _("%(kind)s %(points)s %(name)s · balance %(balance)s") % {
-        "kind": EntryKind(kind).label, "points": f"{points:+d}", "name": program.currency_name, "balance": balance}
+    """Return the (unsaved) points.changed event of a ledger entry, for the member's timeline (its sentence is
+    made when shown: loyalty.event_lines)."""
     return Event(customer_id=customer_id, type="points.changed", occurred_at=occurred_at, channel="system",
-                 touchpoint=program.name, summary=summary,
+                 touchpoint=program.name,
                  payload={"member": number, "kind": kind, "points": points, "balance": balance, "entry": entry_id,
-                          "reason": reason, "order": order_ref})
+                          "reason": reason, "order": order_ref, "unit": program.currency_name})
 
 
 class Account(Protocol):

@@ -222,10 +222,8 @@ def member_enrol(*, actor, program: Program, customer, channel: str = "", referr
 
             record_event(customer=customer, type="member.joined", actor=actor, occurred_at=joined_at,
                          channel=channel or "system", touchpoint=program.name,
-                         summary=_("Joined %(program)s as %(number)s") % {"program": program.name,
-                                                                         "number": member.number},
                          payload={"member": member.number, "program": program.public_id,
-                                  "card": member.card_code},
+                                  "program_name": program.name, "card": member.card_code},
                          idempotency_key=f"member.joined:{program.public_id}:{customer.public_id}")
     return member, True
 
@@ -381,18 +379,19 @@ def coupon_issue(*, actor, template: CouponTemplate, customer, source: str = "ma
                                        valid_until=valid_until, source=source, rule=rule, event=event,
                                        issue_key=issue_key, issued_at=now)
         CouponTemplate.objects.filter(pk=locked.pk).update(issued_count=F("issued_count") + 1)
-        _coupon_event(coupon, "coupon.issued", _("Coupon %(name)s issued") % {"name": locked.name}, actor)
+        _coupon_event(coupon, "coupon.issued", actor)
         if getattr(actor, "is_authenticated", False):
             audit_record(actor=actor, action="loyalty.coupon_issue", obj=coupon, via=source,
                          changes={"template": [None, locked.name], "customer": [None, customer.number]})
     return coupon
 
 
-def _coupon_event(coupon: Coupon, type: str, summary: str, actor, key: str | None = None) -> None:
+def _coupon_event(coupon: Coupon, type: str, actor, key: str | None = None) -> None:
 
-    record_event(customer=coupon.customer, type=type, actor=actor, channel="system", summary=summary,
+    record_event(customer=coupon.customer, type=type, actor=actor, channel="system",
                  touchpoint=coupon.template.name,
                  payload={"coupon": coupon.code[-4:], "template": coupon.template.public_id,
+                          "name": coupon.template.name,
                           "order": coupon.order_ref, "discount": str(coupon.discount or "")},
                  idempotency_key=key)
 
@@ -466,8 +465,7 @@ def coupon_redeem(*, actor, code: str, order_ref: str, order_amount: Decimal | N
         coupon.discount = discount
         coupon.redeem_key = idempotency_key
         coupon.save(update_fields=["status", "redeemed_at", "order_ref", "discount", "redeem_key"])
-        _coupon_event(coupon, "coupon.redeemed", _("Coupon %(name)s used on order %(order)s")
-                      % {"name": coupon.template.name, "order": order_ref}, actor)
+        _coupon_event(coupon, "coupon.redeemed", actor)
         audit_record(actor=actor, action="loyalty.coupon_redeem", obj=coupon, via=via,
                      changes={"order": [None, order_ref], "discount": [None, str(discount)]})
     return coupon
@@ -497,8 +495,7 @@ def coupon_reverse(*, actor, coupon: Coupon, reason: str = "", via: str = "api")
     coupon.discount = None
     coupon.redeem_key = None
     coupon.save(update_fields=["status", "redeemed_at", "discount", "redeem_key"])
-    _coupon_event(coupon, "coupon.reversed", _("Coupon %(name)s given back (order %(order)s)")
-                  % {"name": coupon.template.name, "order": order_ref}, actor)
+    _coupon_event(coupon, "coupon.reversed", actor)
     audit_record(actor=actor, action="loyalty.coupon_reverse", obj=coupon, via=via,
                  changes={"order": [order_ref, None], "reason": [None, reason]})
     return coupon

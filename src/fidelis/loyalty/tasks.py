@@ -7,7 +7,6 @@ from celery import shared_task
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from fidelis.accounts.models import User
 from fidelis.events.models import Event
@@ -46,9 +45,8 @@ def expiry_notices() -> int:
                 day = timezone.localtime(row["expires_at"] - timedelta(microseconds=1)).date()
                 record_event(customer=member.customer, type="points.expiring", channel="system",
                              touchpoint=program.name,
-                             summary=_("%(points)s %(name)s expire on %(date)s") % {
-                                 "points": row["points"], "name": program.currency_name, "date": day.isoformat()},
-                             payload={"member": member.number, "points": row["points"], "expires_on": day.isoformat()},
+                             payload={"member": member.number, "points": row["points"], "expires_on": day.isoformat(),
+                                      "unit": program.currency_name},
                              idempotency_key=f"points.expiring:{member.pk}:{day.isoformat()}")
                 PointsLot.objects.filter(member_id=member.pk, expires_at=row["expires_at"]).update(notified=True)
                 sent += 1

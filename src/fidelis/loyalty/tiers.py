@@ -62,9 +62,8 @@ def tier_changed_event(program: Program, customer_id: int, number: str, before: 
                        when: datetime, reason: str) -> Event:
     """Return the (unsaved) tier.changed event of a member's move from `before` to `tier`."""
     up = before is None or tier.rank > before.rank
-    summary = (_("Upgraded to %(tier)s") if up else _("Moved down to %(tier)s")) % {"tier": tier.name}
     return Event(customer_id=customer_id, type="tier.changed", occurred_at=when, channel="system",
-                 touchpoint=program.name, summary=summary,
+                 touchpoint=program.name,
                  payload={"member": number, "from": before.name if before else None, "to": tier.name,
                           "direction": "up" if up else "down", "reason": reason})
 

@@ -28,13 +28,8 @@ from fidelis.pipeline.models import (
 )
 from fidelis.pipeline.services import (
     contract_event_payload,
-    contract_summary,
     opportunity_event_payload,
     pipeline_default,
-    summary_created,
-    summary_lost,
-    summary_moved,
-    summary_won,
 )
 from fidelis.sales.models import Order, PaymentMethod
 
@@ -128,24 +123,23 @@ def _timeline(opportunities: list[Opportunity], contracts: list[Contract], first
     """Return the events the pipeline services record, at the times the demo gave each step."""
     events = []
 
-    def add(customer_id, type_, at, actor, summary, payload):
-        events.append(Event(customer_id=customer_id, type=type_, occurred_at=at, actor=actor, summary=summary[:200],
-                            payload=payload))
+    def add(customer_id, type_, at, actor, payload):
+        events.append(Event(customer_id=customer_id, type=type_, occurred_at=at, actor=actor, payload=payload))
 
     for opp in opportunities:
-        add(opp.customer_id, "opportunity.created", opp.created_at, opp.owner, summary_created(opp, first),
+        add(opp.customer_id, "opportunity.created", opp.created_at, opp.owner,
             opportunity_event_payload(opp, first, source=opp.source))
         if opp.stage_id != first.pk:
             add(opp.customer_id, "opportunity.stage_changed", opp.stage_changed_at, opp.owner,
-                summary_moved(opp, first, opp.stage), opportunity_event_payload(opp, from_stage=first.name))
+                opportunity_event_payload(opp, from_stage=first.name))
         if opp.status == StageKind.WON:
-            add(opp.customer_id, "opportunity.won", opp.closed_at, opp.owner, summary_won(opp),
+            add(opp.customer_id, "opportunity.won", opp.closed_at, opp.owner,
                 opportunity_event_payload(opp))
         elif opp.status == StageKind.LOST:
-            add(opp.customer_id, "opportunity.lost", opp.closed_at, opp.owner, summary_lost(opp),
+            add(opp.customer_id, "opportunity.lost", opp.closed_at, opp.owner,
                 opportunity_event_payload(opp, lost_reason=opp.lost_reason, lost_note=opp.lost_note))
     for contract in contracts:
-        add(contract.customer_id, "contract.signed", contract.created_at, contract.owner, contract_summary(contract),
+        add(contract.customer_id, "contract.signed", contract.created_at, contract.owner,
             contract_event_payload(contract))
     return events
 

@@ -278,25 +278,8 @@ def opportunity_event_payload(opportunity: Opportunity, at_stage: Stage | None =
             **payload}
 
 
-def summary_created(opportunity: Opportunity, stage: Stage) -> str:
-    return _("Opportunity: %(title)s (%(stage)s)") % {"title": opportunity.title, "stage": stage.name}
-
-
-def summary_moved(opportunity: Opportunity, source: Stage, target: Stage) -> str:
-    return _("%(title)s: %(from)s → %(to)s") % {"title": opportunity.title, "from": source.name, "to": target.name}
-
-
-def summary_won(opportunity: Opportunity) -> str:
-    return _("Won: %(title)s ¥%(amount)s") % {"title": opportunity.title, "amount": opportunity.expected_amount or 0}
-
-
-def summary_lost(opportunity: Opportunity) -> str:
-    return _("Lost: %(title)s (%(reason)s)") % {"title": opportunity.title,
-                                                "reason": opportunity.get_lost_reason_display()}
-
-
-def _event(opportunity: Opportunity, type: str, actor, summary: str, **payload) -> None:
-    record_event(customer=opportunity.customer, type=type, actor=actor, summary=summary[:200],
+def _event(opportunity: Opportunity, type: str, actor, **payload) -> None:
+    record_event(customer=opportunity.customer, type=type, actor=actor,
                  payload=opportunity_event_payload(opportunity, **payload))
 
 
@@ -330,8 +313,7 @@ def opportunity_create(*, actor, customer: Customer, title: str, source: str = O
                                           changed_by=_actor_user(actor), changed_at=opportunity.created_at)
     audit_record(actor=actor, action="opportunity.create", obj=opportunity, via=via,
                  changes={k: [None, v] for k, v in _snapshot(opportunity).items() if v not in (None, "")})
-    _event(opportunity, "opportunity.created", actor, summary_created(opportunity, the_stage),
-           source=opportunity.source)
+    _event(opportunity, "opportunity.created", actor, source=opportunity.source)
     return opportunity
 
 
@@ -359,10 +341,8 @@ def opportunity_update(*, actor, opportunity: Opportunity, data: dict[str, Any],
         opportunity.save()
         audit_record(actor=actor, action="opportunity.update", obj=opportunity, via=via, changes=changes)
         if "owner" in changes:
-            _event(opportunity, "opportunity.reassigned", actor,
-                   _("Opportunity %(title)s now with %(owner)s") % {"title": opportunity.title,
-                                                                    "owner": opportunity.owner},
-                   owner=opportunity.owner.username)
+            _event(opportunity, "opportunity.reassigned", actor, owner=opportunity.owner.username,
+                   owner_name=str(opportunity.owner))
     return opportunity
 
 
@@ -418,8 +398,7 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
     if moved:
         OpportunityStageChange.objects.create(opportunity=opportunity, from_stage=source_stage, to_stage=target,
                                               changed_by=_actor_user(actor), changed_at=now)
-        _event(opportunity, "opportunity.stage_changed", actor, summary_moved(opportunity, source_stage, target),
-               from_stage=source_stage.name)
+        _event(opportunity, "opportunity.stage_changed", actor, from_stage=source_stage.name)
     produced: dict[str, str] = {}
     if moved and target.kind == StageKind.WON:
         if order:
@@ -435,10 +414,10 @@ def opportunity_move(*, actor, opportunity: Opportunity, stage: Any, data: dict[
             made_contract = contract_create(actor=actor, customer=opportunity.customer, opportunity=opportunity,
                                             owner=opportunity.owner, via=via, **options)
             produced["contract"] = made_contract.number
-        _event(opportunity, "opportunity.won", actor, summary_won(opportunity), **produced)
+        _event(opportunity, "opportunity.won", actor, **produced)
     elif moved and target.kind == StageKind.LOST:
-        _event(opportunity, "opportunity.lost", actor, summary_lost(opportunity),
-               lost_reason=opportunity.lost_reason, lost_note=opportunity.lost_note)
+        _event(opportunity, "opportunity.lost", actor, lost_reason=opportunity.lost_reason,
+               lost_note=opportunity.lost_note)
     changes.update({k: [None, v] for k, v in produced.items()})
     audit_record(actor=actor, action="opportunity.move" if moved else "opportunity.update", obj=opportunity,
                  via=via, changes=changes)
@@ -505,10 +484,6 @@ def contract_event_payload(contract: Contract) -> dict[str, Any]:
             "renewal_of": contract.renewal_of.number if contract.renewal_of_id else ""}
 
 
-def contract_summary(contract: Contract) -> str:
-    return f"{contract.number} ¥{contract.amount} · {contract.start_date}–{contract.end_date}"
-
-
 @transaction.atomic
 def contract_create(*, actor, customer: Customer, number: Any, amount: Any, start_date: Any, end_date: Any,
                     payment_method: str = PaymentMethod.TRANSFER, status: str = ContractStatus.ACTIVE,
@@ -539,7 +514,7 @@ def contract_create(*, actor, customer: Customer, number: Any, amount: Any, star
     audit_record(actor=actor, action="contract.create", obj=contract, via=via,
                  changes={k: [None, v] for k, v in _contract_snapshot(contract).items() if v not in (None, "")})
     record_event(customer=customer, type="contract.renewed" if renewal_of else "contract.signed", actor=actor,
-                 summary=contract_summary(contract), payload=contract_event_payload(contract))
+                 payload=contract_event_payload(contract))
     return contract
 
 
@@ -608,7 +583,6 @@ def contract_terminate(*, actor, contract: Contract, reason: str, via: str = "we
     audit_record(actor=actor, action="contract.terminate", obj=contract, via=via,
                  changes={"status": [before, contract.status], "reason": [None, reason]})
     record_event(customer=contract.customer, type="contract.terminated", actor=actor,
-                 summary=f"{contract.number} · {reason}"[:200],
                  payload={"contract": contract.public_id, "number": contract.number, "reason": reason})
     return contract
 
@@ -638,7 +612,6 @@ def contract_expiry_reminders(*, today: date | None = None, days: int | None = N
             if contract is None:
                 continue
             record_event(customer=contract.customer, type="contract.expiring",
-                         summary=f"{contract.number} · {contract.end_date.isoformat()}",
                          payload={"contract": contract.public_id, "number": contract.number,
                                   "end_date": contract.end_date.isoformat(), "amount": str(contract.amount),
                                   "owner": contract.owner_id},

@@ -306,11 +306,6 @@ def order_payload(order: Order, lines: list[OrderLine], *, place: str = "",
     }
 
 
-def order_summary(order: Order, place: str = "") -> str:
-    where = order.store.name if order.store else place or OrderChannel(order.channel).label
-    return f"{where} ¥{order.paid_amount} · {order.order_no}"
-
-
 def paid_event_key(order: Order) -> str:
     """Return the idempotency key of an order's order.paid event (one per order, whoever writes it)."""
     return paid_event_key_for(order.order_no)
@@ -403,7 +398,7 @@ def order_create(*, actor, customer: Customer, lines: list[dict[str, Any]], chan
         "paid_amount": [None, str(order.paid_amount)], "lines": [None, len(rows)]})
     order.event, _new = record_event(
         customer=customer, type="order.paid", actor=actor, occurred_at=paid_at, channel=channel,
-        touchpoint=the_store.name if the_store else place, summary=order_summary(order, place),
+        touchpoint=the_store.name if the_store else place,
         payload=order_payload(order, rows, place=place, categories=categories), idempotency_key=paid_event_key(order))
     order.created = True
     return order
@@ -506,7 +501,6 @@ def order_refund(*, actor, order: Order, amount: Decimal | str | None, reason: s
     refund.event, _new = record_event(
         customer=order.customer, type="order.refunded", actor=actor, channel=order.channel,
         touchpoint=order.store.name if order.store else "",
-        summary=f"{order.order_no} −¥{refund_amount} · {reason}"[:200],
         payload={"order_no": order.order_no, "amount": str(refund_amount), "currency": CURRENCY,
                  "refunded_total": str(order.refunded_amount), "paid_amount": str(order.paid_amount),
                  "store": order.store.code if order.store else "", "channel": order.channel, "reason": reason,

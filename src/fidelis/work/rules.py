@@ -108,7 +108,7 @@ def follow_up_tasks_create(event_id: int) -> list[Task]:
                     actor=None, title=rule_title(rule, event), due_at=rule_due(rule, event), owner=owner,
                     customer=event.customer, priority=rule.priority, remind_before=rule.remind_before,
                     source=TaskSource.FOLLOW_UP, rule=rule, source_event=event, source_order_no=order_no,
-                    via="rule", notes=event.summary))
+                    via="rule", notes=event.line))
         except IntegrityError:
             continue
     return created

@@ -144,10 +144,10 @@ def _snapshot(task: Task) -> dict[str, Any]:
     }
 
 
-def _timeline(task: Task, type: str, actor, summary: str, **payload: Any) -> None:
+def _timeline(task: Task, type: str, actor, **payload: Any) -> None:
     if task.customer_id is None:
         return
-    record_event(customer=task.customer, type=type, actor=actor, summary=summary,
+    record_event(customer=task.customer, type=type, actor=actor,
                  payload={"task": task.public_id, "title": task.title, "due_at": task.due_at.isoformat(),
                           "owner": task.owner.username, **payload})
 
@@ -187,7 +187,7 @@ def interaction_log(*, actor, customer: Customer, type: str, channel: str, outco
     if len(text) > INTERACTION_TEXT_MAX:
         raise DomainError(_("At most %(n)s characters.") % {"n": INTERACTION_TEXT_MAX}, code=WorkCode.TOO_LONG,
                           field="text")
-    event, _new = record_event(customer=customer, type=type, actor=actor, channel=channel, summary=text,
+    event, _new = record_event(customer=customer, type=type, actor=actor, channel=channel,
                                payload={"outcome": outcome, "text": text})
     due = parse_when(follow_up_at, "follow_up_at")
     if due is not None:
@@ -233,7 +233,7 @@ def task_create(*, actor, title: str, due_at: datetime | str, owner: Any = None,
     task.save()
     audit_record(actor=actor, action="task.create", obj=task, via=via,
                  changes={k: [None, v] for k, v in _snapshot(task).items() if v not in ("", None)})
-    _timeline(task, "task.created", actor, _("Task: %(title)s") % {"title": task.title})
+    _timeline(task, "task.created", actor)
     return task
 
 
@@ -320,11 +320,8 @@ def task_complete(*, actor, task: Task, via: str = "web", now: datetime | None =
     audit_record(actor=actor, action="task.complete", obj=task, via=via,
                  changes={"status": [TaskStatus.OPEN, TaskStatus.DONE],
                           **({"next": [None, following.public_id]} if following else {})})
-    summary = _("Done: %(title)s") % {"title": task.title}
-    if following is not None:
-        summary += " · " + _("next due %(date)s") % {
-            "date": timezone.localtime(following.due_at).strftime("%Y-%m-%d %H:%M")}
-    _timeline(task, "task.done", actor, summary, next=following.public_id if following else None)
+    _timeline(task, "task.done", actor, next=following.public_id if following else None,
+              next_due=following.due_at.isoformat() if following else None)
     task.next_occurrence = following
     return task
 
@@ -339,7 +336,7 @@ def task_reopen(*, actor, task: Task, via: str = "web") -> Task:
     task.status, task.done_at = TaskStatus.OPEN, None
     task.save(update_fields=["status", "done_at", "updated_at"])
     audit_record(actor=actor, action="task.reopen", obj=task, via=via, changes={"status": [before, task.status]})
-    _timeline(task, "task.reopened", actor, _("Reopened: %(title)s") % {"title": task.title})
+    _timeline(task, "task.reopened", actor)
     return task
 
 
@@ -355,7 +352,7 @@ def task_cancel(*, actor, task: Task, via: str = "web") -> Task:
     task.save(update_fields=["status", "updated_at"])
     audit_record(actor=actor, action="task.cancel", obj=task, via=via,
                  changes={"status": [TaskStatus.OPEN, TaskStatus.CANCELLED]})
-    _timeline(task, "task.cancelled", actor, _("Cancelled: %(title)s") % {"title": task.title})
+    _timeline(task, "task.cancelled", actor)
     return task
 
 
