@@ -1,4 +1,12 @@
-"""How the customer archive reacts to events: the loyalty funnel only moves forward."""
+"""How the customer archive reacts to events: the loyalty funnel only moves forward.
+
+The stages are facts about a customer more than rungs of a ladder: people pay at the till without joining the
+member club, and join it on the official account without buying. The stored stage is the furthest step an event
+proved (a purchase makes a non-member a buyer, so lists and the dashboard find them among buyers), while the 360°
+funnel (`selectors.customer_lifecycle_funnel`) marks a step reached only when the customer has its fact: a buyer
+who never joined shows 会员 as not reached, not as passed. Each move is audited with the event that made it (its
+id and type), which is why the stage was reached.
+"""
 
 from collections import defaultdict
 
@@ -46,7 +54,7 @@ def advance_lifecycle_stages(event_ids: list[int]) -> int:
                 continue
             entries.append(audit_entry(actor=None, action="customer.stage_advance", obj=customer, via="rule",
                                        changes={"lifecycle_stage": [customer.lifecycle_stage, target],
-                                                "event": [None, public_id]}))
+                                                "event": [None, public_id], "event_type": [None, type]}))
             customer.lifecycle_stage = target
             moved.add(customer_id)
         by_stage: dict[str, list[int]] = defaultdict(list)

@@ -3,7 +3,7 @@
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.models import User
@@ -11,8 +11,9 @@ from fidelis.accounts.permissions import has_capability, sees_all_customers
 from fidelis.core.errors import DomainError, NotFound
 from fidelis.core.rows import ModelColumns
 from fidelis.customers.errors import CustomerCode
-from fidelis.customers.models import Customer, Tag
+from fidelis.customers.models import Customer, LifecycleStage, Tag
 from fidelis.customers.normalize import is_han, looks_like_phone, name_key, query_digits
+from fidelis.customers.rules import STAGE_FOR_EVENT
 from fidelis.events.models import Event
 
 
@@ -148,6 +149,34 @@ def customer_search(user, q: str, *, limit: int = 20) -> list[Customer]:
             for customer in base.filter(customertag__tag=tag).order_by("pk")[: limit - len(seen)]:
                 seen.setdefault(customer.pk, customer)
     return list(seen.values())[:limit]
+
+
+def customer_lifecycle_funnel(customer: Customer) -> dict:
+    """Return the customer's lifecycle funnel: each stage with its state, and the fact that proves the stage.
+
+    A stage proved by an event (follower, member, buyer: `rules.STAGE_FOR_EVENT`) is reached when the customer has
+    that event, wherever the stored stage is: a buyer who never joined the club has the member stage "skipped",
+    not "done". The others (interested, loyal member, advocate) are reached up to the stored stage. The reason is
+    the first event of the stored stage's type ({"type", "at"}), None for a stage set by hand or by an import. One
+    query.
+    """
+    fact_of = {stage: type for type, stage in STAGE_FOR_EVENT.items()}
+    first = dict(Event.objects.filter(customer=customer, type__in=list(STAGE_FOR_EVENT)).order_by()
+                 .values("type").annotate(at=Min("occurred_at")).values_list("type", "at"))
+    stages = LifecycleStage.values
+    index = stages.index(customer.lifecycle_stage) if customer.lifecycle_stage in stages else -1
+    steps = []
+    for i, (value, label) in enumerate(LifecycleStage.choices):
+        if i == index:
+            state = "current"
+        elif value in fact_of:
+            state = "done" if fact_of[value] in first else "skipped" if i < index else ""
+        else:
+            state = "done" if i < index else ""
+        steps.append({"value": value, "label": label, "state": state})
+    proof = fact_of.get(customer.lifecycle_stage)
+    reason = {"type": proof, "at": first[proof]} if proof in first else None
+    return {"steps": steps, "reason": reason}
 
 
 def customer_timeline_page(customer: Customer, *, limit: int = 30, before_id: int | None = None) -> list[Event]:
