@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
+from fidelis.accounts.audit_labels import action_label
 from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.forms import TokenCreateForm, UserCreateForm, UserRoleForm
 from fidelis.accounts.models import ApiToken, AuditEntry, User
@@ -103,10 +104,12 @@ def audit_log(request):
     if obj:
         entries = entries.filter(Q(object_id=obj) | Q(object_repr__icontains=obj))
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    actions = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    # The codes recorded so far, named in the viewer's language (the code is the value the filter sends).
+    codes = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+    actions = sorted(((code, action_label(code)) for code in codes), key=lambda pair: pair[1])
     query = urlencode({k: v for k, v in (("actor", actor), ("action", action), ("object", obj)) if v})
     return render(request, "accounts/audit_log.html", {
-        "page": page, "actor": actor, "action": action, "object": obj, "actions": list(actions), "query": query,
+        "page": page, "actor": actor, "action": action, "object": obj, "actions": actions, "query": query,
         "actors": User.objects.order_by("username").values_list("username", flat=True),
     })
 

@@ -6,6 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 
+from fidelis.accounts.audit_labels import action_label, change_text, changes_shown
 from fidelis.events.models import EVENT_TYPE_LABELS, InteractionOutcome
 
 register = template.Library()
@@ -69,21 +70,23 @@ def mask_email(value: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def _shown(value) -> str:
-    if value is None or value == "":
-        return "∅"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_shown(v) for v in value) or "∅"
-    return str(value)
+@register.filter
+def audit_change(value) -> str:
+    """Return an audit change as "old → new" (a pair), or the recorded value as it is (of no known field)."""
+    return change_text("", "", value)
 
 
 @register.filter
-def audit_change(value) -> str:
-    """Return an audit change as "old → new" (a pair), or the recorded value as it is."""
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        old, new = value
-        return _shown(new) if old is None else f"{_shown(old)} → {_shown(new)}"
-    return _shown(value)
+def audit_action(value: str) -> str:
+    """Return the name of an audited action in the viewer's language (an unknown code as it is)."""
+    return action_label(value)
+
+
+@register.filter
+def audit_changes(entry) -> list[tuple[str, str]]:
+    """Return an audit entry's changes as (field, "old → new") pairs: fields by their names and values by their
+    choices' labels, in the viewer's language."""
+    return changes_shown(entry.object_type, entry.changes)
 
 
 @register.filter(expects_localtime=True)
