@@ -10,8 +10,15 @@ from django.utils import timezone, translation
 
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.core.errors import DomainError
-from fidelis.sales.reports import ReportQuery, period_starts, report_table, sales_report
-from fidelis.sales.services import order_create, order_refund
+from fidelis.sales.reports import (
+    OTHERS_COLOUR,
+    PALETTE,
+    ReportQuery,
+    period_starts,
+    report_table,
+    sales_report,
+)
+from fidelis.sales.services import order_create, order_refund, store_save
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +150,33 @@ def test_daily_totals_kept_by_orders_refunds_and_imports_equal_a_rebuild_from_th
             query = _query(dimension=dimension, period=period, start="2026-03-01", end="2026-04-30")
             assert sorted(reports._grouped(manager, query)) == sorted(reports._grouped_live(manager, query)), \
                 (dimension, period)
+
+
+def test_report_of_thirteen_stores_shows_the_best_nine_each_in_its_colour_and_the_rest_as_others(client, manager,
+                                                                                                    catalogue, shopper):
+    # given thirteen stores, the n-th selling n coffees in March 2026 (two of them exist in the catalogue)
+    for n in range(3, 14):
+        store_save(actor=manager, data={"code": f"B1-{n:02d}", "name": f"店铺{n}"})
+    codes = ["1F-01", "2F-01", *[f"B1-{n:02d}" for n in range(3, 14)]]
+    for n, code in enumerate(codes, start=1):
+        order_create(actor=manager, customer=shopper, channel="store", store=code, payment_method="cash",
+                     paid_at=_at("2026-03-10"), lines=[{"product": catalogue["products"]["CF-001"], "quantity": n}])
+    # when the report by store is shown
+    client.force_login(manager)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get("/sales/reports/", {"dimension": "store", "start": "2026-03-01", "end": "2026-04-30"})
+    # then the nine best stores have a row each, the four smallest one row "其他（4）" with their sums
+    rows = page.context["report"].rows
+    assert [r.label for r in rows[:9]] == [f"B1-{n:02d} 店铺{n}" for n in range(13, 4, -1)]
+    assert (rows[9].label, rows[9].others, rows[9].total, rows[9].count) == (
+        "其他（4）", True, Decimal("28.00") * (1 + 2 + 3 + 4), 4)
+    # and the chart gives the ten rows ten different colours, the others grey, the legend in the table's order
+    chart = page.context["chart"]
+    colours = [trace["marker"]["color"] for trace in chart["data"]]
+    assert colours == [*PALETTE, OTHERS_COLOUR] and len(set(colours)) == 10
+    assert [trace["name"] for trace in chart["data"]] == [r.label for r in rows]
+    assert chart["layout"]["legend"]["traceorder"] == "normal"
+    # and the table sits in a wrapper that scrolls sideways and can be scrolled with the keyboard
+    body = page.content.decode()
+    assert '<section class="card table-wrap" id="report-table-wrap" tabindex="0" role="region"' in body
+    assert body.index('id="report-table-wrap"') < body.index('id="report-table"')

@@ -41,7 +41,12 @@ DIMENSIONS = {
 PERIODS = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": gettext_lazy("month")}
 _TRUNC = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
 MAX_DAYS = {"day": 92, "week": 2 * 366, "month": 10 * 366}  # at most ~100 columns
-TOP = 12  # rows shown by name; the rest are summed into "others"
+# The report's rows and the chart's colours go together: the best `TOP` rows by name, each in its own colour of a
+# qualitative palette (Tableau 10 without its grey), the rest summed into one "others" row in grey. With more rows
+# than colours, Plotly would give two stores one colour and the legend could not tell them apart.
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
+OTHERS_COLOUR = "#bab0ac"
+TOP = len(PALETTE)
 
 # The axes of the report charts: periods as the table labels them ("2026-11"), not as Plotly would read dates
 # ("Nov 2026", in English); amounts in whole yuan with thousands separators, not "1.5M".
@@ -111,6 +116,7 @@ class ReportRow:
     values: list[Decimal]
     total: Decimal
     count: int  # orders (store, channel) or pieces sold (category, product)
+    others: bool = False  # the sum of the rows beyond the best ones
 
 
 @dataclass
@@ -229,13 +235,19 @@ def sales_report(*, user, query: ReportQuery, top: int = TOP) -> SalesReport:
     if rest:
         values = [sum((by_key[k][i] for k in rest), Decimal("0")) for i in range(len(periods))]
         report.rows.append(ReportRow(key="", label=_("Others (%(n)s)") % {"n": len(rest)}, values=values,
-                                     total=sum(values, Decimal("0")), count=sum(counts[k] for k in rest)))
+                                     total=sum(values, Decimal("0")), count=sum(counts[k] for k in rest),
+                                     others=True))
     for row in report.rows:
         for i, value in enumerate(row.values):
             report.column_totals[i] += value
     report.total = sum(report.column_totals, Decimal("0"))
     report.count = sum(counts.values())
     return report
+
+
+def row_colours(report: SalesReport) -> list[str]:
+    """Return the chart colour of each row: the palette's in turn, grey for the others."""
+    return [OTHERS_COLOUR if row.others else PALETTE[i % len(PALETTE)] for i, row in enumerate(report.rows)]
 
 
 def report_table(report: SalesReport, *, period_format: str = "%Y-%m-%d") -> list[list]:

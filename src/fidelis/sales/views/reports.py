@@ -9,7 +9,15 @@ from django.utils.translation import gettext as _
 from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
 from fidelis.sales.exports import EXPORT_FORMATS, report_export
-from fidelis.sales.reports import CHART_AXES, DIMENSIONS, PERIODS, ReportQuery, report_table, sales_report
+from fidelis.sales.reports import (
+    CHART_AXES,
+    DIMENSIONS,
+    PERIODS,
+    ReportQuery,
+    report_table,
+    row_colours,
+    sales_report,
+)
 
 
 def _period_label(period: str) -> str:
@@ -17,13 +25,15 @@ def _period_label(period: str) -> str:
 
 
 def _chart(report) -> dict:
-    """Return the Plotly figure (data and layout) of the report: one bar trace per row, stacked."""
+    """Return the Plotly figure (data and layout) of the report: one bar trace per row, stacked, each row in its
+    own colour; the legend lists them in the table's order."""
     fmt = _period_label(report.query.period)
     x = [p.strftime(fmt) for p in report.periods]
-    return {"data": [{"type": "bar", "name": row.label, "x": x, "y": [float(v) for v in row.values]}
-                     for row in report.rows],
+    return {"data": [{"type": "bar", "name": row.label, "x": x, "y": [float(v) for v in row.values],
+                      "marker": {"color": colour}}
+                     for row, colour in zip(report.rows, row_colours(report), strict=True)],
             "layout": {"barmode": "stack", "margin": {"l": 50, "r": 10, "t": 10, "b": 40}, "height": 340,
-                       "legend": {"orientation": "h"}, **CHART_AXES}}
+                       "legend": {"orientation": "h", "traceorder": "normal"}, **CHART_AXES}}
 
 
 def _export(request, report, fmt: str) -> HttpResponse:
