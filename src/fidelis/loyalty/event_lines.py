@@ -13,10 +13,10 @@ def _unit(payload: dict) -> str:
 
 @line_for("member.joined")
 def joined_line(payload: dict, event) -> str | None:
-    program = payload.get("program_name") or event.touchpoint
+    number, program = payload["member"], payload.get("program_name") or event.touchpoint
     if not program:
         return None
-    return _("Joined %(program)s as %(number)s") % {"program": program, "number": payload["member"]}
+    return _("Joined %(program)s as %(number)s") % {"program": program, "number": number}
 
 
 @line_for("points.changed")
