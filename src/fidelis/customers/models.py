@@ -102,6 +102,8 @@ class Customer(PublicIdModel):
     merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                     verbose_name=_("merged into"))
     erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True,
+                                       help_text=_("Set by the clean-up list: the record needs no more attention."))
 
     objects = CustomerQuerySet.as_manager()
 
