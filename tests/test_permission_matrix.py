@@ -41,6 +41,8 @@ WEB = {
     "customers:duplicates": "customer.merge",
     "customers:duplicate_review": "customer.merge",
     "customers:merge_detail": "customer.merge",
+    "customers:cleanup": "customer.cleanup",
+    "customers:cleanup_tile": "customer.cleanup",
     "customers:detail": "customer.view",
     "customers:edit": "customer.change",
     "customers:tag_add": "customer.change",
@@ -174,7 +176,8 @@ def _sample_url(name, customer, manager):
     kwargs = {}
     if name.startswith("customers:") and name not in ("customers:list", "customers:search", "customers:create",
                                                       "customers:export", "customers:import_start",
-                                                      "customers:duplicates"):
+                                                      "customers:duplicates", "customers:cleanup",
+                                                      "customers:cleanup_tile"):
         kwargs["public_id"] = customer.public_id
     if name in ("customers:duplicate_review", "customers:merge_detail", "accounts:user_edit",
                 "accounts:token_revoke"):

@@ -19,6 +19,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "customer.import": frozenset({M, MG}),
     "customer.export": frozenset({M, MG}),
     "customer.merge": frozenset({M, MG}),
+    "customer.cleanup": frozenset({M, MG}),
     "customer.privacy": frozenset({MG}),
     "tag.manage": frozenset({M, MG}),
     "event.add": frozenset({S, M, SV, MG}),

@@ -147,6 +147,10 @@ for _name in ("FIDELIS_IMPORT_MAX_ROWS", "FIDELIS_IMPORT_MAX_COLUMNS", "FIDELIS_
     if globals()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")
 FIDELIS_DEFAULT_REGION = env_str("FIDELIS_DEFAULT_REGION", "CN")
+# The clean-up list (customers.cleanup): years without any event after which a customer needs attention, and the
+# data every record must have ("phone|email": at least one of them).
+FIDELIS_CLEANUP_INACTIVE_YEARS = env_int("FIDELIS_CLEANUP_INACTIVE_YEARS", 3)
+FIDELIS_CLEANUP_REQUIRED_FIELDS = env_list("FIDELIS_CLEANUP_REQUIRED_FIELDS", ["name", "phone|email"])
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fidelis.customers.views import exports, imports, merges, profile
+from fidelis.customers.views import cleanup, exports, imports, merges, profile
 
 app_name = "customers"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("duplicates/", merges.duplicate_list, name="duplicates"),
     path("duplicates/<int:pk>/", merges.duplicate_review, name="duplicate_review"),
     path("merges/<int:pk>/", merges.merge_detail, name="merge_detail"),
+    path("cleanup/", cleanup.cleanup_list, name="cleanup"),
+    path("cleanup/count/", cleanup.cleanup_tile, name="cleanup_tile"),
     path("<str:public_id>/", profile.customer_detail, name="detail"),
     path("<str:public_id>/edit/", profile.customer_edit, name="edit"),
     path("<str:public_id>/tags/", profile.tag_add, name="tag_add"),

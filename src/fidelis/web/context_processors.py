@@ -21,6 +21,7 @@ NAV = [
     ("customers:import_start", _("Import"), "customer.import", "import", ("customers:import_detail",)),
     ("customers:duplicates", _("Duplicates"), "customer.merge", "duplicates",
      ("customers:duplicate_review", "customers:merge_detail")),
+    ("customers:cleanup", _("Clean-up"), "customer.cleanup", "check", ()),
     ("accounts:users", _("Users"), "user.manage", "users", ("accounts:user_edit",)),
     ("accounts:tokens", _("API tokens"), "token.manage", "key", ()),
     ("events:webhooks", _("Webhooks"), "webhook.manage", "globe", ("events:webhook_edit",)),

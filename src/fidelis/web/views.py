@@ -28,6 +28,7 @@ def home(request):
         "my_day": my_day(request.user) if has_capability(request.user, "task.view") else None,
         "can_change_tasks": has_capability(request.user, "task.change"),
         "snooze_choices": SnoozeForm.CHOICES,
+        "can_clean_up": has_capability(request.user, "customer.cleanup"),
     }
     return render(request, "web/home.html", context)
 
