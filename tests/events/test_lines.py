@@ -5,8 +5,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -257,3 +258,25 @@ def test_coupon_issued_and_used_read_in_the_viewers_language(viewer, manager, me
     assert f"<div>优惠券 {template.name} 已在订单 S-9 核销</div>" in chinese
     assert f"<div>Coupon {template.name} issued</div>" in english
     assert f"<div>Coupon {template.name} used on order S-9</div>" in english
+
+
+# --- cost -----------------------------------------------------------------------------------------------------------
+
+
+def test_rendering_the_lines_runs_no_query_per_event(viewer, manager, customer):
+    # given: one event of each kind the archive records, then many more
+    customer_update(actor=manager, customer=customer, data={"interests": "咖啡"})
+    customer_tag_add(actor=manager, customer=customer, tag_name="VIP")
+    consent_set(actor=manager, customer=customer, channel="email", granted=True, source="官网")
+    _timeline(viewer, customer)  # the first request warms the session and the template caches
+    with CaptureQueriesContext(connection) as few:
+        _timeline(viewer, customer)
+    for n in range(20):
+        customer_tag_add(actor=manager, customer=customer, tag_name=f"标签{n}")
+        customer_update(actor=manager, customer=customer, data={"city": f"城市{n}"})
+    # when
+    with CaptureQueriesContext(connection) as many:
+        html = _timeline(viewer, customer)
+    # then: as many queries for 30 events as for 3
+    assert html.count('<li class="event"') == 30
+    assert len(many.captured_queries) == len(few.captured_queries)
