@@ -22,25 +22,28 @@ class ErrorItemOut(Schema):
 
 
 class ErrorOut(Schema):
-    """Every refusal: a stable code, a message in the caller's language, and the field it concerns."""
+    """The body of every refusal."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"description": gettext_lazy(
+        "Every refusal: a stable code, a message in the caller's language, and the field it concerns.")})
 
-    code: str = Field(..., description="Stable, for programs: invalid, required, not_found, forbidden, …")
-    message: str = Field(..., description="For people, in the language of Accept-Language")
-    field: str | None = Field(None, description="The field of the request the refusal concerns")
+    code: str = Field(..., description=gettext_lazy(
+        "Stable, for programs: invalid, required, not_found, forbidden, …"))
+    message: str = Field(..., description=gettext_lazy("For people, in the language of Accept-Language"))
+    field: str | None = Field(None, description=gettext_lazy("The field of the request the refusal concerns"))
     errors: list[ErrorItemOut] | dict[str, list[str]] | None = Field(
-        None, description="Every invalid field, when there are several")
+        None, description=gettext_lazy("Every invalid field, when there are several"))
 
 
-# What each error status means, documented on every operation that can answer it.
+# What each error status means, documented on every operation that can answer it (in the caller's language:
+# the document is built for each request).
 ERROR_RESPONSES = {
-    400: "Refused: the request cannot be carried out as sent (the field and the reason are named)",
-    401: "No valid API token or session",
-    403: "The token lacks the scope, or the user's role may not do this",
-    404: "Not found, or not visible to the caller",
-    409: "Conflicts with what is stored (an idempotency key used for another request, a duplicate)",
-    422: "A parameter or a field of the body is not valid (named in `field`)",
+    400: gettext_lazy("Refused: the request cannot be carried out as sent (the field and the reason are named)"),
+    401: gettext_lazy("No valid API token or session"),
+    403: gettext_lazy("The token lacks the scope, or the user's role may not do this"),
+    404: gettext_lazy("Not found, or not visible to the caller"),
+    409: gettext_lazy("Conflicts with what is stored (an idempotency key used for another request, a duplicate)"),
+    422: gettext_lazy("A parameter or a field of the body is not valid (named in `field`)"),
 }
 
 
@@ -119,9 +122,9 @@ class FidelisAPI(NinjaAPI):
 api = FidelisAPI(
     title="Fidelis API",
     version="1",
-    description=str(gettext_lazy(
+    description=gettext_lazy(
         "Customers, tags, consent and events; the member club (members, points, coupons, rewards); orders, "
-        "products, opportunities, pipelines and contracts; tasks — for POS, shops and WeChat official accounts.")),
+        "products, opportunities, pipelines and contracts; tasks — for POS, shops and WeChat official accounts."),
     urls_namespace="api",
     auth=API_AUTH,
     parser=TextParser(),
@@ -212,7 +215,7 @@ class MeOut(Schema):
     scopes: list[str]
 
 
-@api.get("/me", response=MeOut, tags=["me"], summary="Who is calling")
+@api.get("/me", response=MeOut, tags=["me"], summary=gettext_lazy("Who is calling"))
 def me(request):
     user = request.auth
     token = getattr(request, "api_token", None)

@@ -12,6 +12,7 @@ from typing import Literal
 from django.db import DatabaseError, transaction
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Query, Router, Schema, Status
 
 from fidelis.accounts.api_auth import requires
@@ -124,7 +125,8 @@ class MemberQuery(Schema):
     program: str | None = None
 
 
-@router.get("/members", response=MemberOut, summary="Find a member by phone, card/QR code or member number")
+@router.get("/members", response=MemberOut,
+            summary=gettext_lazy("Find a member by phone, card/QR code or member number"))
 @requires("loyalty:read", "loyalty.view")
 def member_find(request, filters: Query[MemberQuery]):
     member = _find_member(request.auth, number=filters.number, card=filters.card, phone=filters.phone,
@@ -132,8 +134,9 @@ def member_find(request, filters: Query[MemberQuery]):
     return member_out(member, detail=True)
 
 
-@router.post("/members", response={200: MemberOut, 201: MemberOut}, summary="Enrol a customer as a member",
-             description="Enrolling a member twice gives the existing membership back (200).")
+@router.post("/members", response={200: MemberOut, 201: MemberOut},
+             summary=gettext_lazy("Enrol a customer as a member"),
+             description=gettext_lazy("Enrolling a member twice gives the existing membership back (200)."))
 @requires("loyalty:write", "loyalty.operate")
 def member_enrol(request, payload: EnrolIn):
     program = _program(payload.program)
@@ -153,13 +156,15 @@ def member_enrol(request, payload: EnrolIn):
     return Status(201 if created else 200, member_out(member, detail=True, created=created))
 
 
-@router.get("/members/{number}", response=MemberOut, summary="A member: balance, tier, progress, coupons")
+@router.get("/members/{number}", response=MemberOut,
+            summary=gettext_lazy("A member: balance, tier, progress, coupons"))
 @requires("loyalty:read", "loyalty.view")
 def member_detail(request, number: Text):
     return member_out(member_get_for_user(request.auth, number=number), detail=True)
 
 
-@router.get("/members/{number}/card.svg", summary="The member's card code as a QR code or a Code 128 barcode (SVG)",
+@router.get("/members/{number}/card.svg",
+            summary=gettext_lazy("The member's card code as a QR code or a Code 128 barcode (SVG)"),
             response={200: None}, openapi_extra={"responses": {200: {"content": {"image/svg+xml": {}}}}})
 @requires("loyalty:read", "loyalty.view")
 def member_card_symbol(request, number: Text, kind: Literal["qr", "code128"] = "qr"):
@@ -167,7 +172,8 @@ def member_card_symbol(request, number: Text, kind: Literal["qr", "code128"] = "
     return HttpResponse(card_svg(member.card_code, kind), content_type="image/svg+xml")
 
 
-@router.get("/members/{number}/entries", response=list[EntryOut], summary="The member's points history")
+@router.get("/members/{number}/entries", response=list[EntryOut],
+            summary=gettext_lazy("The member's points history"))
 @requires("loyalty:read", "loyalty.view")
 def member_history(request, number: Text, before: BigInt | None = None, limit: Int = 50):
     member = member_get_for_user(request.auth, number=number)
@@ -177,7 +183,8 @@ def member_history(request, number: Text, before: BigInt | None = None, limit: I
              "rule": e.rule.name if e.rule else None, "expires_at": e.expires_at} for e in entries]
 
 
-@router.post("/members/{number}/adjust", response=EntryOut, summary="Adjust points (managers, with a reason)")
+@router.post("/members/{number}/adjust", response=EntryOut,
+             summary=gettext_lazy("Adjust points (managers, with a reason)"))
 @requires("loyalty:write", "loyalty.adjust")
 def member_adjust(request, number: Text, payload: AdjustIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
@@ -188,8 +195,9 @@ def member_adjust(request, number: Text, payload: AdjustIn, idempotency_key: str
             "expires_at": entry.expires_at}
 
 
-@router.post("/members/{number}/pay", response=PayOut, summary="Pay with points",
-             description="Takes the points and answers their value in CNY at the program's point value.")
+@router.post("/members/{number}/pay", response=PayOut, summary=gettext_lazy("Pay with points"),
+             description=gettext_lazy("Takes the points and answers their value in CNY at the program's "
+                                      "point value."))
 @requires("loyalty:write", "loyalty.operate")
 def member_pay(request, number: Text, payload: PayIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
@@ -198,7 +206,8 @@ def member_pay(request, number: Text, payload: PayIn, idempotency_key: str | Non
     return {"points": -entry.points, "value_cny": entry.amount, "balance": entry.balance_after, "entry": entry.pk}
 
 
-@router.post("/members/{number}/redeem", response=RedemptionOut, summary="Redeem a reward for points")
+@router.post("/members/{number}/redeem", response=RedemptionOut,
+             summary=gettext_lazy("Redeem a reward for points"))
 @requires("loyalty:write", "loyalty.operate")
 def member_redeem(request, number: Text, payload: RedeemIn, idempotency_key: str | None = KEY_HEADER):
     member = member_get_for_user(request.auth, number=number)
@@ -211,7 +220,7 @@ def member_redeem(request, number: Text, payload: RedeemIn, idempotency_key: str
             "coupon": coupon_out(redemption.coupon) if redemption.coupon else None}
 
 
-@router.get("/rewards", response=list[RewardOut], summary="The rewards catalogue")
+@router.get("/rewards", response=list[RewardOut], summary=gettext_lazy("The rewards catalogue"))
 @requires("loyalty:read", "loyalty.view")
 def reward_list(request, program: str | None = None):
     rewards = Reward.objects.filter(program=_program(program), is_active=True).select_related("min_tier")
@@ -258,11 +267,13 @@ def _already_sold(order: Order, member: Member, amount: Decimal) -> None:
                        field="amount")
 
 
-@router.post("/orders", response={200: PosOrderOut, 201: PosOrderOut}, summary="A paid order (order.paid)",
-             description="Records the sale as an order (one summary line; the store by its code when it is in the "
-                         "catalogue) with its order.paid event and applies the earn rules at once, in one "
-                         "transaction. One sale per order number: the same number again answers the first sale "
-                         "(200), with another amount or member it is refused (409).")
+@router.post("/orders", response={200: PosOrderOut, 201: PosOrderOut},
+             summary=gettext_lazy("A paid order (order.paid)"),
+             description=gettext_lazy("Records the sale as an order (one summary line; the store by its "
+                                      "code when it is in the catalogue) with its order.paid event and "
+                                      "applies the earn rules at once, in one transaction. One sale per "
+                                      "order number: the same number again answers the first sale (200), "
+                                      "with another amount or member it is refused (409)."))
 @requires("events:write", "order.add")
 def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_HEADER):
     header_idempotency_key(idempotency_key)  # refuses one too long; the order number names the sale
@@ -295,13 +306,16 @@ def order_paid(request, payload: PosOrderIn, idempotency_key: str | None = KEY_H
     return Status(*_pos_answer(program, member, order.event, order.created))
 
 
-@router.post("/refunds", response={200: PosOrderOut, 201: PosOrderOut}, summary="A refunded order (order.refunded)",
-             description="Refunds the order as the order page does (order.refunded, in one transaction): the amount "
-                         "is the amount refunded now, at most what is left of the order; the points the order "
-                         "earned are taken back in proportion, and partial refunds add up. Name each refund by its "
-                         "refund_no (or an Idempotency-Key): the same refund again answers the first. A refund of "
-                         "an order number not recorded yet is refused (409 order_unknown) and writes nothing: the "
-                         "till sends it again once the sale is in.")
+@router.post("/refunds", response={200: PosOrderOut, 201: PosOrderOut},
+             summary=gettext_lazy("A refunded order (order.refunded)"),
+             description=gettext_lazy("Refunds the order as the order page does (order.refunded, in one "
+                                      "transaction): the amount is the amount refunded now, at most what "
+                                      "is left of the order; the points the order earned are taken back in "
+                                      "proportion, and partial refunds add up. Name each refund by its "
+                                      "refund_no (or an Idempotency-Key): the same refund again answers "
+                                      "the first. A refund of an order number not recorded yet is refused "
+                                      "(409 order_unknown) and writes nothing: the till sends it again "
+                                      "once the sale is in."))
 @requires("events:write", "order.refund")
 def order_refunded(request, payload: PosRefundIn, idempotency_key: str | None = KEY_HEADER):
     key = header_idempotency_key(idempotency_key)
@@ -344,7 +358,8 @@ def _visible_coupon(request, code: str, member_number: str | None) -> Coupon:
     return coupon
 
 
-@router.post("/coupons/check", response=CouponCheckOut, summary="Check a coupon against an order")
+@router.post("/coupons/check", response=CouponCheckOut,
+             summary=gettext_lazy("Check a coupon against an order"))
 @requires("loyalty:read", "loyalty.view")
 def coupon_check(request, payload: CouponCheckIn):
     coupon = _visible_coupon(request, payload.code, payload.member)
@@ -356,7 +371,7 @@ def coupon_check(request, payload: CouponCheckIn):
     return {"code": coupon.code, "name": coupon.template.name, "valid": True, "discount": discount}
 
 
-@router.post("/coupons/redeem", response=CouponOut, summary="Use a coupon on an order")
+@router.post("/coupons/redeem", response=CouponOut, summary=gettext_lazy("Use a coupon on an order"))
 @requires("loyalty:write", "loyalty.operate")
 def coupon_redeem(request, payload: CouponRedeemIn, idempotency_key: str | None = KEY_HEADER):
     coupon = _visible_coupon(request, payload.code, payload.member)
@@ -365,9 +380,10 @@ def coupon_redeem(request, payload: CouponRedeemIn, idempotency_key: str | None 
     return coupon_out(coupon)
 
 
-@router.post("/coupons/{code}/reverse", response=CouponOut, summary="Give a used coupon back (managers, with a reason)",
-             description="A used coupon comes back by itself when its order is refunded in full; by hand only a "
-                         "manager may give it back, saying why.")
+@router.post("/coupons/{code}/reverse", response=CouponOut,
+             summary=gettext_lazy("Give a used coupon back (managers, with a reason)"),
+             description=gettext_lazy("A used coupon comes back by itself when its order is refunded in "
+                                      "full; by hand only a manager may give it back, saying why."))
 @requires("loyalty:write", "loyalty.adjust")
 def coupon_reverse(request, code: Text, payload: CouponReverseIn):
     coupon = _visible_coupon(request, code, None)

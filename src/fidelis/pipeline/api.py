@@ -3,6 +3,7 @@
 Writes that create something take an `Idempotency-Key` header where a client may retry them.
 """
 
+from django.utils.translation import gettext_lazy
 from ninja import Query, Router, Status
 
 from fidelis.accounts.api_auth import requires
@@ -57,8 +58,10 @@ def _opportunity(request, public_id: str):
     return selectors.opportunity_get_for_user(request.auth, public_id)
 
 
-@router.get("/opportunities", response=list[OpportunityOut], summary="Opportunities, latest change first",
-            description="A sales rep sees their own; managers, marketing and read-only users everyone's.")
+@router.get("/opportunities", response=list[OpportunityOut],
+            summary=gettext_lazy("Opportunities, latest change first"),
+            description=gettext_lazy("A sales rep sees their own; managers, marketing and read-only users "
+                                     "everyone's."))
 @requires("sales:read", "opportunity.view")
 def opportunity_list(request, filters: Query[OpportunityQuery]):
     qs = selectors.opportunity_list_filtered(request.auth, selectors.OpportunityFilters(
@@ -68,9 +71,10 @@ def opportunity_list(request, filters: Query[OpportunityQuery]):
     return [opportunity_out(o) for o in qs[filters.offset:filters.offset + filters.limit]]
 
 
-@router.post("/opportunities", response={201: OpportunityOut}, summary="Record an opportunity",
-             description="Starts in the first stage unless an open stage is named; the stage's required fields "
-                         "must be given. Records opportunity.created on the customer's timeline.")
+@router.post("/opportunities", response={201: OpportunityOut}, summary=gettext_lazy("Record an opportunity"),
+             description=gettext_lazy("Starts in the first stage unless an open stage is named; the "
+                                      "stage's required fields must be given. Records opportunity.created "
+                                      "on the customer's timeline."))
 @requires("sales:write", "opportunity.change")
 def opportunity_post(request, payload: OpportunityIn):
     customer = event_customer(request.auth, payload)
@@ -82,14 +86,16 @@ def opportunity_post(request, payload: OpportunityIn):
     return Status(201, opportunity_out(_opportunity(request, opportunity.public_id)))
 
 
-@router.get("/opportunities/{public_id}", response=OpportunityOut, summary="One opportunity")
+@router.get("/opportunities/{public_id}", response=OpportunityOut, summary=gettext_lazy("One opportunity"))
 @requires("sales:read", "opportunity.view")
 def opportunity_detail(request, public_id: Text):
     return opportunity_out(_opportunity(request, public_id))
 
 
-@router.patch("/opportunities/{public_id}", response=OpportunityOut, summary="Change an opportunity",
-              description="Only the fields sent change; `owner` (a user name) reassigns it (managers only).")
+@router.patch("/opportunities/{public_id}", response=OpportunityOut,
+              summary=gettext_lazy("Change an opportunity"),
+              description=gettext_lazy("Only the fields sent change; `owner` (a user name) reassigns it "
+                                       "(managers only)."))
 @requires("sales:write", "opportunity.change")
 def opportunity_patch(request, public_id: Text, payload: OpportunityPatch):
     opportunity = _opportunity(request, public_id)
@@ -98,10 +104,12 @@ def opportunity_patch(request, public_id: Text, payload: OpportunityPatch):
     return opportunity_out(_opportunity(request, public_id))
 
 
-@router.post("/opportunities/{public_id}/move", response=OpportunityOut, summary="Move an opportunity to a stage",
-             description="Entering a stage needs the fields it requires (send them along). A lost stage needs "
-                         "`lost_reason`; a won stage may record an `order` and register a `contract`. Records "
-                         "opportunity.stage_changed, and opportunity.won or opportunity.lost.")
+@router.post("/opportunities/{public_id}/move", response=OpportunityOut,
+             summary=gettext_lazy("Move an opportunity to a stage"),
+             description=gettext_lazy("Entering a stage needs the fields it requires (send them along). A "
+                                      "lost stage needs `lost_reason`; a won stage may record an `order` "
+                                      "and register a `contract`. Records opportunity.stage_changed, and "
+                                      "opportunity.won or opportunity.lost."))
 @requires("sales:write", "opportunity.change")
 def opportunity_move(request, public_id: Text, payload: MoveIn):
     opportunity = _opportunity(request, public_id)
@@ -118,7 +126,7 @@ def opportunity_move(request, public_id: Text, payload: MoveIn):
     return opportunity_out(_opportunity(request, public_id))
 
 
-@router.get("/contracts", response=list[ContractOut], summary="Contracts, latest start first")
+@router.get("/contracts", response=list[ContractOut], summary=gettext_lazy("Contracts, latest start first"))
 @requires("sales:read", "contract.view")
 def contract_list(request, filters: Query[ContractQuery]):
     qs = selectors.contract_list_filtered(request.auth, selectors.ContractFilters(
@@ -127,8 +135,9 @@ def contract_list(request, filters: Query[ContractQuery]):
     return [contract_out(c) for c in qs[filters.offset:filters.offset + filters.limit]]
 
 
-@router.post("/contracts", response={201: ContractOut}, summary="Register a contract",
-             description="A contract number is unique; the end date is not before the start date.")
+@router.post("/contracts", response={201: ContractOut}, summary=gettext_lazy("Register a contract"),
+             description=gettext_lazy("A contract number is unique; the end date is not before the start "
+                                      "date."))
 @requires("sales:write", "contract.change")
 def contract_post(request, payload: ContractIn):
     customer = event_customer(request.auth, payload)
@@ -142,16 +151,18 @@ def contract_post(request, payload: ContractIn):
     return Status(201, contract_out(selectors.contract_get_for_user(request.auth, contract.public_id)))
 
 
-@router.get("/contracts/{public_id}", response=ContractOut, summary="One contract")
+@router.get("/contracts/{public_id}", response=ContractOut, summary=gettext_lazy("One contract"))
 @requires("sales:read", "contract.view")
 def contract_detail(request, public_id: Text):
     return contract_out(selectors.contract_get_for_user(request.auth, public_id))
 
 
-@router.post("/contracts/{public_id}/renew", response={201: ContractOut}, summary="Renew a contract",
-             description="Registers the next contract (by default the same amount and length, starting the day "
-                         "after the old one ends), linked to the old one, which becomes `renewed`. Only an active "
-                         "or expired contract can be renewed; the new number must be unused.")
+@router.post("/contracts/{public_id}/renew", response={201: ContractOut},
+             summary=gettext_lazy("Renew a contract"),
+             description=gettext_lazy("Registers the next contract (by default the same amount and length, "
+                                      "starting the day after the old one ends), linked to the old one, "
+                                      "which becomes `renewed`. Only an active or expired contract can be "
+                                      "renewed; the new number must be unused."))
 @requires("sales:write", "contract.change")
 def contract_renew(request, public_id: Text, payload: ContractRenewIn):
     contract = selectors.contract_get_for_user(request.auth, public_id)
@@ -162,9 +173,11 @@ def contract_renew(request, public_id: Text, payload: ContractRenewIn):
     return Status(201, contract_out(selectors.contract_get_for_user(request.auth, new.public_id)))
 
 
-@router.post("/contracts/{public_id}/terminate", response=ContractOut, summary="End a contract early",
-             description="Needs a reason; records `contract.terminated` on the customer's timeline. A renewed or "
-                         "terminated contract cannot be terminated again.")
+@router.post("/contracts/{public_id}/terminate", response=ContractOut,
+             summary=gettext_lazy("End a contract early"),
+             description=gettext_lazy("Needs a reason; records `contract.terminated` on the customer's "
+                                      "timeline. A renewed or terminated contract cannot be terminated "
+                                      "again."))
 @requires("sales:write", "contract.change")
 def contract_terminate(request, public_id: Text, payload: ContractTerminateIn):
     contract = selectors.contract_get_for_user(request.auth, public_id)
@@ -199,15 +212,17 @@ def _stage_result(request, stage) -> dict:
     return next(s for s in pipeline_out(row)["stages"] if s["id"] == stage.pk)
 
 
-@router.get("/pipelines", response=list[PipelineOut], summary="The pipelines with their stages, default first")
+@router.get("/pipelines", response=list[PipelineOut],
+            summary=gettext_lazy("The pipelines with their stages, default first"))
 @requires("sales:read", "opportunity.view")
 def pipeline_list(request):
     return [pipeline_out(row) for row in selectors.pipelines_overview(request.auth)]
 
 
-@router.post("/pipelines", response={201: PipelineOut}, summary="Create a pipeline (managers)",
-             description="With the `stages` given (at least one open, one won and one lost) or the standard ones. "
-                         "`is_default: true` unsets the previous default.")
+@router.post("/pipelines", response={201: PipelineOut}, summary=gettext_lazy("Create a pipeline (managers)"),
+             description=gettext_lazy("With the `stages` given (at least one open, one won and one lost) "
+                                      "or the standard ones. `is_default: true` unsets the previous "
+                                      "default."))
 @requires("sales:write", "pipeline.manage")
 def pipeline_post(request, payload: PipelineIn):
     stages = ([stage.model_dump(exclude_none=True) for stage in payload.stages] if payload.stages is not None
@@ -217,9 +232,11 @@ def pipeline_post(request, payload: PipelineIn):
     return Status(201, pipeline_out(_pipeline_row(request, pipeline.pk)))
 
 
-@router.patch("/pipelines/{pipeline_id}", response=PipelineOut, summary="Change a pipeline (managers)",
-              description="Only the fields sent change; `is_default: true` unsets the "
-                          "previous default, and the default cannot be switched off or made inactive.")
+@router.patch("/pipelines/{pipeline_id}", response=PipelineOut,
+              summary=gettext_lazy("Change a pipeline (managers)"),
+              description=gettext_lazy("Only the fields sent change; `is_default: true` unsets the "
+                                       "previous default, and the default cannot be switched off or made "
+                                       "inactive."))
 @requires("sales:write", "pipeline.manage")
 def pipeline_patch(request, pipeline_id: RowId, payload: PipelinePatch):
     pipeline = selectors.pipeline_get(pipeline_id)
@@ -228,8 +245,9 @@ def pipeline_patch(request, pipeline_id: RowId, payload: PipelinePatch):
     return pipeline_out(_pipeline_row(request, pipeline.pk))
 
 
-@router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut}, summary="Add a stage to a pipeline (managers)",
-             description="The stage goes last unless a `position` is given.")
+@router.post("/pipelines/{pipeline_id}/stages", response={201: StageOut},
+             summary=gettext_lazy("Add a stage to a pipeline (managers)"),
+             description=gettext_lazy("The stage goes last unless a `position` is given."))
 @requires("sales:write", "pipeline.manage")
 def stage_post(request, pipeline_id: RowId, payload: StageIn):
     pipeline = selectors.pipeline_get(pipeline_id)
@@ -237,9 +255,10 @@ def stage_post(request, pipeline_id: RowId, payload: StageIn):
     return Status(201, _stage_result(request, stage))
 
 
-@router.patch("/stages/{stage_id}", response=StageOut, summary="Change a stage (managers)",
-              description="Only the fields sent change; `position` moves it. Its kind "
-                          "stays while opportunities are in it; the pipeline keeps an open, a won and a lost stage.")
+@router.patch("/stages/{stage_id}", response=StageOut, summary=gettext_lazy("Change a stage (managers)"),
+              description=gettext_lazy("Only the fields sent change; `position` moves it. Its kind stays "
+                                       "while opportunities are in it; the pipeline keeps an open, a won "
+                                       "and a lost stage."))
 @requires("sales:write", "pipeline.manage")
 def stage_patch(request, stage_id: RowId, payload: StagePatch):
     stage = selectors.stage_get(stage_id)
@@ -248,9 +267,10 @@ def stage_patch(request, stage_id: RowId, payload: StagePatch):
     return _stage_result(request, stage)
 
 
-@router.delete("/stages/{stage_id}", response={204: None}, summary="Delete a stage (managers)",
-               description="Refused (400) while opportunities are in the stage or when "
-                           "they have passed through it, and for the pipeline's last open, won or lost stage.")
+@router.delete("/stages/{stage_id}", response={204: None}, summary=gettext_lazy("Delete a stage (managers)"),
+               description=gettext_lazy("Refused (400) while opportunities are in the stage or when they "
+                                        "have passed through it, and for the pipeline's last open, won or "
+                                        "lost stage."))
 @requires("sales:write", "pipeline.manage")
 def stage_delete(request, stage_id: RowId):
     stage_services.stage_delete(actor=request.auth, stage=selectors.stage_get(stage_id), via="api")

@@ -7,6 +7,7 @@ header: the same key again gives the first answer again and no second effect (`f
 
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Query, Router, Status
 
 from fidelis.accounts.api_auth import requires
@@ -62,14 +63,14 @@ def order_out(order: Order, *, lines=None, refunds=None, created: bool | None = 
     }
 
 
-@router.get("/stores", response=list[StoreOut], summary="The stores (shops, branches)")
+@router.get("/stores", response=list[StoreOut], summary=gettext_lazy("The stores (shops, branches)"))
 @requires("sales:read", "order.view")
 def store_list(request):
     return list(selectors.stores_active())
 
 
-@router.get("/products", response=list[ProductOut], summary="The product catalogue",
-            description="Filter by SKU or name (`q`), category name, and `active` (1 or 0).")
+@router.get("/products", response=list[ProductOut], summary=gettext_lazy("The product catalogue"),
+            description=gettext_lazy("Filter by SKU or name (`q`), category name, and `active` (1 or 0)."))
 @requires("sales:read", "order.view")
 def product_list(request, q: str = "", category: str = "", active: str = "1", limit: Int = 200, offset: Int = 0):
     category_id = None
@@ -82,7 +83,7 @@ def product_list(request, q: str = "", category: str = "", active: str = "1", li
     return [product_out(p) for p in qs[max(offset, 0):max(offset, 0) + limit]]
 
 
-@router.post("/products", response={201: ProductOut}, summary="Add a product")
+@router.post("/products", response={201: ProductOut}, summary=gettext_lazy("Add a product"))
 @requires("sales:write", "product.manage")
 def product_create(request, payload: ProductIn):
     category = ProductCategory.objects.filter(name=payload.category.strip()).first()
@@ -95,9 +96,10 @@ def product_create(request, payload: ProductIn):
     return Status(201, product_out(product))
 
 
-@router.get("/orders", response=list[OrderOut], summary="Orders, newest first",
-            description="Filters: paid between date_from and date_to (inclusive), store code, channel, status, "
-                        "customer public id, order number (or its beginning).")
+@router.get("/orders", response=list[OrderOut], summary=gettext_lazy("Orders, newest first"),
+            description=gettext_lazy("Filters: paid between date_from and date_to (inclusive), store code, "
+                                     "channel, status, customer public id, order number (or its "
+                                     "beginning)."))
 @requires("sales:read", "order.view")
 def order_list(request, filters: Query[OrderQuery]):
     qs = selectors.order_list_filtered(request.auth, selectors.OrderFilters(
@@ -108,10 +110,11 @@ def order_list(request, filters: Query[OrderQuery]):
     return [order_out(o, lines=list(o.lines.all())) for o in orders]
 
 
-@router.post("/orders", response={200: OrderOut, 201: OrderOut}, summary="Record a paid order",
-             description="Writes the order, its lines and the customer's order.paid event (the member club awards "
-                         "the points). The same Idempotency-Key again gives the first answer again "
-                         "(Idempotent-Replayed: true) and writes nothing.")
+@router.post("/orders", response={200: OrderOut, 201: OrderOut}, summary=gettext_lazy("Record a paid order"),
+             description=gettext_lazy("Writes the order, its lines and the customer's order.paid event "
+                                      "(the member club awards the points). The same Idempotency-Key again "
+                                      "gives the first answer again (Idempotent-Replayed: true) and writes "
+                                      "nothing."))
 @requires("sales:write", "order.add")
 def order_post(request, payload: OrderIn, idempotency_key: str | None = KEY_HEADER):
     key = header_idempotency_key(idempotency_key)
@@ -128,7 +131,8 @@ def order_post(request, payload: OrderIn, idempotency_key: str | None = KEY_HEAD
     return Status(201 if created else 200, order_out(order, created=created, refunds=refunds))
 
 
-@router.get("/orders/{number}", response=OrderOut, summary="One order by its order number, with lines and refunds")
+@router.get("/orders/{number}", response=OrderOut,
+            summary=gettext_lazy("One order by its order number, with lines and refunds"))
 @requires("sales:read", "order.view")
 def order_detail(request, number: Text):
     order = selectors.order_get_for_user(request.auth, order_no=number)
@@ -136,10 +140,11 @@ def order_detail(request, number: Text):
 
 
 @router.post("/orders/{number}/refunds", response={200: RefundResultOut, 201: RefundResultOut},
-             summary="Refund all or part of an order",
-             description="Without an amount, the paid value of the lines named is refunded. A refund larger than "
-                         "what is left is refused. The customer's order.refunded event follows (the member club "
-                         "takes the points back in proportion). Idempotent on the Idempotency-Key header.")
+             summary=gettext_lazy("Refund all or part of an order"),
+             description=gettext_lazy("Without an amount, the paid value of the lines named is refunded. A "
+                                      "refund larger than what is left is refused. The customer's "
+                                      "order.refunded event follows (the member club takes the points back "
+                                      "in proportion). Idempotent on the Idempotency-Key header."))
 @requires("sales:write", "order.refund")
 def order_refund_post(request, number: Text, payload: RefundIn, idempotency_key: str | None = KEY_HEADER):
     order = selectors.order_get_for_user(request.auth, order_no=number)

@@ -5,6 +5,7 @@ answers 404."""
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Query, Router, Schema, Status
 
 from fidelis.accounts.api_auth import requires
@@ -48,10 +49,12 @@ class TaskQuery(Schema):
     offset: Int = 0
 
 
-@router.get("/tasks", response=list[TaskOut], summary="The caller's tasks (managers: scope=team)",
-            description="scope: mine (default), created (given to others), team (managers: everyone's, owner= one "
-                        "user's); status: open (default), done, cancelled or all; due: overdue, today or upcoming "
-                        "(the next 7 days); customer: a public id.")
+@router.get("/tasks", response=list[TaskOut],
+            summary=gettext_lazy("The caller's tasks (managers: scope=team)"),
+            description=gettext_lazy("scope: mine (default), created (given to others), team (managers: "
+                                     "everyone's, owner= one user's); status: open (default), done, "
+                                     "cancelled or all; due: overdue, today or upcoming (the next 7 days); "
+                                     "customer: a public id."))
 @requires("work:read", "task.view")
 def task_list(request, filters: Query[TaskQuery]):
     qs = selectors.task_list_filtered(request.auth, scope=filters.scope,
@@ -63,9 +66,10 @@ def task_list(request, filters: Query[TaskQuery]):
     return [task_out(t) for t in qs[offset:offset + limit]]
 
 
-@router.post("/tasks", response={200: TaskOut, 201: TaskOut}, summary="Create a task",
-             description="The same Idempotency-Key again gives the first answer again (Idempotent-Replayed: true); "
-                         "the key sent with another request is refused (409).")
+@router.post("/tasks", response={200: TaskOut, 201: TaskOut}, summary=gettext_lazy("Create a task"),
+             description=gettext_lazy("The same Idempotency-Key again gives the first answer again "
+                                      "(Idempotent-Replayed: true); the key sent with another request is "
+                                      "refused (409)."))
 @requires("work:write", "task.change")
 def task_create(request, payload: TaskIn, idempotency_key: str | None = KEY_HEADER):
     key = header_idempotency_key(idempotency_key)
@@ -92,15 +96,16 @@ def task_create(request, payload: TaskIn, idempotency_key: str | None = KEY_HEAD
     return Status(200, task_out(_reload(request.auth, found), created=False))
 
 
-@router.get("/tasks/{public_id}", response=TaskOut, summary="A task")
+@router.get("/tasks/{public_id}", response=TaskOut, summary=gettext_lazy("A task"))
 @requires("work:read", "task.view")
 def task_detail(request, public_id: Text):
     return task_out(selectors.task_get_for_user(request.auth, public_id))
 
 
-@router.patch("/tasks/{public_id}", response=TaskOut, summary="Change a task",
-              description="Only the fields sent change; a new due_at keeps the reminder's lead unless remind_at "
-                          "or remind_before is sent (remind_before null: no reminder).")
+@router.patch("/tasks/{public_id}", response=TaskOut, summary=gettext_lazy("Change a task"),
+              description=gettext_lazy("Only the fields sent change; a new due_at keeps the reminder's "
+                                       "lead unless remind_at or remind_before is sent (remind_before "
+                                       "null: no reminder)."))
 @requires("work:write", "task.change")
 def task_update(request, public_id: Text, payload: TaskPatch):
     task = selectors.task_get_for_user(request.auth, public_id)
@@ -108,8 +113,9 @@ def task_update(request, public_id: Text, payload: TaskPatch):
     return task_out(_reload(request.auth, task))
 
 
-@router.post("/tasks/{public_id}/complete", response=TaskOut, summary="Mark a task done",
-             description="Done twice is done once. A recurring task answers its next occurrence in `next`.")
+@router.post("/tasks/{public_id}/complete", response=TaskOut, summary=gettext_lazy("Mark a task done"),
+             description=gettext_lazy("Done twice is done once. A recurring task answers its next "
+                                      "occurrence in `next`."))
 @requires("work:write", "task.change")
 def task_complete(request, public_id: Text):
     task = selectors.task_get_for_user(request.auth, public_id)
