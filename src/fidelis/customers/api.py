@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Router, Status
 
 from fidelis.accounts.api_auth import requires
@@ -82,13 +83,13 @@ def _page(limit: int, offset: int) -> tuple[int, int]:
     return max(1, min(limit, MAX_PAGE)), max(0, offset)
 
 
-@router.get("", response=CustomerListOut, summary="Search or list customers")
+@router.get("", response=CustomerListOut, summary=gettext_lazy("Search or list customers"),
+            description=gettext_lazy("Find customers by number, name (Hanzi, pinyin, initials), phone in any "
+                                     "format, e-mail, company or tag. Without `q`, list the visible customers, "
+                                     "newest first."))
 @requires(READ, "customer.view")
 def customer_list(request, q: str = "", category: str = "", tag: str = "", limit: Int = 20, offset: Int = 0):
-    """Find customers by number, name (Hanzi, pinyin, initials), phone in any format, e-mail, company or tag.
-
-    Without `q`, list the visible customers, newest first.
-    """
+    """Find customers by number, name, phone, e-mail, company or tag; without `q`, list them newest first."""
     limit, offset = _page(limit, offset)
     if q.strip():
         found = customer_search(request.auth, q, limit=limit + offset)
@@ -105,17 +106,18 @@ def customer_list(request, q: str = "", category: str = "", tag: str = "", limit
     return {"count": qs.count(), "items": list(qs[offset:offset + limit])}
 
 
-@router.post("", response={201: CustomerDetailOut, 409: DuplicateCustomerOut}, summary="Create a customer")
+@router.post("", response={201: CustomerDetailOut, 409: DuplicateCustomerOut},
+             summary=gettext_lazy("Create a customer"),
+             description=gettext_lazy(
+                 "The answer is the customer as written. A customer whose phone, other phone or e-mail an active "
+                 "customer already has is refused with 409 `duplicate_customer`, naming the `field` and the "
+                 "stored customer (`existing`), or only its `owner` when the caller may not see it; send "
+                 "`\"allow_duplicate\": true` to create it all the same (the pair is then listed for review among "
+                 "the possible duplicates). A sales rep who names another rep as `owner` gets 201 with the "
+                 "customer, which from then on only its owner and managers see."))
 @requires(WRITE, "customer.add")
 def customer_add(request, payload: CustomerCreateIn):
-    """Create a customer; the answer is the customer as written.
-
-    A customer whose phone, other phone or e-mail an active customer already has is refused with 409
-    `duplicate_customer`, naming the `field` and the stored customer (`existing`), or only its `owner` when the
-    caller may not see it; send `"allow_duplicate": true` to create it all the same (the pair is then listed for
-    review among the possible duplicates). A sales rep who names another rep as `owner` gets 201 with the customer,
-    which from then on only its owner and managers see.
-    """
+    """Create a customer (refusing a duplicate unless allowed); the answer is the customer as written."""
     data = payload.model_dump(exclude_unset=True)
     tags = data.pop("tags", [])
     allow_duplicate = data.pop("allow_duplicate", False)
@@ -125,20 +127,22 @@ def customer_add(request, payload: CustomerCreateIn):
     return Status(201, _loaded(customer))
 
 
-@router.get("/{public_id}", response=CustomerDetailOut, summary="One customer with tags, consents and contacts")
+@router.get("/{public_id}", response=CustomerDetailOut,
+            summary=gettext_lazy("One customer with tags, consents and contacts"))
 @requires(READ, "customer.view")
 def customer_detail(request, public_id: Text):
     return _detail(request, public_id)
 
 
-@router.patch("/{public_id}", response=CustomerDetailOut, summary="Change some fields of a customer")
+@router.patch("/{public_id}", response=CustomerDetailOut,
+              summary=gettext_lazy("Change some fields of a customer"),
+              description=gettext_lazy(
+                  "Only the fields sent change; the answer is the customer as written. A sales rep who gives the "
+                  "customer to another rep (`owner`) gets 200 with the customer as written, which from then on "
+                  "only its new owner and managers see."))
 @requires(WRITE, "customer.change")
 def customer_change(request, public_id: Text, payload: CustomerPatchIn):
-    """Change the given fields; the answer is the customer as written.
-
-    A sales rep who gives the customer to another rep (`owner`) gets 200 with the customer as written, which from
-    then on only its new owner and managers see.
-    """
+    """Change the given fields; the answer is the customer as written."""
     customer = customer_get_for_user(request.auth, public_id)
     data = payload.model_dump(exclude_unset=True)
     if "name" in data and data["name"] is None:
@@ -150,7 +154,7 @@ def customer_change(request, public_id: Text, payload: CustomerPatchIn):
     return _loaded(customer)
 
 
-@router.post("/{public_id}/tags", response=CustomerDetailOut, summary="Put a tag on a customer")
+@router.post("/{public_id}/tags", response=CustomerDetailOut, summary=gettext_lazy("Put a tag on a customer"))
 @requires(WRITE, "customer.change")
 def customer_tag_post(request, public_id: Text, payload: TagIn):
     customer = customer_get_for_user(request.auth, public_id)
@@ -158,7 +162,8 @@ def customer_tag_post(request, public_id: Text, payload: TagIn):
     return _detail(request, public_id)
 
 
-@router.delete("/{public_id}/tags/{tag_name}", response={204: None}, summary="Take a tag off a customer")
+@router.delete("/{public_id}/tags/{tag_name}", response={204: None},
+               summary=gettext_lazy("Take a tag off a customer"))
 @requires(WRITE, "customer.change")
 def customer_tag_delete(request, public_id: Text, tag_name: Text):
     customer = customer_get_for_user(request.auth, public_id)
@@ -170,7 +175,8 @@ def customer_tag_delete(request, public_id: Text, tag_name: Text):
     return Status(204, None)
 
 
-@router.put("/{public_id}/consent/{channel}", response=ConsentOut, summary="Record consent for a channel")
+@router.put("/{public_id}/consent/{channel}", response=ConsentOut,
+            summary=gettext_lazy("Record consent for a channel"))
 @requires(WRITE, "customer.consent")
 def customer_consent_put(request, public_id: Text, channel: Text, payload: ConsentIn):
     customer = customer_get_for_user(request.auth, public_id)
@@ -178,7 +184,8 @@ def customer_consent_put(request, public_id: Text, channel: Text, payload: Conse
                        source=payload.source, via="api")
 
 
-@router.get("/{public_id}/events", response=TimelineOut, summary="The customer's timeline, newest first")
+@router.get("/{public_id}/events", response=TimelineOut,
+            summary=gettext_lazy("The customer's timeline, newest first"))
 @requires(READ, "customer.view")
 def customer_events(request, public_id: Text, before: str = "", limit: Int = 50):
     customer = customer_get_for_user(request.auth, public_id)

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import Router, Status
 
 from fidelis.accounts.api_auth import requires
@@ -65,10 +66,11 @@ def event_customer(user, payload: EventIn) -> Customer:
     return customer
 
 
-@router.post("", response={200: EventOut, 201: EventOut}, summary="Record an event",
-             description="The same Idempotency-Key header again gives the first answer again (Idempotent-Replayed: "
-                         "true); with another request it is refused (409). A key in the body names the event: "
-                         "the same one again gives the first event back (200, created false).")
+@router.post("", response={200: EventOut, 201: EventOut}, summary=gettext_lazy("Record an event"),
+             description=gettext_lazy("The same Idempotency-Key header again gives the first answer again "
+                                      "(Idempotent-Replayed: true); with another request it is refused "
+                                      "(409). A key in the body names the event: the same one again gives "
+                                      "the first event back (200, created false)."))
 @requires("events:write", "event.add")
 def event_post(request, payload: EventIn, idempotency_key: str | None = KEY_HEADER):
     key = payload.idempotency_key or (idempotency_key or "").strip() or None
