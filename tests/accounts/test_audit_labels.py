@@ -48,6 +48,7 @@ def test_audit_log_shows_action_field_and_choice_labels_in_chinese_then_english(
     assert "<li><b>Tags</b>: VIP</li>" in english and "Tag added" in english
     assert "<li><b>SMS consent</b>: Yes</li>" in english and "<li><b>Source</b>: 门店登记</li>" in english
     assert "customer.tag_add</td>" not in english and "lifecycle_stage" not in english
+    assert '<td class="hide-sm">Web</td>' in english and '<td class="hide-sm">网页</td>' in chinese
 
 
 def test_audit_filter_offers_labels_and_filters_by_the_code(viewer, manager):

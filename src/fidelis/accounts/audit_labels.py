@@ -132,9 +132,29 @@ FIELD_LABELS = {
 }
 
 
+# How the action came in (the audit entry's `via`).
+VIA_LABELS = {
+    "web": gettext_lazy("Web"),
+    "api": gettext_lazy("API"),
+    "rule": gettext_lazy("Rule"),
+    "system": gettext_lazy("System"),
+    "import": gettext_lazy("Import"),
+    "demo": gettext_lazy("Demo"),
+    "backfill": gettext_lazy("Back-fill"),
+    "recurrence": gettext_lazy("Recurring task"),
+    "manual": gettext_lazy("By hand"),
+    "reward": gettext_lazy("Reward"),
+}
+
+
 def action_label(code: str) -> str:
     """Return the name of an audited action in the active language (an unknown code as it is)."""
     return str(ACTION_LABELS.get(code, code))
+
+
+def via_label(code: str) -> str:
+    """Return how an audited action came in, in the active language (an unknown code as it is)."""
+    return str(VIA_LABELS.get(code, code))
 
 
 def _model(object_type: str) -> type[models.Model] | None:

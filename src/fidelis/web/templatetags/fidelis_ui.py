@@ -6,7 +6,7 @@ from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 
-from fidelis.accounts.audit_labels import action_label, change_text, changes_shown
+from fidelis.accounts.audit_labels import action_label, change_text, changes_shown, via_label
 from fidelis.events.models import EVENT_TYPE_LABELS, InteractionOutcome
 
 register = template.Library()
@@ -80,6 +80,12 @@ def audit_change(value) -> str:
 def audit_action(value: str) -> str:
     """Return the name of an audited action in the viewer's language (an unknown code as it is)."""
     return action_label(value)
+
+
+@register.filter
+def audit_via(value: str) -> str:
+    """Return how an audited action came in (web, API, a rule…) in the viewer's language."""
+    return via_label(value)
 
 
 @register.filter
