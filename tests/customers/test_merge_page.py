@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from fidelis.customers.dedupe import customers_merge
+from fidelis.customers.dedupe import customers_merge, duplicates_scan
 from fidelis.customers.privacy import customer_erase
 from fidelis.customers.services import consent_set, customer_create
 from fidelis.sales.services import category_save, order_create, product_save, store_save
@@ -97,3 +97,14 @@ def test_merge_page_of_an_erased_person_shows_no_personal_data(client_for, manag
     page = _main(_page(client_for(manager), merged))
     # then
     assert "个人信息已删除" in page and "杭州" not in page and "138 0013 8000" not in page
+
+
+def test_duplicate_list_shows_phones_and_times_as_people_read_them(client_for, manager):
+    # given
+    customer_create(actor=manager, data={"name": "李四", "phone": "13900139000"})
+    customer_create(actor=manager, data={"name": "李四", "phone": "13900139000"}, allow_duplicate=True)
+    duplicates_scan()
+    # when
+    page = client_for(manager).get(reverse("customers:duplicates")).content.decode()
+    # then
+    assert "139 0013 9000" in page and "+8613900139000" not in page and not ISO_TIME.search(page)

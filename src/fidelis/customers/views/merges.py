@@ -36,7 +36,7 @@ def _side_by_side(candidate: DuplicateCandidate) -> list[dict]:
     rows = []
     for field in COMPARE_FIELDS:
         model_field = candidate.customer._meta.get_field(field)
-        left, right = (getattr(c, f"get_{field}_display")() if model_field.choices else getattr(c, field)
+        left, right = (_shown(model_field, getattr(c, field)) if getattr(c, field) not in (None, "") else ""
                        for c in (candidate.customer, candidate.other))
         rows.append({"label": model_field.verbose_name, "left": left, "right": right, "differs": left != right})
     return rows
