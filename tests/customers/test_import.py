@@ -2,7 +2,9 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 from openpyxl import Workbook
@@ -480,3 +482,130 @@ def test_import_of_a_csv_offers_no_sheet(client_for, manager):
     # then
     assert (job.sheets, job.sheet) == ([], "") and 'name="sheet"' not in page
     assert response.status_code == 400
+
+
+# After a failed "all or nothing" run; duplicate hints of the check
+
+
+BAD_AND_GOOD = "姓名,手机\n张三,13800138000\n李四,bad\n王五,13800138002\n"
+
+
+def test_import_job_run_after_a_failed_all_or_nothing_run_skips_the_bad_rows_when_asked(manager):
+    # given: a run in "all or nothing" that failed on row 3
+    job = run(manager, BAD_AND_GOOD, mode="all")
+    assert job.status == ImportStatus.FAILED and Customer.objects.count() == 0
+    assert job.file.storage.exists(_checked_file(job))  # the check's rows are kept for the next run
+    # when it is run again, skipping the bad rows, without a new check
+    job = import_job_run(actor=manager, job=job, mode="skip")
+    # then the good rows are imported and the report names the skipped one
+    assert (job.status, job.mode, job.created_count, job.error_rows) == (ImportStatus.IMPORTED, "skip", 2, 1)
+    assert [e["row"] for e in job.report["errors"]] == [3]
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["张三", "王五"]
+    assert AuditEntry.objects.get(action="customer.import").changes["mode"] == [None, "skip"]
+
+
+def test_import_job_run_after_a_failed_run_reads_the_file_again_when_the_stored_rows_are_gone(manager):
+    # given
+    job = run(manager, BAD_AND_GOOD, mode="all")
+    job.file.storage.delete(_checked_file(job))
+    # when
+    job = import_job_run(actor=manager, job=job, mode="skip")
+    # then
+    assert job.status == ImportStatus.IMPORTED and job.created_count == 2
+
+
+def test_import_job_run_refuses_an_unknown_mode_and_a_job_never_checked(manager):
+    # given
+    job = import_job_create(actor=manager, uploaded_file=upload(BAD_AND_GOOD))
+    # when / then
+    with pytest.raises(DomainError) as exc:
+        import_job_run(actor=manager, job=job, mode="skip")
+    assert exc.value.code == "not_validated"
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    with pytest.raises(DomainError) as exc:
+        import_job_run(actor=manager, job=job, mode="maybe")
+    assert (exc.value.code, exc.value.field) == ("invalid_mode", "mode")
+    assert Customer.objects.count() == 0
+
+
+def test_import_page_after_a_failed_run_imports_the_good_rows_in_the_mode_chosen(client_for, manager):
+    # given: the page of a job whose "all or nothing" run failed
+    client = client_for(manager)
+    job = run(manager, BAD_AND_GOOD, mode="all")
+    url = reverse("customers:import_detail", args=[job.public_id])
+    page = client.get(url).content.decode()
+    assert 'id="import-run"' in page and "导入正确的行，跳过错误行" in page
+    # when "skip the bad rows" is chosen and "Import" pressed, the columns as they were
+    response = client.post(url, {"action": "run", "mode": "skip", "map-0": "name", "map-1": "phone"})
+    # then: imported, no request to check the file again
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.mode, job.created_count) == (ImportStatus.IMPORTED, "skip", 2)
+
+
+def test_import_page_run_with_columns_mapped_otherwise_checks_them_first(client_for, manager):
+    # given: a job checked with the phone column ignored
+    client = client_for(manager)
+    job = import_job_create(actor=manager, uploaded_file=upload(BAD_AND_GOOD))
+    job = import_job_validate(actor=manager, job=job, mapping={"0": "name", "1": "ignore"}, mode="all")
+    url = reverse("customers:import_detail", args=[job.public_id])
+    # when the phone column is mapped again and "Import" pressed in "all or nothing"
+    client.post(url, {"action": "run", "mode": "all", "map-0": "name", "map-1": "phone"})
+    # then the new mapping was checked and its bad row stops the import
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED and job.mapping["1"] == "phone"
+    assert [e["row"] for e in job.report["errors"]] == [3] and Customer.objects.count() == 0
+
+
+def test_import_job_validate_hints_at_stored_customers_with_the_same_phone_or_email(manager):
+    # given: customers whose phone and e-mail rows of the file share, written otherwise
+    by_phone = CustomerFactory(name="王芳", phone="+8613900000001", number="C-P")
+    by_email = CustomerFactory(name="张伟", email="zw@example.com", number="C-E")
+    by_alt = CustomerFactory(name="李娜", phone="+8613900000009", phone_alt="+8613900000003", number="C-A")
+    text = ("姓名,手机,邮箱\n王芳芳,139 0000 0001,\n张先生,,ZW@Example.com\n李四,+86 139-0000-0003,\n"
+            "赵六,13900000004,zl@example.com\n")
+    job = import_job_create(actor=manager, uploaded_file=upload(text))
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    # then: each row names the customer it looks like, with number and name; one query looks them all up
+    hints = [(h["row"], h["reason"], h["value"], h["customer"]) for h in job.report["duplicate_hints"]]
+    assert hints == [(2, "phone", "13900000001", [by_phone.public_id, "C-P", "王芳"]),
+                     (3, "email", "zw@example.com", [by_email.public_id, "C-E", "张伟"]),
+                     (4, "phone", "13900000003", [by_alt.public_id, "C-A", "李娜"])]
+    assert job.report["duplicate_hint_count"] == 3
+    lookups = [q["sql"] for q in queries.captured_queries if "email_normalized" in q["sql"] and "SELECT" in q["sql"]]
+    assert len(lookups) == 1
+    assert Customer.objects.count() == 3
+
+
+def test_import_job_validate_hints_at_rows_that_repeat_an_earlier_row_across_chunks(manager, monkeypatch):
+    # given: rows repeating the phone or e-mail of an earlier row, the second pair in a later chunk of the check
+    monkeypatch.setattr("fidelis.customers.imports.CHUNK_ROWS", 2)
+    text = ("姓名,手机,邮箱\n甲,13900000001,a@example.com\n乙,13900000002,\n丙,13900000001,\n"
+            "丁,,A@EXAMPLE.COM\n戊,,\n")
+    job = import_job_create(actor=manager, uploaded_file=upload(text))
+    # when
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="all")
+    # then
+    hints = [(h["row"], h["reason"], h["other_row"]) for h in job.report["duplicate_hints"]]
+    assert hints == [(4, "phone", 2), (5, "email", 2)]
+
+
+def test_import_page_shows_the_duplicate_hints_with_a_link_and_keeps_them_after_the_run(client_for, manager):
+    # given
+    existing = CustomerFactory(name="王芳", phone="+8613900000001", number="C-P")
+    client = client_for(manager)
+    job = import_job_create(actor=manager, uploaded_file=upload("姓名,手机\n王芳芳,13900000001\n王芳二,13900000001\n"))
+    job = import_job_validate(actor=manager, job=job, mapping=job.mapping, mode="skip")
+    url = reverse("customers:import_detail", args=[job.public_id])
+    # when
+    page = client.get(url).content.decode()
+    # then
+    assert 'id="import-hints"' in page and reverse("customers:detail", args=[existing.public_id]) in page
+    assert "C-P 王芳" in page and "电话号码相同" in page and "本文件第 2 行" in page
+    # and after the run, the report still lists them
+    client.post(url, {"action": "run"})
+    job.refresh_from_db()
+    assert job.status == ImportStatus.IMPORTED and job.report["duplicate_hint_count"] == 3
+    assert 'id="import-hints"' in client.get(url).content.decode()

@@ -1,10 +1,12 @@
-"""Imports in a real browser: a GBK-encoded CSV with bad rows (read the report, then import the good rows), and a
-workbook whose sheet the user chooses."""
+"""Imports in a real browser: a GBK-encoded CSV with bad rows (read the report, then import the good rows), a
+workbook whose sheet the user chooses, and a file with a duplicate whose "all or nothing" run fails before the good
+rows are imported and the job is found in the list of imports."""
 
 from openpyxl import Workbook
 
 from fidelis.accounts.models import Role
 from fidelis.customers.models import Customer
+from tests.factories import CustomerFactory
 
 CSV_GBK = (
     "姓名,手机,邮箱,城市,标签\n"
@@ -87,3 +89,49 @@ def test_import_of_a_workbook_reads_the_sheet_the_user_chooses(page, staff, log_
     # then the third sheet's customers, and only them, exist
     assert page.locator("#created-count").inner_text() == "2"
     assert set(Customer.objects.values_list("name", "city")) == {("王五", "深圳"), ("赵六", "杭州")}
+
+
+def test_import_hints_at_a_duplicate_and_after_a_failed_run_imports_the_good_rows_then_lists_the_job(
+        page, staff, log_in, live_server, tmp_path, artifacts):
+    # given a customer already in the archive, and a file with a bad row and a row with her phone number
+    existing = CustomerFactory(name="王芳", phone="+8613800138000", number="C-0001")
+    source = tmp_path / "三月会员.csv"
+    source.write_text("姓名,手机,邮箱\n王芳芳,138 0013 8000,\n李强,12345,\n赵敏,13700137000,zm@example.cn\n",
+                      encoding="utf-8")
+    log_in(page, staff[Role.MARKETING].username)
+    page.goto(f"{live_server.url}/customers/import/")
+    page.set_input_files("input[name=file]", str(source))
+    with page.expect_navigation():
+        page.locator("form:has(input[name=file]) [type=submit]").click()
+    # when the file is checked in "all or nothing"
+    with page.expect_navigation():
+        page.click("#import-check")
+    # then the check names the row that looks like the stored customer, with a link to her
+    hint = page.locator("#import-hints tbody tr")
+    assert hint.count() == 1
+    assert hint.locator("td").first.inner_text() == "2" and "C-0001 王芳" in hint.inner_text()
+    assert hint.locator("a").get_attribute("href") == f"/customers/{existing.public_id}/"
+    page.screenshot(path=str(artifacts / "import-hints.png"), full_page=True)
+    # when it is imported in "all or nothing"
+    with page.expect_navigation():
+        page.click("#import-run")
+    # then nothing is imported
+    assert page.locator("#import-status").inner_text() == "失败"
+    assert Customer.objects.count() == 1
+    # when "skip the bad rows" is chosen and it is imported again, without checking again
+    page.check("input[name=mode][value=skip]")
+    with page.expect_navigation():
+        page.click("#import-run")
+    # then the good rows are imported
+    assert page.locator("#created-count").inner_text() == "2"
+    assert set(Customer.objects.values_list("name", flat=True)) == {"王芳", "王芳芳", "赵敏"}
+    # and the list of imports shows the job, who ran it and its counts
+    with page.expect_navigation():
+        page.click("#import-back")
+    row = page.locator("#import-list tbody tr", has_text="三月会员.csv")
+    assert row.count() == 1
+    assert staff[Role.MARKETING].username in row.inner_text() and "已导入" in row.inner_text()
+    page.screenshot(path=str(artifacts / "import-list.png"), full_page=True)
+    with page.expect_navigation():
+        row.locator("a").click()
+    assert page.locator("#created-count").inner_text() == "2"

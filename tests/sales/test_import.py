@@ -273,8 +273,8 @@ def test_import_reuses_the_rows_of_the_check_but_asks_the_database_again(manager
     assert job.status == ImportStatus.FAILED
     assert [(e["row"], e["column"], e["message"]) for e in job.report["errors"]] == [
         (5, "订单号", "Order number H-3 exists already.")]
-    assert Order.objects.count() == 1 and not storage.exists(f"{job.file.name}.checked")
-    # and a run again reads the file afresh
+    assert Order.objects.count() == 1 and storage.exists(f"{job.file.name}.checked")
+    # and a run again reuses the stored rows and asks the database again
     job = order_import_run(actor=manager, job=job)
     assert job.status == ImportStatus.FAILED and job.report["error_count"] == 1
 
@@ -453,3 +453,55 @@ def test_order_import_page_refuses_a_sheet_not_in_the_workbook_with_a_message(cl
     with pytest.raises(DomainError) as exc:
         order_import_sheet_choose(actor=manager, job=job, sheet="五月")
     assert (exc.value.code, exc.value.field) == ("no_sheet", "sheet")
+
+
+# After a failed "all or nothing" run; order numbers already stored
+
+
+BAD_ORDER = "B-1,T-A,,2025-03-08 10:00,1F-01,,,NOPE,1,,,,\n"  # row 6: unknown product
+
+
+def test_a_run_after_a_failed_all_or_nothing_run_skips_the_bad_orders_when_asked(manager, catalogue, buyers):
+    # given: "all or nothing" failed on row 6
+    job = order_import_run(actor=manager, job=check(manager, HEADER + GOOD + BAD_ORDER))
+    assert job.status == ImportStatus.FAILED and Order.objects.count() == 0
+    assert job.file.storage.exists(f"{job.file.name}.checked")
+    # when it is run again, skipping the bad rows, without a new check
+    job = order_import_run(actor=manager, job=job, mode="skip")
+    # then the good orders are stored and the bad row is reported as skipped
+    assert (job.status, job.mode, job.order_count, job.error_rows) == (ImportStatus.IMPORTED, "skip", 3, 1)
+    assert [e["row"] for e in job.report["errors"]] == [6]
+    assert sorted(Order.objects.values_list("order_no", flat=True)) == ["H-1", "H-2", "H-3"]
+    assert AuditEntry.objects.get(action="order.import").changes["mode"] == [None, "skip"]
+
+
+def test_order_import_page_after_a_failed_run_imports_the_good_orders_in_the_mode_chosen(client_for, manager,
+                                                                                        catalogue, buyers):
+    # given
+    client = client_for(manager)
+    job = order_import_run(actor=manager, job=check(manager, HEADER + GOOD + BAD_ORDER))
+    url = reverse("sales:import_detail", args=[job.public_id])
+    assert 'id="import-run"' in client.get(url).content.decode()
+    # when
+    response = client.post(url, {"action": "run", "mode": "skip",
+                                 **{f"map-{i}": f for i, f in job.mapping.items()}})
+    # then
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.order_count) == (ImportStatus.IMPORTED, 3)
+
+
+def test_an_order_number_already_stored_is_hinted_with_a_link_to_the_stored_order(client_for, manager, catalogue,
+                                                                                 buyers):
+    # given: H-3 stored by an earlier import
+    order_import_run(actor=manager, job=check(manager, HEADER + GOOD))
+    stored = Order.objects.get(order_no="H-3")
+    # when a file with H-3 again and a new order is checked
+    job = check(manager, HEADER + GOOD.splitlines(keepends=True)[3] + "H-9,T-A,,2025-07-02,,网店,银行卡,WF-102,1,,,,\n")
+    # then
+    assert [(h["row"], h["reason"], h["value"], h["order"]) for h in job.report["duplicate_hints"]] == [
+        (2, "order_no", "H-3", stored.public_id)]
+    assert job.report["duplicate_hint_count"] == 1
+    page = client_for(manager).get(reverse("sales:import_detail", args=[job.public_id])).content.decode()
+    assert 'id="import-hints"' in page and reverse("sales:order_detail", args=[stored.public_id]) in page
+    assert "订单号相同" in page

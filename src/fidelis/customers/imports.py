@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.validators import EmailValidator, validate_email
 from django.db import connection, models, transaction
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -33,7 +34,16 @@ from fidelis.core.bulk import ids_reserve, rows_insert
 from fidelis.core.errors import DomainError, ImportCode, PermissionDenied
 from fidelis.core.models import new_public_ids
 from fidelis.core.tabular import Table, column_letter, header_key, open_table
-from fidelis.customers.dedupe import MATCH_FIELDS, MatchRow, match_candidates, match_pairs, match_row
+from fidelis.customers.dedupe import (
+    MATCH_FIELDS,
+    REASON_EMAIL,
+    REASON_LABELS,
+    REASON_PHONE,
+    MatchRow,
+    match_candidates,
+    match_pairs,
+    match_row,
+)
 from fidelis.customers.models import (
     Category,
     CompanySize,
@@ -50,6 +60,7 @@ from fidelis.customers.models import (
     ValueTier,
 )
 from fidelis.customers.normalize import nfkc
+from fidelis.customers.selectors import customer_visible_condition
 from fidelis.customers.services import EDITABLE_FIELDS, customer_number_next, customer_prepare
 from fidelis.events.models import Channel
 from fidelis.events.services import record_event_rows
@@ -328,6 +339,23 @@ def sheet_apply(job, upload: Upload, mapping: dict[str, str]) -> dict[str, list]
     return changes
 
 
+def run_prepare(job, mode: str | None = None) -> None:
+    """Make the job (customer or order import), locked by the caller, ready to run in `mode` (its own when None).
+
+    Refuses a job already imported, a mode that is not one and a job never checked. A job whose "all or nothing"
+    run failed runs again, in the mode now chosen, from the rows its check stored (the file is read again when
+    they are gone): the check's verdict on each row does not depend on the mode.
+    """
+    if job.status == ImportStatus.IMPORTED:
+        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
+    if mode is not None:
+        if mode not in ImportMode.values:
+            raise DomainError(_("Choose how to treat bad rows."), code=ImportCode.INVALID_MODE, field="mode")
+        job.mode = mode
+    if job.status not in (ImportStatus.VALIDATED, ImportStatus.FAILED):
+        raise DomainError(_("Check the file before importing it."), code=ImportCode.NOT_VALIDATED)
+
+
 @transaction.atomic(durable=True)
 def import_job_create(*, actor, uploaded_file) -> ImportJob:
     """Store an uploaded CSV/XLSX file, read its header row and guess the column mapping."""
@@ -428,6 +456,83 @@ class FirstErrors:
         """Return the errors kept, by row (then as they came), as the report shows them."""
         return [{"row": -row, "column": column, "message": message}
                 for row, _number, column, message in sorted(self._heap, reverse=True)]
+
+
+class FirstHints:
+    """The duplicate hints of an import's first rows, as many as its report shows (customer or order import), and
+    how many there are in all; each hint is a dict with its "row", and they may come in any order."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, dict[str, Any]]] = []  # (-row, -number, hint), as in FirstErrors
+        self.count = 0
+
+    def add(self, hint: dict[str, Any]) -> None:
+        self.count += 1
+        entry = (-hint["row"], -self.count, hint)
+        if len(self._heap) < MAX_REPORTED_ERRORS:
+            heapq.heappush(self._heap, entry)
+        elif entry[:2] > self._heap[0][:2]:
+            heapq.heapreplace(self._heap, entry)
+
+    def report(self) -> dict[str, Any]:
+        """Return the hints kept, by row (then as they came), and their count, as the report stores them."""
+        return {"duplicate_hints": [hint for _row, _number, hint in sorted(self._heap, key=lambda e: e[:2],
+                                                                             reverse=True)],
+                "duplicate_hint_count": self.count}
+
+
+class _DuplicateHints:
+    """The good rows of a file that look like a customer already there: a stored customer the actor sees with the
+    same phone or e-mail (the keys the import's duplicate detection compares, normalised as the archive stores
+    them), or an earlier row of the file."""
+
+    def __init__(self, actor) -> None:
+        self.visible = customer_visible_condition(actor)
+        self.first_row: dict[tuple[str, str], int] = {}
+        self.hints = FirstHints()
+
+    def add(self, chunk: _Chunk) -> None:
+        """Add the hints of a chunk of checked rows (chunks in the file's order): one query for the chunk."""
+        at_phone, at_alt, at_email = _AT["phone_digits"], _AT["phone_alt_digits"], _AT["email_normalized"]
+        phones = {values[at_phone] for values in chunk.values} | {values[at_alt] for values in chunk.values}
+        emails = {values[at_email] for values in chunk.values}
+        phones.discard("")
+        emails.discard("")
+        condition = Q()
+        for column, keys in (("phone_digits", phones), ("phone_alt_digits", phones), ("email_normalized", emails)):
+            if keys:
+                condition |= Q(in_values(column, sorted(keys)))
+        stored: dict[tuple[str, str], tuple[int, str, str, str]] = {}
+        if condition:
+            # The oldest customer of each key is named.
+            for pk, public_id, number, name, phone, phone_alt, email in (
+                    match_candidates().filter(self.visible).filter(condition)
+                    .values_list("pk", "public_id", "number", "name", "phone_digits", "phone_alt_digits",
+                                 "email_normalized")):
+                for key in ((REASON_PHONE, phone), (REASON_PHONE, phone_alt), (REASON_EMAIL, email)):
+                    if key[1] and (key not in stored or stored[key][0] > pk):
+                        stored[key] = (pk, public_id, number, name)
+        first_row, add = self.first_row, self.hints.add
+        for row, values in zip(chunk.rows, chunk.values, strict=True):
+            named: set[int] = set()
+            for key in ((REASON_PHONE, values[at_phone]), (REASON_PHONE, values[at_alt]),
+                        (REASON_EMAIL, values[at_email])):
+                if not key[1]:
+                    continue
+                customer = stored.get(key)
+                if customer is not None and customer[0] not in named:
+                    named.add(customer[0])
+                    add({"row": row, "reason": key[0], "value": key[1], "customer": list(customer[1:])})
+                first = first_row.setdefault(key, row)
+                if first != row:
+                    add({"row": row, "reason": key[0], "value": key[1], "other_row": first})
+
+
+def duplicate_hints(job) -> list[dict[str, Any]]:
+    """Return the duplicate hints of a job's check (customer or order import), each with its reason's label."""
+    labels = {**REASON_LABELS, "order_no": _("Same order number")}
+    return [{**hint, "reason_label": labels.get(hint.get("reason"), "")}
+            for hint in job.report.get("duplicate_hints", [])]
 
 
 class _Summary:
@@ -779,9 +884,10 @@ def _number_column(job: ImportJob, mapping: dict[int, str]) -> str:
     return next((job.headers[index] for index, field in mapping.items() if field == "number"), "")
 
 
-def _summary(job: ImportJob, data: bytes, mapping: dict[int, str], *, check: bool) -> tuple[str, _Summary]:
+def _summary(job: ImportJob, data: bytes, mapping: dict[int, str], *, check: bool,
+             hints: _DuplicateHints | None = None) -> tuple[str, _Summary]:
     """Return the key of the job's checked rows and what they hold; check the file first when asked, or when the
-    rows stored are missing, of another file or damaged."""
+    rows stored are missing, of another file or damaged. Checking adds each chunk's duplicates to `hints`."""
     key = _checked_key(job, data, mapping)
     column = _number_column(job, mapping)
     if not check:
@@ -794,12 +900,13 @@ def _summary(job: ImportJob, data: bytes, mapping: dict[int, str], *, check: boo
     if check:
         _check(job, data, mapping, key)
         summary = _Summary()
-        for _chunk in _checked_chunks(job, key, column, summary):
-            pass
+        for chunk in _checked_chunks(job, key, column, summary):
+            if hints is not None:
+                hints.add(chunk)
     return key, summary
 
 
-def _report(job: ImportJob, summary: _Summary) -> None:
+def _report(job: ImportJob, summary: _Summary, hints: dict[str, Any]) -> None:
     job.total_rows = summary.total
     job.error_rows = summary.bad_rows
     job.report = {
@@ -809,7 +916,13 @@ def _report(job: ImportJob, summary: _Summary) -> None:
         "warnings": summary.warnings,
         "warning_count": summary.warning_count,
         "checked_at": timezone.now().isoformat(),
+        **hints,
     }
+
+
+def _hints_of_check(job: ImportJob) -> dict[str, Any]:
+    """Return the duplicate hints the job's check reported, which its run keeps in the report."""
+    return {key: job.report[key] for key in ("duplicate_hints", "duplicate_hint_count") if key in job.report}
 
 
 @transaction.atomic(durable=True)
@@ -821,11 +934,12 @@ def import_job_validate(*, actor, job: ImportJob, mapping: dict[str, str], mode:
     if mode not in ImportMode.values:
         raise DomainError(_("Choose how to treat bad rows."), code=ImportCode.INVALID_MODE, field="mode")
     columns = _clean_mapping(job, mapping)
-    _key, summary = _summary(job, job_data(job), columns, check=True)
+    hints = _DuplicateHints(actor)
+    _key, summary = _summary(job, job_data(job), columns, check=True, hints=hints)
     job.mapping = {str(i): columns.get(i, IGNORE) for i in range(len(job.headers))}
     job.mode = mode
     job.status = ImportStatus.VALIDATED
-    _report(job, summary)
+    _report(job, summary, hints.hints.report())
     job.save()
     return job
 
@@ -847,30 +961,27 @@ def _tags_ensure(all_tags: Iterable[tuple[str, str]]) -> dict[str, Tag]:
 
 
 @transaction.atomic(durable=True)
-def import_job_run(*, actor, job: ImportJob) -> ImportJob:
+def import_job_run(*, actor, job: ImportJob, mode: str | None = None) -> ImportJob:
     """Import the checked file: all rows or none ("all"), or the good rows only ("skip"); flag duplicates.
 
-    The rows go in a chunk at a time, in one transaction.
+    `mode` changes the job's mode first (after a failed "all or nothing" run: skip the bad rows). The rows go in a
+    chunk at a time, in one transaction.
     """
     _require(actor)
-    if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
-    if job.status != ImportStatus.VALIDATED:
-        raise DomainError(_("Check the file before importing it."), code=ImportCode.NOT_VALIDATED)
+    run_prepare(job, mode)
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
+    run_prepare(job, mode)
     columns = _clean_mapping(job, job.mapping)
     key, summary = _summary(job, job_data(job), columns, check=False)
-    # Either way the job must be checked again before another run, which stores the rows anew.
-    transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
-    _report(job, summary)
+    _report(job, summary, _hints_of_check(job))
     if summary.errors.count and job.mode == ImportMode.ALL_OR_NOTHING:
         job.status = ImportStatus.FAILED
         job.created_count = job.duplicate_count = 0
         job.report["result"] = "nothing_imported"
         job.save()
         return job
+    # The stored rows serve one import; a failed run keeps them for the next run.
+    transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     # Each customer's customer.created event: its public id and customer, then these (events.services.EVENT_COLUMNS).
     event = ("customer.created", timezone.now(), Channel.IMPORT, "",

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -38,6 +39,7 @@ from fidelis.core.tabular import header_key
 from fidelis.customers.imports import (
     CheckedDamaged,
     FirstErrors,
+    FirstHints,
     checked_key,
     checked_name,
     checked_records,
@@ -47,6 +49,7 @@ from fidelis.customers.imports import (
     job_data,
     job_table,
     read_upload,
+    run_prepare,
     sheet_apply,
     sheet_read,
     warnings_report,
@@ -219,6 +222,7 @@ class _Parsed:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, message)
     bad_orders: set[str] = field(default_factory=set)
     bad_rows: set[int] = field(default_factory=set)
+    hints: list[dict[str, Any]] = field(default_factory=list)  # rows whose order number is stored already
 
     def error(self, row: int, column: str, message: str, order_no: str = "") -> None:
         self.bad_rows.add(row)
@@ -235,12 +239,15 @@ class _Summary:
         self.bad_rows = 0
         self.total = 0
         self.good_orders = self.good_lines = self.good_refunds = 0
+        self.hints = FirstHints()
         self.warnings: list[dict[str, Any]] = []  # cells read with a doubt
         self.warning_count = 0
 
     def add(self, parsed: _Parsed, checked: "_Checked") -> None:
         for error in parsed.errors:
             self.errors.add(*error)
+        for hint in parsed.hints:
+            self.hints.add(hint)
         self.bad_rows += len(parsed.bad_rows)
         self.good_orders += len(checked.orders)
         self.good_lines += checked.lines
@@ -596,13 +603,15 @@ def _lookups(actor, parsed: _Parsed, label: dict[str, str]) -> tuple[dict, dict]
     stores: dict[str, tuple[int, str, str]] = {}
     for pk, code, name in Store.objects.values_list("pk", "code", "name"):
         stores[code.upper()] = stores[name] = (pk, code, name)
-    taken = set(Order.objects.filter(in_values("order_no", sorted(orders))).order_by()
-                .values_list("order_no", flat=True)) if orders else set()
+    taken = dict(Order.objects.filter(in_values("order_no", sorted(orders))).order_by()
+                 .values_list("order_no", "public_id")) if orders else {}
     customer_label = label.get("customer_number") or label.get("phone", "")
     for o in orders.values():
         if o.order_no in taken:
             parsed.error(o.row, label["order_no"], _("Order number %(number)s exists already.")
                          % {"number": o.order_no}, o.order_no)
+            parsed.hints.append({"row": o.row, "reason": "order_no", "value": o.order_no,
+                                 "order": taken[o.order_no]})
         kind, value = o.customer_key
         pk = by_number.get(value) if kind == "number" else by_phone.get(phones.get(value, ""), 0)
         if pk is None and kind == "phone":
@@ -852,7 +861,7 @@ def _report(job: OrderImport, summary: _Summary) -> None:
                   "good_rows": summary.total - summary.bad_rows, "good_orders": summary.good_orders,
                   "good_lines": summary.good_lines, "good_refunds": summary.good_refunds,
                   "warnings": summary.warnings, "warning_count": summary.warning_count,
-                  "checked_at": timezone.now().isoformat()}
+                  "checked_at": timezone.now().isoformat(), **summary.hints.report()}
 
 
 @transaction.atomic(durable=True)
@@ -874,18 +883,17 @@ def order_import_validate(*, actor, job: OrderImport, mapping: dict[str, str], m
 
 
 @transaction.atomic(durable=True)
-def order_import_run(*, actor, job: OrderImport) -> OrderImport:
+def order_import_run(*, actor, job: OrderImport, mode: str | None = None) -> OrderImport:
     """Import the checked file in one transaction: orders, lines and their order.paid events, in bulk, a run of
     orders at a time.
 
-    "All or nothing" imports nothing when a row is bad; "skip" imports the orders whose rows are all good.
+    "All or nothing" imports nothing when a row is bad; "skip" imports the orders whose rows are all good. `mode`
+    changes the job's mode first (after a failed "all or nothing" run: skip the bad rows).
     """
     _require(actor)
+    run_prepare(job, mode)
     job = OrderImport.objects.select_for_update().get(pk=job.pk)
-    if job.status == ImportStatus.IMPORTED:
-        raise DomainError(_("This file was already imported."), code=ImportCode.ALREADY_IMPORTED)
-    if job.status not in (ImportStatus.VALIDATED, ImportStatus.FAILED):
-        raise DomainError(_("Check the file before importing it."), code=ImportCode.NOT_VALIDATED)
+    run_prepare(job, mode)
     started = time.monotonic()
     columns = _clean_mapping(job, job.mapping)
     key = _stored_key(job, columns, check=False)
@@ -893,8 +901,6 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
         summary, refunded = _import(actor, job, columns, key, write=True)
         failed = bool(summary.errors.count) and job.mode == ImportMode.ALL_OR_NOTHING
         transaction.set_rollback(failed)
-    # The stored rows serve one import: a job run again (after a failure or a rollback) is parsed afresh.
-    job.file.storage.delete(checked_name(job))
     _report(job, summary)
     if failed:
         job.status = ImportStatus.FAILED
@@ -902,6 +908,8 @@ def order_import_run(*, actor, job: OrderImport) -> OrderImport:
         job.report["result"] = "nothing_imported"
         job.save()
         return job
+    # The stored rows serve one import; a failed run keeps them for the next run, which asks the database again.
+    transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
     job.status = ImportStatus.IMPORTED
     job.order_count, job.line_count = summary.good_orders, summary.good_lines
     job.report["result"] = "imported"
