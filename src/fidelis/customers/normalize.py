@@ -33,6 +33,21 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def format_phone(value: str, region: str | None = None) -> str:
+    """Return a stored phone (E.164) as people write it: nationally for the home region (139 1234 5678,
+    021 6488 1234), with the country code for others (+1 415-555-2671); what does not parse, as it is."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    home = phonenumbers.country_code_for_region(region or settings.FIDELIS_DEFAULT_REGION)
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == home
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, style)
+
+
 def nfkc(text: str) -> str:
     """Return the text in Unicode's compatibility form: full-width digits, letters and signs as ASCII ones
     (138００１３８０２４ → 13800138024, ｚｓ＠ｅｘａｍｐｌｅ．ｃｏｍ → zs@example.com)."""

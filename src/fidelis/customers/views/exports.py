@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.core.errors import DomainError
-from fidelis.customers.exports import FILTERS, csv_stream, customers_export_start, xlsx_bytes
+from fidelis.customers.exports import FILTERS, FORMATS, csv_stream, customers_export_start, xlsx_bytes
 from fidelis.customers.privacy import customer_erase, customer_personal_data_export
 from fidelis.customers.selectors import customer_get_for_user
 
@@ -18,7 +18,7 @@ from fidelis.customers.selectors import customer_get_for_user
 @require_capability("customer.export")
 def customer_export(request):
     filters = {k: request.GET.get(k, "") for k in FILTERS}
-    fmt = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+    fmt = request.GET.get("format") if request.GET.get("format") in FORMATS else "csv"
     qs = customers_export_start(actor=request.user, filters=filters, fmt=fmt)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if fmt == "xlsx":

@@ -1,12 +1,12 @@
 """Small display helpers of the staff UI: phones as people read them, masked contact data, event types, dates,
 icons."""
 
-import phonenumbers
 from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 
 from fidelis.accounts.audit_labels import action_label, change_text, changes_shown, via_label
+from fidelis.customers.normalize import format_phone
 from fidelis.events.models import EVENT_TYPE_LABELS, InteractionOutcome
 
 register = template.Library()
@@ -15,15 +15,7 @@ register = template.Library()
 @register.filter
 def phone(value: str) -> str:
     """Return a stored +86… phone as people write it (139 1234 5678; other countries with their code)."""
-    if not value:
-        return ""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    if number.country_code == 86:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return format_phone(value)
 
 
 @register.filter
