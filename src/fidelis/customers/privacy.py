@@ -1,9 +1,20 @@
-"""Rights of the person (PIPL / GDPR): a copy of everything stored about them, and erasure of their personal data."""
+"""Rights of the person (PIPL / GDPR): a copy of everything stored about them, and erasure of their personal data.
 
+The copy is made of sections. This app gives the archive's own (profile, tags, consents, contacts, events, merged
+records); every other app that stores rows about a customer declares its part in `<app>/personal_data.py` with
+`@personal_data_section`, imported when the app is ready, so that the customer archive needs none of their models.
+A test walks the models: each one with a foreign key to the customer is held by a section or named in
+`NOT_PERSONAL_DATA`.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,20 +54,92 @@ def _require(actor) -> None:
         raise PermissionDenied(_("You may not export or erase personal data."), code=CustomerCode.FORBIDDEN)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """Return a stored value as JSON can hold it: dates and times in ISO 8601, decimals as strings."""
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     return value
 
 
+def plain_rows(qs: QuerySet, *fields: str) -> list[dict[str, Any]]:
+    """Return the rows of a queryset as dicts of plain values (`values(*fields)` made JSON-able)."""
+    return [{key: plain(value) for key, value in row.items()} for row in qs.values(*fields)]
+
+
+SectionCollect = Callable[[Customer], Any]
+
+
+@dataclass(frozen=True)
+class PersonalDataSection:
+    key: str
+    models: frozenset[str]
+    collect: SectionCollect
+
+
+_sections: dict[str, PersonalDataSection] = {}
+# Models with a foreign key to the customer that hold nothing about the person to hand over, and why.
+NOT_PERSONAL_DATA = {
+    "customers.duplicatecandidate": "the archive's own work list of records that may be the same person",
+}
+
+
+def personal_data_section(key: str, *, models: Iterable[type[Model]]) -> Callable[[SectionCollect], SectionCollect]:
+    """Register a part of the personal-data export: `collect(customer)` returns the JSON-able data (see `plain`)
+    stored about the person, under `key`; `models` are the models whose rows about them it holds."""
+    def register(collect: SectionCollect) -> SectionCollect:
+        _sections[key] = PersonalDataSection(key, frozenset(m._meta.label_lower for m in models), collect)
+        return collect
+    return register
+
+
+def personal_data_sections() -> list[PersonalDataSection]:
+    """Return the registered sections, in the order of the export."""
+    return list(_sections.values())
+
+
+@personal_data_section("customer", models=[Customer])
 def _profile(customer: Customer) -> dict[str, Any]:
     data = {"public_id": customer.public_id}
     for field in EDITABLE_FIELDS:
-        data[field] = _plain(getattr(customer, field))
+        data[field] = plain(getattr(customer, field))
     data["owner"] = customer.owner.get_username() if customer.owner_id else None
     for field in ("created_at", "updated_at", "erased_at"):
-        data[field] = _plain(getattr(customer, field))
+        data[field] = plain(getattr(customer, field))
     return data
+
+
+@personal_data_section("tags", models=[CustomerTag])
+def _tags(customer: Customer) -> list[str]:
+    return [str(t) for t in customer.tags.all()]
+
+
+@personal_data_section("consents", models=[Consent])
+def _consents(customer: Customer) -> list[dict[str, Any]]:
+    return [{"channel": c.channel, "granted": c.granted, "source": c.source, "recorded_at": plain(c.recorded_at)}
+            for c in Consent.objects.filter(customer=customer)]
+
+
+@personal_data_section("contacts", models=[Contact])
+def _contacts(customer: Customer) -> list[dict[str, Any]]:
+    return plain_rows(Contact.objects.filter(customer=customer), "name", "title", "phone", "email", "is_primary",
+                      "created_at")
+
+
+@personal_data_section("events", models=[Event])
+def _events(customer: Customer) -> list[dict[str, Any]]:
+    events = Event.objects.filter(customer=customer).order_by("occurred_at", "id")
+    return [
+        {"type": e.type, "occurred_at": plain(e.occurred_at), "channel": e.channel, "touchpoint": e.touchpoint,
+         "summary": e.summary, "payload": e.payload}
+        for e in events.iterator(chunk_size=BATCH)]
+
+
+@personal_data_section("merged_records", models=[MergeRecord])
+def _merged_records(customer: Customer) -> list[dict[str, Any]]:
+    return [{"merged_at": plain(m.created_at), "record": m.snapshot}
+            for m in MergeRecord.objects.filter(kept=customer).order_by("created_at")]
 
 
 def _absorbed_ids(customer: Customer) -> list[int]:
@@ -72,29 +155,14 @@ def _absorbed_ids(customer: Customer) -> list[int]:
 
 @transaction.atomic(durable=True)
 def customer_personal_data_export(*, actor, customer: Customer) -> dict[str, Any]:
-    """Return everything stored about one person (profile, tags, consents, contacts, events, merged records)."""
+    """Return everything stored about one person: the archive's sections (profile, tags, consents, contacts,
+    events, merged records) and those of the other apps (club, orders, opportunities, tasks…); audited."""
     _require(actor)
-    events = Event.objects.filter(customer=customer).order_by("occurred_at", "id")
-    data = {
-        "format": EXPORT_FORMAT,
-        "exported_at": timezone.now().isoformat(),
-        "customer": _profile(customer),
-        "tags": [str(t) for t in customer.tags.all()],
-        "consents": [
-            {"channel": c.channel, "granted": c.granted, "source": c.source, "recorded_at": _plain(c.recorded_at)}
-            for c in Consent.objects.filter(customer=customer)],
-        "contacts": list(Contact.objects.filter(customer=customer).values("name", "title", "phone", "email",
-                                                                         "is_primary")),
-        "events": [
-            {"type": e.type, "occurred_at": _plain(e.occurred_at), "channel": e.channel, "touchpoint": e.touchpoint,
-             "summary": e.summary, "payload": e.payload}
-            for e in events.iterator(chunk_size=BATCH)],
-        "merged_records": [
-            {"merged_at": _plain(m.created_at), "record": m.snapshot}
-            for m in MergeRecord.objects.filter(kept=customer).order_by("created_at")],
-    }
+    data: dict[str, Any] = {"format": EXPORT_FORMAT, "exported_at": timezone.now().isoformat()}
+    for section in personal_data_sections():
+        data[section.key] = section.collect(customer)
     audit_record(actor=actor, action="customer.personal_export", obj=customer,
-                 changes={"events": [None, len(data["events"])]})
+                 changes={"events": [None, len(data["events"])], "sections": [None, list(_sections)]})
     return data
 
 

@@ -8,4 +8,4 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Member club")
 
     def ready(self) -> None:
-        from fidelis.loyalty import handlers, merge  # noqa: F401 - registers the event handlers and the merge hook
+        from fidelis.loyalty import handlers, merge, personal_data  # noqa: F401 - event handlers, merge hook, data export

@@ -8,4 +8,4 @@ class PipelineConfig(AppConfig):
     verbose_name = _("Pipeline")
 
     def ready(self) -> None:
-        from fidelis.pipeline import merge  # noqa: F401 - registers the merge hook
+        from fidelis.pipeline import merge, personal_data  # noqa: F401 - registers the merge hook and data export part

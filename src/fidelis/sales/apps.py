@@ -8,4 +8,4 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self) -> None:
-        from fidelis.sales import merge  # noqa: F401 - registers the merge hook
+        from fidelis.sales import merge, personal_data  # noqa: F401 - registers the merge hook and data export part

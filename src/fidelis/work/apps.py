@@ -8,4 +8,4 @@ class WorkConfig(AppConfig):
     verbose_name = _("Tasks and reminders")
 
     def ready(self) -> None:
-        from fidelis.work import rules  # noqa: F401 - registers the follow-up and contract renewal handlers
+        from fidelis.work import personal_data, rules  # noqa: F401 - data export part; follow-up and renewal handlers
