@@ -43,6 +43,11 @@ def test_descriptions_keep_code_names_untranslated_in_chinese(client):
     assert error["description"].startswith("所有拒绝应答")
     assert error["properties"]["message"]["description"] == "供人阅读，使用 Accept-Language 指定的语言"
     assert document["info"]["description"].startswith("面向 POS、网店和微信公众号的接口")
+    assert document["components"]["schemas"]["StageIn"]["description"].startswith("销售阶段：")
+    # and so are the answers ninja would name by their HTTP reason phrase ("OK", "Conflict")
+    assert document["paths"]["/api/customers"]["get"]["responses"]["200"]["description"] == "成功"
+    assert document["paths"]["/api/customers"]["post"]["responses"]["409"]["description"].startswith("与已存储的数据冲突")
+    assert document["components"]["securitySchemes"]["TokenAuth"]["description"].startswith("API 令牌")
 
 
 @pytest.mark.django_db
@@ -63,3 +68,21 @@ def test_the_language_cookie_chooses_the_documents_language(client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     # then the cookie wins, as on every page
     assert _document(client, "zh-hans")["paths"]["/api/customers"]["get"]["summary"] == SEARCH["en"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("language", "body_field", "query_parameter"), [
+    ("zh-hans", "整单折扣，单位 CNY", "订单编号或其开头部分"),
+    ("en", "Discount on the whole order, CNY", "Order number, or its beginning"),
+])
+def test_field_and_parameter_descriptions_are_in_the_callers_language(client, language, body_field,
+                                                                      query_parameter):
+    document = _document(client, language)
+    # a field of a request body
+    assert document["components"]["schemas"]["OrderIn"]["properties"]["discount"]["description"] == body_field
+    # and a query parameter
+    parameters = document["paths"]["/api/sales/orders"]["get"]["parameters"]
+    assert next(p for p in parameters if p["name"] == "q")["description"] == query_parameter
+    # while a list of literal values stays as it is
+    assert document["components"]["schemas"]["OrderIn"]["properties"]["channel"]["description"] == (
+        "store | online | wechat | phone")

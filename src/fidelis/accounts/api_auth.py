@@ -11,6 +11,7 @@ from functools import wraps
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja.security import HttpBearer, SessionAuth
 
 from fidelis.accounts.errors import AccountCode
@@ -30,7 +31,7 @@ class NotAuthenticated(DomainError):
 class TokenAuth(HttpBearer):
     """Authenticate `Authorization: Bearer fid_…` by the token's sha256 hash."""
 
-    openapi_description = "API token: Authorization: Bearer fid_…"
+    openapi_description = gettext_lazy("API token: Authorization: Bearer fid_…")
 
     def authenticate(self, request: HttpRequest, token: str):
         token = token.strip()

@@ -1,5 +1,6 @@
 """The HTTP API (OpenAPI at /api/docs): one NinjaAPI, a router per app."""
 
+from http.client import responses as HTTP_REASONS
 from typing import Any
 
 from django.http import Http404
@@ -44,6 +45,12 @@ ERROR_RESPONSES = {
     404: gettext_lazy("Not found, or not visible to the caller"),
     409: gettext_lazy("Conflicts with what is stored (an idempotency key used for another request, a duplicate)"),
     422: gettext_lazy("A parameter or a field of the body is not valid (named in `field`)"),
+}
+# What ninja calls a success by its HTTP reason phrase ("OK", "Created"), said in the caller's language.
+SUCCESS_RESPONSES = {
+    200: gettext_lazy("Success"),
+    201: gettext_lazy("Created: the answer is what was written"),
+    204: gettext_lazy("Done; the answer has no body"),
 }
 
 
@@ -98,7 +105,10 @@ def _bad_text(value: Any, loc: tuple) -> tuple[tuple, str] | None:
 
 class FidelisAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
-        """Return the OpenAPI document with the error answers of every operation and their body."""
+        """Return the OpenAPI document with the error answers of every operation and their body.
+
+        Built for each request, so that its texts are in the caller's language.
+        """
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -116,6 +126,10 @@ class FidelisAPI(NinjaAPI):
                         responses.setdefault(status, {
                             "description": ERROR_RESPONSES[status],
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}})
+                for status, answer in responses.items():
+                    if answer.get("description") == HTTP_REASONS.get(int(status)):
+                        answer["description"] = (SUCCESS_RESPONSES | ERROR_RESPONSES).get(int(status),
+                                                                                          answer["description"])
         return schema
 
 

@@ -3,6 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -60,12 +61,14 @@ class MemberOut(Schema):
 
 
 class EnrolIn(_Strict):
-    customer: str | None = Field(None, description="Customer public id")
+    customer: str | None = Field(None, description=gettext_lazy("Customer public id"))
     customer_number: str | None = None
     phone: str | None = None
-    program: str | None = Field(None, description="Program public id; default: the first active program")
+    program: str | None = Field(None, description=gettext_lazy(
+        "Program public id; default: the first active program"))
     channel: str = Field("api", max_length=16)
-    referrer: str | None = Field(None, description="Member number or card code of the member who referred them")
+    referrer: str | None = Field(None, description=gettext_lazy(
+        "Member number or card code of the member who referred them"))
 
 
 class EntryOut(Schema):
@@ -81,7 +84,7 @@ class EntryOut(Schema):
 
 
 class AdjustIn(_Strict):
-    points: BigInt = Field(..., description="Positive to add, negative to take away")
+    points: BigInt = Field(..., description=gettext_lazy("Positive to add, negative to take away"))
     reason: str = Field(..., min_length=1, max_length=200)
 
 
@@ -98,7 +101,7 @@ class PayOut(Schema):
 
 
 class RedeemIn(_Strict):
-    reward: str = Field(..., description="Reward public id")
+    reward: str = Field(..., description=gettext_lazy("Reward public id"))
 
 
 class RedemptionOut(Schema):
@@ -119,29 +122,35 @@ class RewardOut(Schema):
 
 
 class PosOrderIn(_Strict):
-    """A paid order as a till sends it (`POST /api/loyalty/orders`)."""
+    model_config = ConfigDict(json_schema_extra={"description": gettext_lazy(
+        "A paid order as a till sends it (`POST /api/loyalty/orders`).")})
 
-    member: str | None = Field(None, description="Member number")
-    card: str | None = Field(None, description="Card / QR code")
+    member: str | None = Field(None, description=gettext_lazy("Member number"))
+    card: str | None = Field(None, description=gettext_lazy("Card / QR code"))
     phone: str | None = None
-    order_no: str = Field(..., min_length=1, max_length=40, description="The order's number: 1 to 40 characters, "
-                                                                        "no spaces")
-    amount: Money = Field(..., description="Paid amount in CNY (or refunded amount for a refund)")
+    order_no: str = Field(..., min_length=1, max_length=40, description=gettext_lazy(
+        "The order's number: 1 to 40 characters, no spaces"))
+    amount: Money = Field(..., description=gettext_lazy(
+        "Paid amount in CNY (or refunded amount for a refund)"))
     channel: str = Field("store", max_length=16, description="store | online | wechat | phone")
-    store: str = Field("", max_length=80, description="Store code; a name the catalogue does not know is kept "
-                                                      "as the place of sale")
-    categories: list[str] = Field(default_factory=list, description="The product categories sold, for the "
-                                                                    "earn rules")
-    occurred_at: DateTime | None = Field(None, description="When it was paid; now when left out")
+    store: str = Field("", max_length=80, description=gettext_lazy(
+        "Store code; a name the catalogue does not know is kept as the place of sale"))
+    categories: list[str] = Field(default_factory=list, description=gettext_lazy(
+        "The product categories sold, for the earn rules"))
+    occurred_at: DateTime | None = Field(None, description=gettext_lazy(
+        "When it was paid; now when left out"))
 
 
 class PosRefundIn(PosOrderIn):
-    """A refund of (part of) a paid order as a till sends it (`POST /api/loyalty/refunds`)."""
+    model_config = ConfigDict(json_schema_extra={"description": gettext_lazy(
+        "A refund of (part of) a paid order as a till sends it (`POST /api/loyalty/refunds`).")})
 
-    amount: Money = Field(..., description="The amount refunded now, in CNY")
+    amount: Money = Field(..., description=gettext_lazy("The amount refunded now, in CNY"))
     refund_no: Text | None = Field(None, min_length=1, max_length=40,
-                                  description="The refund's own number: the same number again is the same refund")
-    reason: str = Field("", max_length=200, description="Why it is refunded; shown on the order page")
+                                  description=gettext_lazy(
+                                      "The refund's own number: the same number again is the same refund"))
+    reason: str = Field("", max_length=200, description=gettext_lazy(
+        "Why it is refunded; shown on the order page"))
 
 
 class PosOrderOut(Schema):
@@ -150,13 +159,14 @@ class PosOrderOut(Schema):
     points: int
     balance: int
     tier: str | None
-    waiting: bool = Field(False, description="A refund whose purchase has not arrived yet: applied when it does")
+    waiting: bool = Field(False, description=gettext_lazy(
+        "A refund whose purchase has not arrived yet: applied when it does"))
 
 
 class CouponCheckIn(_Strict):
     code: str = Field(..., min_length=4, max_length=24)
     order_amount: Money | None = None
-    member: str | None = Field(None, description="Member number: the coupon must be theirs")
+    member: str | None = Field(None, description=gettext_lazy("Member number: the coupon must be theirs"))
 
 
 class CouponCheckOut(Schema):

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -15,19 +16,21 @@ class _Strict(Schema):
 
 
 class OpportunityIn(_Strict):
-    """A new opportunity; name the customer by public id, customer number or phone."""
+    model_config = ConfigDict(json_schema_extra={"description": gettext_lazy(
+        "A new opportunity; name the customer by public id, customer number or phone.")})
 
-    customer: str | None = Field(None, max_length=40, description="Public id, customer number or phone")
+    customer: str | None = Field(None, max_length=40, description=gettext_lazy(
+        "Public id, customer number or phone"))
     customer_number: str | None = Field(None, max_length=20)
     phone: str | None = Field(None, max_length=40)
     title: str = Field(..., min_length=1, max_length=120)
     source: str = Field("walk_in", description="walk_in | referral | wechat | phone | event | website | other")
     expected_amount: Money | None = Field(None, description="CNY")
     expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
-    stage: str | None = Field(None, description="Stage name or id; default: the first stage")
-    probability: Int | None = Field(None, description="0–100; default: the stage's")
-    products: list[str] | None = Field(None, description="SKUs")
-    owner: str | None = Field(None, description="User name (managers only)")
+    stage: str | None = Field(None, description=gettext_lazy("Stage name or id; default: the first stage"))
+    probability: Int | None = Field(None, description=gettext_lazy("0–100; default: the stage's"))
+    products: list[str] | None = Field(None, description=gettext_lazy("SKUs"))
+    owner: str | None = Field(None, description=gettext_lazy("User name (managers only)"))
     notes: str = Field("", max_length=4000)
 
 
@@ -38,7 +41,7 @@ class OpportunityPatch(_Strict):
     expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
     probability: Int | None = None
     products: list[str] | None = None
-    owner: str | None = Field(None, description="User name (managers only)")
+    owner: str | None = Field(None, description=gettext_lazy("User name (managers only)"))
     notes: str | None = Field(None, max_length=4000)
 
 
@@ -51,21 +54,21 @@ class WonOrderIn(_Strict):
 
 class WonContractIn(_Strict):
     number: str = Field(..., min_length=1, max_length=40)
-    amount: Money | None = Field(None, description="CNY; default: the expected amount")
+    amount: Money | None = Field(None, description=gettext_lazy("CNY; default: the expected amount"))
     start_date: str = Field(..., description="YYYY-MM-DD")
     end_date: str = Field(..., description="YYYY-MM-DD")
     payment_method: str = "transfer"
 
 
 class MoveIn(_Strict):
-    stage: str = Field(..., description="Stage name or id")
+    stage: str = Field(..., description=gettext_lazy("Stage name or id"))
     expected_amount: Money | None = None
     expected_close_date: str | None = Field(None, description="YYYY-MM-DD")
-    lost_reason: str = Field("", description="price | competitor | no_budget | no_decision | timing | product | "
-                                             "other; required for a lost stage")
+    lost_reason: str = Field("", description=gettext_lazy(
+        "price | competitor | no_budget | no_decision | timing | product | other; required for a lost stage"))
     lost_note: str = Field("", max_length=300)
-    order: WonOrderIn | None = Field(None, description="Won: record this order")
-    contract: WonContractIn | None = Field(None, description="Won: register this contract")
+    order: WonOrderIn | None = Field(None, description=gettext_lazy("Won: record this order"))
+    contract: WonContractIn | None = Field(None, description=gettext_lazy("Won: register this contract"))
 
 
 class OpportunityOut(Schema):
@@ -92,7 +95,8 @@ class OpportunityOut(Schema):
 
 
 class ContractIn(_Strict):
-    customer: str | None = Field(None, max_length=40, description="Public id, customer number or phone")
+    customer: str | None = Field(None, max_length=40, description=gettext_lazy(
+        "Public id, customer number or phone"))
     customer_number: str | None = Field(None, max_length=20)
     phone: str | None = Field(None, max_length=40)
     number: str = Field(..., min_length=1, max_length=40)
@@ -103,17 +107,20 @@ class ContractIn(_Strict):
     end_date: str = Field(..., description="YYYY-MM-DD")
     signed_at: str | None = Field(None, description="YYYY-MM-DD")
     status: str = Field("active", description="draft | active")
-    opportunity: str | None = Field(None, description="Public id of the opportunity")
-    owner: str | None = Field(None, description="User name (managers only)")
+    opportunity: str | None = Field(None, description=gettext_lazy("Public id of the opportunity"))
+    owner: str | None = Field(None, description=gettext_lazy("User name (managers only)"))
     notes: str = Field("", max_length=4000)
 
 
 class ContractRenewIn(_Strict):
-    number: str = Field(..., min_length=1, max_length=40, description="Number of the new contract")
-    amount: Money | None = Field(None, description="Default: the old contract's amount")
-    start_date: str | None = Field(None, description="YYYY-MM-DD; default: the day after the old one ends")
-    end_date: str | None = Field(None, description="YYYY-MM-DD; default: as long as the old one")
-    payment_method: str | None = Field(None, description="Default: the old contract's")
+    number: str = Field(..., min_length=1, max_length=40, description=gettext_lazy(
+        "Number of the new contract"))
+    amount: Money | None = Field(None, description=gettext_lazy("Default: the old contract's amount"))
+    start_date: str | None = Field(None, description=gettext_lazy(
+        "YYYY-MM-DD; default: the day after the old one ends"))
+    end_date: str | None = Field(None, description=gettext_lazy(
+        "YYYY-MM-DD; default: as long as the old one"))
+    payment_method: str | None = Field(None, description=gettext_lazy("Default: the old contract's"))
     notes: str = Field("", max_length=4000)
 
 
@@ -139,20 +146,20 @@ class ContractOut(Schema):
 
 
 class OpportunityQuery(Schema):
-    stage: str = Field("", description="Stage id")
-    owner: str = Field("", description="User id")
+    stage: str = Field("", description=gettext_lazy("Stage id"))
+    owner: str = Field("", description=gettext_lazy("User id"))
     source: str = ""
     status: str = Field("", description="open | won | lost")
-    month: str = Field("", description="Expected close month, YYYY-MM")
-    customer: str = Field("", description="Customer public id")
+    month: str = Field("", description=gettext_lazy("Expected close month, YYYY-MM"))
+    customer: str = Field("", description=gettext_lazy("Customer public id"))
     limit: int = Field(50, ge=1, le=200)
     offset: Int = Field(0, ge=0)
 
 
 class ContractQuery(Schema):
     status: str = ""
-    customer: str = Field("", description="Customer public id")
-    ending_within: str = Field("", description="Days")
+    customer: str = Field("", description=gettext_lazy("Customer public id"))
+    ending_within: str = Field("", description=gettext_lazy("Days"))
     limit: int = Field(50, ge=1, le=200)
     offset: Int = Field(0, ge=0)
 
@@ -161,22 +168,26 @@ class ContractQuery(Schema):
 
 
 class StageIn(_Strict):
-    """A stage: its name in the pipeline, default win probability, kind and the fields it requires."""
+    model_config = ConfigDict(json_schema_extra={"description": gettext_lazy(
+        "A stage: its name in the pipeline, default win probability, kind and the fields it requires.")})
 
     name: str = Field(..., max_length=40)
     probability: Int = Field(..., description="0–100")
     kind: str = Field("open", description="open | won | lost")
-    required_fields: list[str] = Field([], description="Fields an opportunity fills before entering: "
-                                                       "expected_amount | expected_close_date | products")
-    position: Int | None = Field(None, description="Place among the pipeline's stages, 1 = first; default: last")
+    required_fields: list[str] = Field([], description=gettext_lazy(
+        "Fields an opportunity fills before entering: expected_amount | expected_close_date | products"))
+    position: Int | None = Field(None, description=gettext_lazy(
+        "Place among the pipeline's stages, 1 = first; default: last"))
 
 
 class StagePatch(_Strict):
     name: str | None = Field(None, max_length=40)
     probability: Int | None = Field(None, description="0–100")
-    kind: str | None = Field(None, description="open | won | lost; not while opportunities are in the stage")
+    kind: str | None = Field(None, description=gettext_lazy(
+        "open | won | lost; not while opportunities are in the stage"))
     required_fields: list[str] | None = None
-    position: Int | None = Field(None, description="Place among the pipeline's stages, 1 = first")
+    position: Int | None = Field(None, description=gettext_lazy(
+        "Place among the pipeline's stages, 1 = first"))
 
 
 class StageOut(Schema):
@@ -193,15 +204,17 @@ class StageOut(Schema):
 class PipelineIn(_Strict):
     name: str = Field(..., max_length=80)
     is_active: bool = True
-    is_default: bool = Field(False, description="Making it the default unsets the previous default")
-    stages: list[StageIn] | None = Field(None, max_length=50, description="Default: the standard stages; at least "
-                                                                          "one open, one won and one lost")
+    is_default: bool = Field(False, description=gettext_lazy(
+        "Making it the default unsets the previous default"))
+    stages: list[StageIn] | None = Field(None, max_length=50, description=gettext_lazy(
+        "Default: the standard stages; at least one open, one won and one lost"))
 
 
 class PipelinePatch(_Strict):
     name: str | None = Field(None, max_length=80)
     is_active: bool | None = None
-    is_default: bool | None = Field(None, description="true makes it the default (unsetting the previous one)")
+    is_default: bool | None = Field(None, description=gettext_lazy(
+        "true makes it the default (unsetting the previous one)"))
 
 
 class PipelineOut(Schema):
@@ -209,5 +222,5 @@ class PipelineOut(Schema):
     name: str
     is_active: bool
     is_default: bool
-    open_opportunities: int = Field(..., description="Open opportunities the caller may see")
+    open_opportunities: int = Field(..., description=gettext_lazy("Open opportunities the caller may see"))
     stages: list[StageOut]

@@ -3,6 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
+from django.utils.translation import gettext_lazy
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -32,31 +33,36 @@ class ProductOut(Schema):
 class ProductIn(_Strict):
     sku: str = Field(..., min_length=1, max_length=40)
     name: str = Field(..., min_length=1, max_length=120)
-    category: str = Field(..., min_length=1, max_length=60, description="Category name; it must exist")
-    list_price: Money = Field(..., description="CNY, before discounts")
+    category: str = Field(..., min_length=1, max_length=60, description=gettext_lazy(
+        "Category name; it must exist"))
+    list_price: Money = Field(..., description=gettext_lazy("CNY, before discounts"))
     is_active: bool = True
 
 
 class LineIn(_Strict):
     sku: str = Field(..., min_length=1, max_length=40)
-    quantity: Int = Field(..., description="At least 1")
-    unit_price: Money | None = Field(None, description="CNY; default: the product's list price")
-    discount: Money = Field(Decimal("0"), description="Discount on this line, CNY")
+    quantity: Int = Field(..., description=gettext_lazy("At least 1"))
+    unit_price: Money | None = Field(None, description=gettext_lazy("CNY; default: the product's list price"))
+    discount: Money = Field(Decimal("0"), description=gettext_lazy("Discount on this line, CNY"))
 
 
 class OrderIn(_Strict):
-    """A paid order; name the customer by public id, customer number or phone."""
+    model_config = ConfigDict(json_schema_extra={"description": gettext_lazy(
+        "A paid order; name the customer by public id, customer number or phone.")})
 
-    customer: str | None = Field(None, max_length=40, description="Public id, customer number or phone")
+    customer: str | None = Field(None, max_length=40, description=gettext_lazy(
+        "Public id, customer number or phone"))
     customer_number: str | None = Field(None, max_length=20)
     phone: str | None = Field(None, max_length=40)
-    order_no: str | None = Field(None, min_length=1, max_length=40, description="Given when left out")
+    order_no: str | None = Field(None, min_length=1, max_length=40, description=gettext_lazy(
+        "Given when left out"))
     channel: str = Field("store", description="store | online | wechat | phone")
-    store: str | None = Field(None, max_length=20, description="Store code; required for store orders")
+    store: str | None = Field(None, max_length=20, description=gettext_lazy(
+        "Store code; required for store orders"))
     payment_method: str = Field("wechat_pay", description="wechat_pay | alipay | card | cash | gift_card | "
                                                           "transfer | other")
-    discount: Money = Field(Decimal("0"), description="Discount on the whole order, CNY")
-    paid_at: DateTime | None = Field(None, description="When it was paid; now when left out")
+    discount: Money = Field(Decimal("0"), description=gettext_lazy("Discount on the whole order, CNY"))
+    paid_at: DateTime | None = Field(None, description=gettext_lazy("When it was paid; now when left out"))
     note: str = Field("", max_length=200)
     lines: list[LineIn] = Field(..., min_length=1, max_length=200)
 
@@ -108,20 +114,21 @@ class OrderQuery(Schema):
     store: str = ""
     channel: str = ""
     status: str = ""
-    customer: str = Field("", description="Customer public id")
-    q: str = Field("", description="Order number, or its beginning")
+    customer: str = Field("", description=gettext_lazy("Customer public id"))
+    q: str = Field("", description=gettext_lazy("Order number, or its beginning"))
     limit: int = Field(50, ge=1, le=200)
     offset: Int = Field(0, ge=0)
 
 
 class RefundLineIn(_Strict):
-    line: BigInt | None = Field(None, description="Order line id (or name the sku)")
+    line: BigInt | None = Field(None, description=gettext_lazy("Order line id (or name the sku)"))
     sku: str | None = Field(None, max_length=40)
     quantity: Int
 
 
 class RefundIn(_Strict):
-    amount: Money | None = Field(None, description="CNY; default: the paid value of the lines named")
+    amount: Money | None = Field(None, description=gettext_lazy(
+        "CNY; default: the paid value of the lines named"))
     reason: str = Field(..., min_length=1, max_length=200)
     lines: list[RefundLineIn] | None = None
 

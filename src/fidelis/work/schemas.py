@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.utils.translation import gettext_lazy
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -14,16 +15,20 @@ class _Strict(Schema):
 
 class TaskIn(_Strict):
     title: str = Field(..., max_length=200, examples=["回访 李太太：A1001"])
-    due_at: DateTime = Field(..., description="ISO 8601; without an offset it is read in the mall's time zone.")
-    remind_before: Int | None = Field(0, description="Remind the owner this many minutes before the due time; "
-                                                     "null: no reminder.")
-    remind_at: DateTime | None = Field(None, description="An explicit reminder time (not after due_at); "
-                                                         "overrides remind_before.")
-    owner: str | None = Field(None, description="User name of the owner; the caller by default.")
-    customer: str | None = Field(None, description="The customer's public id or customer number.")
+    due_at: DateTime = Field(..., description=gettext_lazy(
+        "ISO 8601; without an offset it is read in the mall's time zone."))
+    remind_before: Int | None = Field(0, description=gettext_lazy(
+        "Remind the owner this many minutes before the due time; null: no reminder."))
+    remind_at: DateTime | None = Field(None, description=gettext_lazy(
+        "An explicit reminder time (not after due_at); overrides remind_before."))
+    owner: str | None = Field(None, description=gettext_lazy(
+        "User name of the owner; the caller by default."))
+    customer: str | None = Field(None, description=gettext_lazy(
+        "The customer's public id or customer number."))
     notes: str = ""
-    priority: Int = Field(2, description="1 low, 2 normal, 3 high.")
-    recurrence_days: Int | None = Field(None, description="When done, the next task is due this many days later.")
+    priority: Int = Field(2, description=gettext_lazy("1 low, 2 normal, 3 high."))
+    recurrence_days: Int | None = Field(None, description=gettext_lazy(
+        "When done, the next task is due this many days later."))
 
 
 class TaskPatch(_Strict):
