@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
@@ -20,7 +21,8 @@ class CustomerFields(_Strict):
     kind: str | None = Field(None, description="individual | company")
     gender: str | None = Field(None, description="female | male | empty")
     birthday: Date | None = None
-    phone: str | None = Field(None, max_length=40, description="Any common format; stored as +86…")
+    phone: str | None = Field(None, max_length=40, description=gettext_lazy(
+        "Any common format; stored as +86…"))
     phone_alt: str | None = Field(None, max_length=40)
     email: str | None = Field(None, max_length=254)
     wechat_id: str | None = Field(None, max_length=64)
@@ -39,15 +41,17 @@ class CustomerFields(_Strict):
     value_tier: str | None = Field(None, description="high | medium | low")
     lifecycle_stage: str | None = Field(None, description="interested | follower | member | buyer | loyal | advocate")
     source: str | None = Field(None, max_length=40)
-    owner: str | None = Field(None, description="User name of the owning sales rep; empty for none")
+    owner: str | None = Field(None, description=gettext_lazy(
+        "User name of the owning sales rep; empty for none"))
 
 
 class CustomerCreateIn(CustomerFields):
     name: str = Field(..., min_length=1, max_length=100)
-    tags: list[str] = Field(default_factory=list, description="Tag names; \"group:name\" puts a new tag in a group")
-    allow_duplicate: bool = Field(False, description="Create the customer even when an active customer has the "
-                                  "same phone or e-mail; without it such a request is refused with 409 "
-                                  "duplicate_customer")
+    tags: list[str] = Field(default_factory=list, description=gettext_lazy(
+        "Tag names; \"group:name\" puts a new tag in a group"))
+    allow_duplicate: bool = Field(False, description=gettext_lazy(
+        "Create the customer even when an active customer has the same phone or e-mail; without it such a "
+        "request is refused with 409 duplicate_customer"))
 
 
 class ExistingCustomerOut(Schema):
@@ -60,8 +64,10 @@ class DuplicateCustomerOut(Schema):
     code: str = Field(..., description="duplicate_customer")
     message: str
     field: str = Field(..., description="phone | phone_alt | email")
-    owner: str | None = Field(None, description="Display name of the stored customer's owner, whom to ask")
-    existing: ExistingCustomerOut | None = Field(None, description="The stored customer, when the caller may see it")
+    owner: str | None = Field(None, description=gettext_lazy(
+        "Display name of the stored customer's owner, whom to ask"))
+    existing: ExistingCustomerOut | None = Field(None, description=gettext_lazy(
+        "The stored customer, when the caller may see it"))
 
 
 class CustomerPatchIn(CustomerFields):
@@ -74,7 +80,8 @@ class TagIn(_Strict):
 
 class ConsentIn(_Strict):
     granted: bool
-    source: str = Field(..., min_length=1, max_length=80, description="Where consent was given or withdrawn")
+    source: str = Field(..., min_length=1, max_length=80, description=gettext_lazy(
+        "Where consent was given or withdrawn"))
 
 
 class ConsentOut(Schema):
@@ -157,8 +164,9 @@ class TimelineEventOut(Schema):
     occurred_at: datetime
     channel: str
     touchpoint: str
-    summary: str = Field(..., description="The event in a sentence, in the language of Accept-Language (made from "
-                                          "the payload; for other events the summary they were recorded with)")
+    summary: str = Field(..., description=gettext_lazy(
+        "The event in a sentence, in the language of Accept-Language (made from the payload; for other "
+        "events the summary they were recorded with)"))
     payload: dict[str, Any]
     actor: str | None
 
@@ -177,4 +185,5 @@ class TimelineEventOut(Schema):
 
 class TimelineOut(Schema):
     items: list[TimelineEventOut]
-    next_before: str | None = Field(None, description="Pass as `before` for the next, older page")
+    next_before: str | None = Field(None, description=gettext_lazy(
+        "Pass as `before` for the next, older page"))
