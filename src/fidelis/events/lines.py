@@ -8,9 +8,9 @@ An event stores facts (its type, its payload); the words are rendered here. Each
         return payload["tag"]
 
 A renderer takes the payload and the event, uses gettext at call time and runs no query (a timeline page renders
-up to 50 events): what it needs is in the payload, or on the event row itself. It returns None when the payload
-lacks its facts (an event written before the facts were stored, or sent by an outside system in its own shape);
-the event then shows the summary it was recorded with, which is the text an outside system sent as it was sent.
+up to 50 events): what it needs is in the payload, or on the event row itself. When the payload lacks its facts
+(an event written before the facts were stored, or sent by an outside system in its own shape) it returns None or
+fails on the missing key; the event then shows the summary it was recorded with, as it was sent.
 """
 
 from collections.abc import Callable
@@ -49,11 +49,6 @@ def event_line(event) -> str:
         if text:
             return str(text)[:300]
     return event.summary or ""
-
-
-def has_line(event_type: str) -> bool:
-    """Return whether a renderer is registered for the event type."""
-    return event_type in _renderers
 
 
 def yuan(value: Any) -> str:
