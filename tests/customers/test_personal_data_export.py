@@ -80,7 +80,7 @@ def test_customer_personal_data_export_holds_what_every_app_stores_about_the_per
     # when
     data = customer_personal_data_export(actor=manager, customer=li)
     # then: the archive's own sections
-    assert data["customer"]["name"] == "李娜" and data["tags"] == ["VIP"]
+    assert data["customer"]["name"] == "李娜" and data["customer"]["archived_at"] is None and data["tags"] == ["VIP"]
     assert data["consents"][0]["channel"] == "wechat"
     # the club: membership, its points ledger and redemption, and the coupons
     (membership,) = data["loyalty"]["memberships"]

@@ -105,7 +105,7 @@ def _profile(customer: Customer) -> dict[str, Any]:
     for field in EDITABLE_FIELDS:
         data[field] = plain(getattr(customer, field))
     data["owner"] = customer.owner.get_username() if customer.owner_id else None
-    for field in ("created_at", "updated_at", "erased_at"):
+    for field in ("created_at", "updated_at", "archived_at", "erased_at"):
         data[field] = plain(getattr(customer, field))
     return data
 
