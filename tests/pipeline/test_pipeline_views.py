@@ -30,8 +30,8 @@ def test_board_shows_columns_with_counts_and_raw_and_weighted_sums(client_for, s
     assert response.status_code == 200
     html = response.content.decode()
     assert "初步接触" in html and "方案报价" in html and f'data-opportunity="{opp.public_id}"' in html
-    # raw and weighted at 10 % (the thousands separator depends on the locale settings)
-    assert re.search(r'col-raw">20,?000\.00<', html) and re.search(r'col-weighted">2,?000\.00<', html)
+    # raw and weighted at 10 %, written as money
+    assert re.search(r'col-raw">¥20,000\.00<', html) and re.search(r'col-weighted">¥2,000\.00<', html)
     assert 'draggable="true"' in html and f'id="stage-{opp.public_id}"' in html
 
 
