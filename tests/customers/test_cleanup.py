@@ -81,6 +81,20 @@ def test_phone_pattern_accepts_what_phonenumbers_deems_valid_and_nothing_else():
     assert rx.match("+14155552671") and not rx.match("13800138000") and not rx.match("+86 138 0013 8000")
 
 
+def test_whole_mobile_prefixes_hold_only_valid_numbers():
+    rng = random.Random(11)
+    for prefix in cleanup.WHOLE_MOBILE_PREFIXES:
+        for suffix in ("00000000", "99999999", *(f"{rng.randrange(10**8):08d}" for _ in range(200))):
+            assert phonenumbers.is_valid_number(phonenumbers.parse(prefix + suffix, None)), prefix + suffix
+
+
+def test_a_common_mobile_whose_search_key_disagrees_is_checked_in_full(manager):
+    # given a phone of a common prefix with letters in it, as older data may hold it
+    odd = _active(_raw(CustomerFactory(name="字母号"), phone="+86138abcdefgh", phone_digits="138"))
+    # then
+    assert odd.name in _names(manager, years=3, reason=CleanupReason.INVALID_PHONE)
+
+
 @pytest.mark.parametrize("email", ["zs@example.cn", "a.b+c@mail.example.com", "x_y@sub-domain.example.org",
                                    "李@例子.中国", "zs@@example", "zs@example", "zs example@x.cn", "zs@.cn",
                                    ".zs@example.cn", "zs..a@example.cn", "zs@-example.cn", "zs@example.c",
@@ -92,6 +106,8 @@ def test_email_pattern_agrees_with_djangos_validator(email):
     except ValidationError:
         valid = False
     assert bool(re.match(cleanup.EMAIL_PATTERN, email, re.IGNORECASE)) == valid
+    if re.match(cleanup.EMAIL_COMMON_PATTERN, email):
+        assert valid
 
 
 def test_cleanup_list_names_each_record_for_its_reason_and_leaves_out_archived_erased_and_merged(manager, archive):

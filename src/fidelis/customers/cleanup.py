@@ -13,10 +13,11 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db import connection, models, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.fields.json import KT
-from django.db.models.functions import Lower
+from django.db.models.functions import Concat, Length, Lower, Substr
+from django.db.models.lookups import Exact, In
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -68,6 +69,19 @@ _IDN = "\u00a1-\uffff"
 EMAIL_PATTERN = (r"^[-!#$%&'*+/=?^_`{}|~0-9a-z]+(\.[-!#$%&'*+/=?^_`{}|~0-9a-z]+)*"
                  rf"@([a-z0-9{_IDN}]([-a-z0-9{_IDN}]{{0,61}}[a-z0-9{_IDN}])?\.)+"
                  rf"[a-z0-9{_IDN}][-a-z0-9{_IDN}]{{0,61}}[a-z0-9{_IDN}]$")
+
+
+# Mobile prefixes under which every 11-digit number is valid (phonenumbers' CN mobile pattern
+# 1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}; tests/customers/test_cleanup.py checks them against it).
+# A stored phone "+86" + one of them + 8 digits is valid without running the long pattern: most phones are.
+WHOLE_MOBILE_PREFIXES = tuple(
+    f"+86{p}" for p in (*range(130, 140), *range(180, 190), 145, 147, 150, 151, 152, 153, 155, 156, 157, 158, 159,
+                        190, 191, 192, 193, 195, 196, 197, 198, 199, 162, 165, 166, 167, 170, 171, 172, 173, 175,
+                        176, 177, 178))
+# An address surely valid, checked before the full pattern (a quarter of its cost on PostgreSQL): lower case
+# ASCII (as the services store it), dot-separated atoms, labels with inner hyphens, a top-level domain of letters.
+EMAIL_COMMON_PATTERN = (r"^[a-z0-9_+-]+(\.[a-z0-9_+-]+)*@[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)*"
+                        r"\.[a-z][a-z]+$")
 
 
 @lru_cache(maxsize=1)
@@ -122,10 +136,17 @@ def _empty(field: str) -> Q:
     return Q(**{f"{field}__isnull": True}) | Q(**{field: ""}) if model_field.null else Q(**{field: ""})
 
 
+def _invalid_phone(field: str, digits: str) -> Q:
+    """Return the condition that a phone column holds something other than a valid number: a common mobile
+    number (its search key shows that the rest is digits) is valid at once, others are matched in full."""
+    common = (Q(Exact(Length(field), 14)) & Q(In(Substr(field, 1, 6), WHOLE_MOBILE_PREFIXES))
+              & Q(Exact(F(field), Concat(Value("+86"), F(digits)))))
+    return ~Q(**{field: ""}) & ~common & ~Q(**{f"{field}__regex": phone_pattern()})
+
+
 def cleanup_conditions(*, years: int, now: datetime | None = None) -> dict[str, Q]:
     """Return, per reason, the condition on a customer row that the record needs attention for it."""
     cutoff = _years_ago(now or timezone.now(), years)
-    valid_phone = phone_pattern()
     bounces = (Event.objects.filter(customer=OuterRef("pk"), type=EMAIL_BOUNCED)
                .annotate(address=Lower(KT("payload__email")))
                .filter(Q(address__isnull=True) | Q(address="") | Q(address=OuterRef("email_normalized"))))
@@ -136,20 +157,30 @@ def cleanup_conditions(*, years: int, now: datetime | None = None) -> dict[str, 
             missing &= _empty(field)
         incomplete |= missing
     return {
-        CleanupReason.INVALID_PHONE: (~Q(phone="") & ~Q(phone__regex=valid_phone))
-        | (~Q(phone_alt="") & ~Q(phone_alt__regex=valid_phone)),
-        CleanupReason.INVALID_EMAIL: ~Q(email="") & ~Q(email__iregex=EMAIL_PATTERN),
-        CleanupReason.BOUNCED: ~Q(email="") & Q(Exists(bounces)),
+        CleanupReason.INVALID_PHONE: _invalid_phone("phone", "phone_digits")
+        | _invalid_phone("phone_alt", "phone_alt_digits"),
+        CleanupReason.INVALID_EMAIL: ~Q(email="") & ~Q(email__regex=EMAIL_COMMON_PATTERN)
+        & ~Q(email__iregex=EMAIL_PATTERN),
+        # The customers with any bounce first, found once through the type's index: the test of the address
+        # runs only for them.
+        CleanupReason.BOUNCED: ~Q(email="")
+        & Q(pk__in=Event.objects.filter(type=EMAIL_BOUNCED).values("customer_id")) & Q(Exists(bounces)),
         CleanupReason.INACTIVE: Q(created_at__lt=cutoff)
         & ~Q(Exists(Event.objects.filter(customer=OuterRef("pk"), occurred_at__gte=cutoff))),
         CleanupReason.INCOMPLETE: incomplete,
     }
 
 
+# The reasons in the order a row is tested for any of them: the cheap column tests first, the searches of the
+# customer's events last.
+_COST_ORDER = (CleanupReason.INCOMPLETE, CleanupReason.INVALID_PHONE, CleanupReason.INVALID_EMAIL,
+               CleanupReason.BOUNCED, CleanupReason.INACTIVE)
+
+
 def _any(conditions: dict[str, Q]) -> Q:
     result = Q(pk__in=[])
-    for condition in conditions.values():
-        result |= condition
+    for reason in _COST_ORDER:
+        result |= conditions[reason]
     return result
 
 
@@ -167,8 +198,19 @@ def cleanup_total(user, *, years: int | None = None) -> int:
 def cleanup_counts(user, *, years: int) -> dict[str, int]:
     """Return how many visible records need attention, per reason and in all ("total"), in one query."""
     conditions = cleanup_conditions(years=years)
-    aggregates = {reason: Count("pk", filter=condition) for reason, condition in conditions.items()}
-    return cleanup_base_qs(user).order_by().aggregate(total=Count("pk", filter=_any(conditions)), **aggregates)
+    # Each row's reasons once, in a subquery, then summed: a COUNT(…) FILTER per reason and one for the total
+    # would test every condition twice (the database does not share them between aggregates).
+    flags = cleanup_base_qs(user).order_by().annotate(**{
+        f"is_{r}": models.ExpressionWrapper(c, output_field=models.BooleanField()) for r, c in conditions.items()
+    }).values(*(f"is_{r}" for r in conditions))
+    sql, params = flags.query.sql_with_params()
+    quoted = {r: connection.ops.quote_name(f"is_{r}") for r in conditions}
+    sums = [f"COALESCE(SUM(CASE WHEN {' OR '.join(quoted[r] for r in _COST_ORDER)} THEN 1 ELSE 0 END), 0)",
+            *(f"COALESCE(SUM(CASE WHEN {quoted[r]} THEN 1 ELSE 0 END), 0)" for r in conditions)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(sums)} FROM ({sql}) flags", params)
+        row = cursor.fetchone()
+    return dict(zip(["total", *(str(r) for r in conditions)], (int(n) for n in row), strict=True))
 
 
 def cleanup_list(user, *, years: int, reason: str = "") -> QuerySet[Customer]:
