@@ -222,12 +222,12 @@ def test_member_joined_reads_in_the_viewers_language(viewer, member, customer):
 def test_points_earned_and_adjusted_read_in_the_viewers_language(viewer, manager, member, customer):
     # given: the welcome points of the starter program, then a manager's correction
     balance = member.balance
-    points_adjust(actor=manager, member=member, points=50, reason="补偿排队")
+    points_adjust(actor=manager, member=member, points=1200, reason="补偿排队")
     chinese, english = _zh_then_en(viewer, customer)
     assert f"<div>获得积分 +{balance} 积分 · 余额 {balance}</div>" in chinese
-    assert f"<div>手动调整 +50 积分 · 余额 {balance + 50} · 补偿排队</div>" in chinese
+    assert f"<div>手动调整 +1,200 积分 · 余额 {balance + 1200:,} · 补偿排队</div>" in chinese
     assert f"<div>Earned +{balance} 积分 · balance {balance}</div>" in english
-    assert f"<div>Manual adjustment +50 积分 · balance {balance + 50} · 补偿排队</div>" in english
+    assert f"<div>Manual adjustment +1,200 积分 · balance {balance + 1200:,} · 补偿排队</div>" in english
 
 
 def test_points_expired_read_in_the_viewers_language(viewer, member, customer):
@@ -235,8 +235,8 @@ def test_points_expired_read_in_the_viewers_language(viewer, member, customer):
     with transaction.atomic():
         ledger.expire_due(ledger.lock_member(member.pk), now=timezone.now() + timedelta(days=3 * 366))
     chinese, english = _zh_then_en(viewer, customer)
-    assert f"<div>积分过期 -{balance} 积分 · 余额 0</div>" in chinese
-    assert f"<div>Expired -{balance} 积分 · balance 0</div>" in english
+    assert f"<div>积分过期 −{balance} 积分 · 余额 0</div>" in chinese
+    assert f"<div>Expired −{balance} 积分 · balance 0</div>" in english
 
 
 def test_tier_change_reads_in_the_viewers_language(viewer, member, customer, django_capture_on_commit_callbacks):

@@ -52,9 +52,21 @@ def event_line(event) -> str:
 
 
 def yuan(value: Any) -> str:
-    """Return an amount of money as the timeline writes it: ¥3,680.00 (−¥12.50 below zero)."""
-    amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    return f"−¥{-amount:,.2f}" if amount < 0 else f"¥{amount:,.2f}"
+    """Return an amount of money as every page writes it: ¥3,680.00 (−¥12.50 below zero)."""
+    # The one way to write money (imported here: that module imports this one through the Event model).
+    from fidelis.web.templatetags.fidelis_ui import money
+
+    return money(value)
+
+
+def points(value: Any, *, sign: bool = False) -> str:
+    """Return points as every page writes them: 5,000; with `sign`, +500 or −500."""
+    from fidelis.web.templatetags.fidelis_ui import MINUS, count
+
+    n = int(value)
+    if sign and n:
+        return ("+" if n > 0 else MINUS) + count(abs(n))
+    return count(n)
 
 
 def is_amount(value: Any) -> bool:

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from fidelis.events.lines import day, line_for
+from fidelis.events.lines import day, line_for, points
 from fidelis.loyalty.models import EntryKind
 
 
@@ -21,10 +21,11 @@ def joined_line(payload: dict, event) -> str | None:
 
 @line_for("points.changed")
 def points_line(payload: dict, event) -> str:
-    kind, points = payload["kind"], int(payload["points"])
+    kind = payload["kind"]
     label = EntryKind(kind).label if kind in EntryKind.values else kind
     line = _("%(kind)s %(points)s %(name)s · balance %(balance)s") % {
-        "kind": label, "points": f"{points:+d}", "name": _unit(payload), "balance": int(payload["balance"])}
+        "kind": label, "points": points(payload["points"], sign=True), "name": _unit(payload),
+        "balance": points(payload["balance"])}
     # A manager's own words for an adjustment; the system's entries say what they are by their kind.
     if kind == EntryKind.ADJUST and payload.get("reason"):
         line += f" · {payload['reason']}"
@@ -33,7 +34,7 @@ def points_line(payload: dict, event) -> str:
 
 @line_for("points.expiring")
 def expiring_line(payload: dict, event) -> str:
-    return _("%(points)s %(name)s expire on %(date)s") % {"points": int(payload["points"]), "name": _unit(payload),
+    return _("%(points)s %(name)s expire on %(date)s") % {"points": points(payload["points"]), "name": _unit(payload),
                                                           "date": day(payload["expires_on"])}
 
 
