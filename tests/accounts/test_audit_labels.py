@@ -71,6 +71,16 @@ def test_an_unknown_action_and_field_are_shown_as_they_are(viewer, manager):
     assert "<li><b>colour</b>: red → blue</li>" in page and "<li><b>行数</b>: 3</li>" in page
 
 
+def test_stored_times_phones_and_amounts_are_written_as_the_pages_write_them(viewer, manager):
+    customer = CustomerFactory(name="赵六", phone="+8613600136000")
+    customer_update(actor=manager, customer=customer, data={"phone": "13900139000"})
+    audit_record(actor=manager, action="task.create", object_type="work.task", object_repr="回访",
+                 changes={"due_at": [None, "2026-12-08T02:00:00+00:00"], "amount": [None, "12800.00"]})
+    page = _audit_page(viewer)
+    assert "136 0013 6000 → 139 0013 9000" in page and "+86" not in page
+    assert "2026-12-08 10:00" in page and "T02:00" not in page and "12,800.00" in page
+
+
 def test_every_action_label_starts_with_a_capital_letter():
     from django.utils import translation
 

@@ -6,14 +6,21 @@ value as written. The page names the action by `ACTION_LABELS`, a field by its m
 choices. A code not named here is shown as it is.
 """
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from fidelis.customers.normalize import format_phone
 
 ACTION_LABELS = {
     # accounts
@@ -189,12 +196,36 @@ def _shown(value: Any, choices: dict) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(_shown(v, choices) for v in value) or "∅"
     label = choices.get(value) if isinstance(value, (str, int)) else None
-    return str(label if label is not None else value)
+    if label is not None:
+        return str(label)
+    if isinstance(value, str):
+        return _written(value)
+    if isinstance(value, int | float):
+        return number_format(value, force_grouping=True)
+    return str(value)
+
+
+STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+STORED_PHONE = re.compile(r"\+\d{7,15}")
+STORED_DECIMAL = re.compile(r"-?\d{4,}\.\d+")
+
+
+def _written(value: str) -> str:
+    """Return a value stored as text as the pages write it: a time in the current time zone (2026-12-08 10:00), a
+    phone as people write it, a decimal grouped by thousands (3,680.00); anything else as it is."""
+    if STORED_TIME.match(value) and (moment := parse_datetime(value)) is not None:
+        return (timezone.localtime(moment) if timezone.is_aware(moment) else moment).strftime("%Y-%m-%d %H:%M")
+    if STORED_PHONE.fullmatch(value):
+        return format_phone(value)
+    if STORED_DECIMAL.fullmatch(value):
+        return number_format(Decimal(value), len(value.split(".")[1]), force_grouping=True)
+    return value
 
 
 def change_text(object_type: str, name: str, value: Any) -> str:
     """Return one recorded change as "old → new" (a pair; a new value alone when there was none), or the value
-    recorded, with the labels of the field's choices in the active language."""
+    recorded, with the labels of the field's choices in the active language; times, phones and amounts written as
+    the pages write them."""
     field = _field(_model(object_type), name)
     choices = dict(field.flatchoices) if field is not None and getattr(field, "choices", None) else {}
     if isinstance(value, (list, tuple)) and len(value) == 2:
