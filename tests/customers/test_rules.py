@@ -124,3 +124,28 @@ def test_a_stage_set_by_hand_has_the_stages_before_it_done_unless_an_event_prove
     assert funnel["reason"] is None
     html = _render("{% classification customer %}", "en", customer=customer)
     assert "because" not in html and '<span class="badge stage">Loyal member</span>' in html
+
+
+def test_demo_customers_have_the_event_of_their_stage_and_none_of_a_later_one():
+    from collections import Counter
+    from datetime import datetime
+    from random import Random
+    from zoneinfo import ZoneInfo
+
+    from fidelis.customers.demo import generate_customers
+    from fidelis.customers.rules import STAGE_FOR_EVENT
+
+    # given the demo's customers, whose stages the loader sets directly
+    demos = list(generate_customers(Random(7), 2000, now=datetime(2026, 12, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
+                                    owner_ids=[1]))
+    rank = {stage: i for i, stage in enumerate(LifecycleStage.values)}
+    skipped = Counter()
+    for demo in demos:
+        stage, types = demo.customer["lifecycle_stage"], {e.type for e in demo.events}
+        proven = {STAGE_FOR_EVENT[t] for t in types if t in STAGE_FOR_EVENT}
+        # then the funnel the events prove agrees with the stage: its own event is there, none of a later stage
+        assert stage not in STAGE_FOR_EVENT.values() or stage in proven, (stage, types)
+        assert all(rank[p] <= rank[stage] for p in proven), (stage, types)
+        skipped.update(s for s in STAGE_FOR_EVENT.values() if rank[s] < rank[stage] and s not in proven)
+    # and the buyers who pay without joining the club show the member stage as not reached
+    assert skipped[LifecycleStage.MEMBER] > 0 and skipped[LifecycleStage.FOLLOWER] == 0
