@@ -29,8 +29,8 @@ def test_marketing_merges_a_duplicate_pair_and_reads_what_moved(page, live_serve
         pair.locator("button[value=merge]").click()
     # then the result page says what moved and shows the merged record as a card
     expect(page).to_have_url(re.compile(r"/customers/merges/\d+/$"))
-    expect(page.locator("#merge-moved tr[data-kind=tags]")).to_contain_text("标签")
-    expect(page.locator("#merge-moved tr[data-kind=tags]")).to_contain_text("老客户")
+    expect(page.locator("#merge-moved dt[data-kind=tags]")).to_contain_text("标签")
+    expect(page.locator("#merge-moved dd[data-kind=tags]")).to_contain_text("老客户")
     card = page.locator("#merged-record")
     expect(card).to_contain_text("136 0013 6000")
     expect(card).to_contain_text("苏州")
