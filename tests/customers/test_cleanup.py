@@ -305,3 +305,20 @@ def test_home_page_of_marketing_loads_the_tile_with_the_count(client_for, users,
 
 def test_home_page_of_a_sales_rep_has_no_tile(client_for, sales):
     assert reverse("customers:cleanup_tile") not in client_for(sales).get(reverse("web:home")).content.decode()
+
+
+def test_cleanup_page_erases_for_a_manager_and_refuses_marketing(client_for, users, archive):
+    ids = [archive["phone"].public_id, archive["email"].public_id]
+    # marketing does not see the action, and is refused when sending it anyway
+    client = client_for(users[Role.MARKETING])
+    assert 'value="erase"' not in client.get(reverse("customers:cleanup")).content.decode()
+    page = client.post(reverse("customers:cleanup"), {"action": "erase", "reason": "清理", "customers": ids},
+                       follow=True).content.decode()
+    assert 'class="msg-error"' in page and not Customer.objects.filter(erased_at__isnull=False).exclude(
+        pk=archive["erased"].pk).exists()
+    # a manager erases both
+    client = client_for(users[Role.MANAGER])
+    assert 'value="erase"' in client.get(reverse("customers:cleanup")).content.decode()
+    client.post(reverse("customers:cleanup"), {"action": "erase", "reason": "长期无效", "customers": ids})
+    assert Customer.objects.filter(pk__in=[archive["phone"].pk, archive["email"].pk],
+                                   erased_at__isnull=False).count() == 2
