@@ -40,6 +40,8 @@ ACTION_LABELS = {
     "customer.duplicate_dismiss": gettext_lazy("Duplicate dismissed"),
     "customer.duplicates_scan": gettext_lazy("Duplicates searched"),
     "customer.erase": gettext_lazy("Personal data erased"),
+    "customer.archive": gettext_lazy("Customer archived"),
+    "customer.assign": gettext_lazy("Owner assigned"),
     "customer.export": gettext_lazy("Customers exported"),
     "customer.personal_export": gettext_lazy("Personal data exported"),
     "customer.import": gettext_lazy("Customers imported"),

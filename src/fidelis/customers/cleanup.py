@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from fidelis.accounts.audit_labels import action_label
 from fidelis.accounts.models import AuditEntry, User
 from fidelis.accounts.permissions import capability_check, has_capability
 from fidelis.accounts.services import audit_entry
@@ -53,11 +54,6 @@ class CleanupReason(models.TextChoices):
 ACTION_ARCHIVE = "customer.archive"
 ACTION_ASSIGN = "customer.assign"
 CLEANUP_ACTIONS = (ACTION_ARCHIVE, ACTION_ASSIGN, "customer.erase")
-ACTION_LABELS = {
-    ACTION_ARCHIVE: gettext_lazy("Archived"),
-    ACTION_ASSIGN: gettext_lazy("Owner assigned"),
-    "customer.erase": gettext_lazy("Personal data erased"),
-}
 
 _PHONE_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",
                 "pager", "uan", "voicemail")
@@ -242,7 +238,7 @@ def cleanup_recent_actions(user, *, limit: int = 20) -> list[dict[str, Any]]:
                    .select_related("actor").order_by("-created_at", "-id")[:limit])
     owner_ids = {e.changes.get("owner_id", [None, None])[1] for e in entries if e.action == ACTION_ASSIGN}
     owners = {u.pk: str(u) for u in User.objects.filter(pk__in=[i for i in owner_ids if i])}
-    return [{"entry": e, "label": ACTION_LABELS.get(e.action, e.action),
+    return [{"entry": e, "label": action_label(e.action),
              "owner": owners.get(e.changes.get("owner_id", [None, None])[1], "") if e.action == ACTION_ASSIGN
              else ""} for e in entries]
 
