@@ -103,7 +103,8 @@ def test_imported_buyers_become_buyers_in_the_funnel_but_never_move_back(manager
     first = Event.objects.filter(customer=buyers["A"], type="order.paid").order_by("pk").first()
     assert first.payload["import"] == job.public_id
     assert (entry.object_id, entry.via) == (buyers["A"].public_id, "rule")
-    assert entry.changes == {"lifecycle_stage": ["interested", "buyer"], "event": [None, first.public_id]}
+    assert entry.changes == {"lifecycle_stage": ["interested", "buyer"], "event": [None, first.public_id],
+                             "event_type": [None, "order.paid"]}
 
 
 def test_imported_orders_open_no_follow_up_task(manager, catalogue, buyers, django_capture_on_commit_callbacks):
