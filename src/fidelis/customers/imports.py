@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, partial
-from itertools import chain, islice, repeat
-from operator import attrgetter
+from itertools import chain, compress, islice, repeat
+from operator import and_, attrgetter, itemgetter, ne, or_
 from pathlib import Path
 from typing import Any
 
@@ -460,19 +460,20 @@ class FirstErrors:
 
 class FirstHints:
     """The duplicate hints of an import's first rows, as many as its report shows (customer or order import), and
-    how many there are in all; each hint is a dict with its "row", and they may come in any order."""
+    how many there are in all; they may come in any order."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, dict[str, Any]]] = []  # (-row, -number, hint), as in FirstErrors
         self.count = 0
 
-    def add(self, hint: dict[str, Any]) -> None:
+    def add(self, row: int, reason: str, value: str, **match: Any) -> None:
+        """Add the hint that the row looks like `match` (a stored record, or another row) by `reason` and `value`."""
         self.count += 1
-        entry = (-hint["row"], -self.count, hint)
+        key = (-row, -self.count)
         if len(self._heap) < MAX_REPORTED_ERRORS:
-            heapq.heappush(self._heap, entry)
-        elif entry[:2] > self._heap[0][:2]:
-            heapq.heapreplace(self._heap, entry)
+            heapq.heappush(self._heap, (*key, {"row": row, "reason": reason, "value": value, **match}))
+        elif key > self._heap[0][:2]:
+            heapq.heapreplace(self._heap, (*key, {"row": row, "reason": reason, "value": value, **match}))
 
     def report(self) -> dict[str, Any]:
         """Return the hints kept, by row (then as they came), and their count, as the report stores them."""
@@ -488,44 +489,77 @@ class _DuplicateHints:
 
     def __init__(self, actor) -> None:
         self.visible = customer_visible_condition(actor)
-        self.first_row: dict[tuple[str, str], int] = {}
+        self.first_phone: dict[str, int] = {}  # each key of the file read so far → its first row
+        self.first_email: dict[str, int] = {}
         self.hints = FirstHints()
 
     def add(self, chunk: _Chunk) -> None:
         """Add the hints of a chunk of checked rows (chunks in the file's order): one query for the chunk."""
-        at_phone, at_alt, at_email = _AT["phone_digits"], _AT["phone_alt_digits"], _AT["email_normalized"]
-        phones = {values[at_phone] for values in chunk.values} | {values[at_alt] for values in chunk.values}
-        emails = {values[at_email] for values in chunk.values}
+        rows, values = chunk.rows, chunk.values
+        phones = list(map(itemgetter(_AT["phone_digits"]), values))
+        alts = list(map(itemgetter(_AT["phone_alt_digits"]), values))
+        if any(alts):
+            alts = [alt if alt != phone else "" for phone, alt in zip(phones, alts, strict=True)]
+            # Each phone's first row, the two columns in the file's order.
+            firsts = list(map(self.first_phone.setdefault, chain.from_iterable(zip(phones, alts, strict=True)),
+                              chain.from_iterable(zip(rows, rows, strict=True))))
+            first_phones, first_alts = firsts[0::2], firsts[1::2]
+        else:
+            first_phones, first_alts = list(map(self.first_phone.setdefault, phones, rows)), rows
+        emails = list(map(itemgetter(_AT["email_normalized"]), values))
+        first_emails = list(map(self.first_email.setdefault, emails, rows))
+        self.first_phone.pop("", None)
+        self.first_email.pop("", None)
+        by_phone, by_email = self._stored(set(phones) | set(alts), set(emails))
+
+        def flags(keys: list[str], firsts: list[int], found: dict) -> Iterator[bool]:
+            # A key that is set and repeats an earlier row's or is a stored customer's.
+            return map(and_, map(bool, keys), map(or_, map(ne, firsts, rows), map(found.__contains__, keys)))
+
+        # Most rows share no key with an earlier row or a stored customer: only those that do are looked at one by
+        # one (the rest is mapped over the columns).
+        shared = map(or_, map(or_, flags(phones, first_phones, by_phone), flags(alts, first_alts, by_phone)),
+                     flags(emails, first_emails, by_email))
+        add = self.hints.add
+        for i in compress(range(len(rows)), shared):
+            row, named = rows[i], 0
+            for reason, key, first, found in ((REASON_PHONE, phones[i], first_phones[i], by_phone),
+                                              (REASON_PHONE, alts[i], first_alts[i], by_phone),
+                                              (REASON_EMAIL, emails[i], first_emails[i], by_email)):
+                if not key:
+                    continue
+                customer = found.get(key)
+                if customer is not None and customer[0] != named:
+                    named = customer[0]
+                    add(row, reason, key, customer=list(customer[1:]))
+                if first != row:
+                    add(row, reason, key, other_row=first)
+
+    def _stored(self, phones: set[str], emails: set[str]) -> tuple[dict, dict]:
+        """Return the stored customers the actor sees by phone and by e-mail: (key, public id, number, name) of the
+        oldest customer of each key, in one query."""
         phones.discard("")
         emails.discard("")
         condition = Q()
-        for column, keys in (("phone_digits", phones), ("phone_alt_digits", phones), ("email_normalized", emails)):
+        # Sorted: the index lookups then go through each index in order.
+        phone_keys, email_keys = sorted(phones), sorted(emails)
+        for column, keys in (("phone_digits", phone_keys), ("phone_alt_digits", phone_keys),
+                             ("email_normalized", email_keys)):
             if keys:
-                condition |= Q(in_values(column, sorted(keys)))
-        stored: dict[tuple[str, str], tuple[int, str, str, str]] = {}
-        if condition:
-            # The oldest customer of each key is named.
-            for pk, public_id, number, name, phone, phone_alt, email in (
-                    match_candidates().filter(self.visible).filter(condition)
-                    .values_list("pk", "public_id", "number", "name", "phone_digits", "phone_alt_digits",
-                                 "email_normalized")):
-                for key in ((REASON_PHONE, phone), (REASON_PHONE, phone_alt), (REASON_EMAIL, email)):
-                    if key[1] and (key not in stored or stored[key][0] > pk):
-                        stored[key] = (pk, public_id, number, name)
-        first_row, add = self.first_row, self.hints.add
-        for row, values in zip(chunk.rows, chunk.values, strict=True):
-            named: set[int] = set()
-            for key in ((REASON_PHONE, values[at_phone]), (REASON_PHONE, values[at_alt]),
-                        (REASON_EMAIL, values[at_email])):
-                if not key[1]:
-                    continue
-                customer = stored.get(key)
-                if customer is not None and customer[0] not in named:
-                    named.add(customer[0])
-                    add({"row": row, "reason": key[0], "value": key[1], "customer": list(customer[1:])})
-                first = first_row.setdefault(key, row)
-                if first != row:
-                    add({"row": row, "reason": key[0], "value": key[1], "other_row": first})
+                condition |= Q(in_values(column, keys))
+        by_phone: dict[str, tuple[int, str, str, str]] = {}
+        by_email: dict[str, tuple[int, str, str, str]] = {}
+        if not condition:
+            return by_phone, by_email
+        for pk, public_id, number, name, phone, alt, email in (
+                match_candidates().filter(self.visible).filter(condition).order_by("-pk")
+                .values_list("pk", "public_id", "number", "name", "phone_digits", "phone_alt_digits",
+                             "email_normalized")):
+            customer = (pk, public_id, number, name)
+            for found, key in ((by_phone, phone), (by_phone, alt), (by_email, email)):
+                if key:
+                    found[key] = customer  # newest first: the oldest stays
+        return by_phone, by_email
 
 
 def duplicate_hints(job) -> list[dict[str, Any]]:

@@ -222,7 +222,8 @@ class _Parsed:
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, message)
     bad_orders: set[str] = field(default_factory=set)
     bad_rows: set[int] = field(default_factory=set)
-    hints: list[dict[str, Any]] = field(default_factory=list)  # rows whose order number is stored already
+    # (row, order number, public id of the stored order) of the orders whose number is stored already
+    hints: list[tuple[int, str, str]] = field(default_factory=list)
 
     def error(self, row: int, column: str, message: str, order_no: str = "") -> None:
         self.bad_rows.add(row)
@@ -246,8 +247,8 @@ class _Summary:
     def add(self, parsed: _Parsed, checked: "_Checked") -> None:
         for error in parsed.errors:
             self.errors.add(*error)
-        for hint in parsed.hints:
-            self.hints.add(hint)
+        for row, order_no, stored in parsed.hints:
+            self.hints.add(row, "order_no", order_no, order=stored)
         self.bad_rows += len(parsed.bad_rows)
         self.good_orders += len(checked.orders)
         self.good_lines += checked.lines
@@ -610,8 +611,7 @@ def _lookups(actor, parsed: _Parsed, label: dict[str, str]) -> tuple[dict, dict]
         if o.order_no in taken:
             parsed.error(o.row, label["order_no"], _("Order number %(number)s exists already.")
                          % {"number": o.order_no}, o.order_no)
-            parsed.hints.append({"row": o.row, "reason": "order_no", "value": o.order_no,
-                                 "order": taken[o.order_no]})
+            parsed.hints.append((o.row, o.order_no, taken[o.order_no]))
         kind, value = o.customer_key
         pk = by_number.get(value) if kind == "number" else by_phone.get(phones.get(value, ""), 0)
         if pk is None and kind == "phone":
