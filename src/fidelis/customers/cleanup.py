@@ -29,7 +29,7 @@ from fidelis.accounts.services import audit_entry
 from fidelis.core.errors import DomainError
 from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import Customer
-from fidelis.customers.privacy import customer_erase
+from fidelis.customers.privacy import erase_within
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.customers.services import EDITABLE_FIELDS
 from fidelis.events.models import Event
@@ -308,13 +308,10 @@ def customers_assign(*, actor, customers: list[Customer], owner: User | None) ->
 
 @transaction.atomic(durable=True)
 def customers_erase(*, actor, customers: list[Customer], reason: str) -> int:
-    """Erase the personal data of every record through `customer_erase` (which checks the privacy capability and
-    audits each); all of them or, when one is refused, none."""
+    """Erase the personal data of every record as `privacy.customer_erase` does (it checks the privacy capability
+    and audits each); all of them or, when one is refused, none."""
     _require_cleanup(actor)
     _locked(customers)
-    # customer_erase is an entry point (a durable transaction of its own); its body runs here inside this one, so
-    # that a refusal of the fifth record leaves the first four as they were.
-    erase = customer_erase.__wrapped__
     for customer in customers:
-        erase(actor=actor, customer=customer, reason=reason)
+        erase_within(actor=actor, customer=customer, reason=reason)
     return len(customers)

@@ -215,6 +215,12 @@ def _scrub_audit(customers: list[Customer]) -> None:
 @transaction.atomic(durable=True)
 def customer_erase(*, actor, customer: Customer, reason: str) -> Customer:
     """Erase a person's personal data: blank the profile, drop tags, consents and contacts, scrub the history."""
+    return erase_within(actor=actor, customer=customer, reason=reason)
+
+
+def erase_within(*, actor, customer: Customer, reason: str) -> Customer:
+    """Erase a person's personal data as `customer_erase` does, inside the caller's transaction (a bulk erase that
+    is all or nothing)."""
     _require(actor)
     reason = (reason or "").strip()
     if not reason:
