@@ -43,6 +43,7 @@ WEB = {
     "customers:merge_detail": "customer.merge",
     "customers:cleanup": "customer.cleanup",
     "customers:cleanup_tile": "customer.cleanup",
+    "customers:restore": "customer.cleanup",
     "customers:detail": "customer.view",
     "customers:edit": "customer.change",
     "customers:tag_add": "customer.change",

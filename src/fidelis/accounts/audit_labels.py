@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "customer.duplicates_scan": gettext_lazy("Duplicates searched"),
     "customer.erase": gettext_lazy("Personal data erased"),
     "customer.archive": gettext_lazy("Customer archived"),
+    "customer.restore": gettext_lazy("Customer brought back from the archive"),
     "customer.assign": gettext_lazy("Owner assigned"),
     "customer.export": gettext_lazy("Customers exported"),
     "customer.personal_export": gettext_lazy("Personal data exported"),

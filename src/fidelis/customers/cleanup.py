@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from fidelis.accounts.audit_labels import action_label
 from fidelis.accounts.models import AuditEntry, User
 from fidelis.accounts.permissions import capability_check, has_capability
-from fidelis.accounts.services import audit_entry
+from fidelis.accounts.services import audit_entry, audit_record
 from fidelis.core.errors import DomainError
 from fidelis.customers.errors import CustomerCode
 from fidelis.customers.models import Customer
@@ -53,6 +53,7 @@ class CleanupReason(models.TextChoices):
 # The audit actions of the bulk actions (the erasure audits itself as "customer.erase").
 ACTION_ARCHIVE = "customer.archive"
 ACTION_ASSIGN = "customer.assign"
+ACTION_RESTORE = "customer.restore"
 CLEANUP_ACTIONS = (ACTION_ARCHIVE, ACTION_ASSIGN, "customer.erase")
 
 _PHONE_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",
@@ -290,6 +291,20 @@ def customers_archive(*, actor, customers: list[Customer]) -> int:
         audit_entry(actor=actor, action=ACTION_ARCHIVE, obj=c, changes={"archived_at": [None, now.isoformat()]})
         for c in rows])
     return len(rows)
+
+
+@transaction.atomic(durable=True)
+def customer_restore(*, actor, customer: Customer) -> Customer:
+    """Bring an archived record back to the working lists; audited."""
+    _require_cleanup(actor)
+    row = _locked([customer])[0]
+    if row.archived_at is None:
+        raise DomainError(_("This record is not archived."), code=CustomerCode.NOT_ARCHIVED)
+    audit_record(actor=actor, action=ACTION_RESTORE, obj=row, changes={"archived_at": [row.archived_at.isoformat(),
+                                                                                        None]})
+    row.archived_at = None
+    row.save(update_fields=["archived_at", "updated_at"])
+    return row
 
 
 @transaction.atomic(durable=True)

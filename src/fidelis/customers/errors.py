@@ -15,6 +15,7 @@ class CustomerCode(StrEnum):
     INVALID_PHONE = "invalid_phone"
     INVALID_TAG = "invalid_tag"
     MERGED = "merged"
+    NOT_ARCHIVED = "not_archived"
     NOT_COMPANY = "not_company"
     NOT_FOUND = "not_found"
     NUMBER_TAKEN = "duplicate_number"

@@ -31,7 +31,7 @@ from fidelis.customers.services import EDITABLE_FIELDS
 EXPORT_FIELDS = EDITABLE_FIELDS
 PHONE_FIELDS = frozenset({"phone", "phone_alt"})
 CHOICE_FIELDS = tuple(f for f in EXPORT_FIELDS if Customer._meta.get_field(f).choices)
-FILTERS = ("q", "category", "value_tier", "lifecycle_stage", "tag")
+FILTERS = ("q", "category", "value_tier", "lifecycle_stage", "tag", "archived")
 FORMATS = ("csv", "xlsx")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000

@@ -51,9 +51,16 @@ def customer_require_writable(customer: Customer) -> None:
 
 
 def customer_list_filtered(user, *, category: str = "", value_tier: str = "", lifecycle_stage: str = "",
-                           tag: str = "") -> QuerySet[Customer]:
-    """Return the visible customers matching the list filters, newest first, with tags prefetched."""
+                           tag: str = "", archived: str = "") -> QuerySet[Customer]:
+    """Return the visible customers matching the list filters, newest first, with tags prefetched.
+
+    Archived records (the clean-up list's archive) are left out unless `archived` is "only" or "all".
+    """
     qs = customer_visible_qs(user).select_related("owner").prefetch_related("tags")
+    if archived == "only":
+        qs = qs.filter(archived_at__isnull=False)
+    elif archived != "all":
+        qs = qs.filter(archived_at__isnull=True)
     for field, value in (("category", category), ("value_tier", value_tier), ("lifecycle_stage", lifecycle_stage)):
         if value:
             qs = qs.filter(**{field: value})

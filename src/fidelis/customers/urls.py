@@ -25,5 +25,6 @@ urlpatterns = [
     path("<str:public_id>/timeline/", profile.customer_timeline, name="timeline"),
     path("<str:public_id>/panels/", profile.customer_panels, name="panels"),
     path("<str:public_id>/privacy/export/", exports.person_export, name="person_export"),
+    path("<str:public_id>/restore/", cleanup.customer_restore, name="restore"),
     path("<str:public_id>/privacy/erase/", exports.person_erase, name="person_erase"),
 ]

@@ -7,12 +7,14 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.models import User
 from fidelis.accounts.permissions import CAPABILITIES, has_capability
 from fidelis.core.errors import DomainError
 from fidelis.customers import cleanup
+from fidelis.customers.selectors import customer_get_for_user
 
 PAGE_SIZE = 50
 
@@ -76,6 +78,20 @@ def cleanup_list(request):
         "owners": _owners(), "can_erase": has_capability(request.user, "customer.privacy"),
         "recent": cleanup.cleanup_recent_actions(request.user),
     })
+
+
+@require_capability("customer.cleanup")
+@require_POST
+def customer_restore(request, public_id: str):
+    """Bring an archived customer back to the working lists, from the 360° page."""
+    customer = customer_get_for_user(request.user, public_id)
+    try:
+        cleanup.customer_restore(actor=request.user, customer=customer)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The record is back in the working lists."))
+    return redirect("customers:detail", public_id=customer.public_id)
 
 
 @require_capability("customer.cleanup")

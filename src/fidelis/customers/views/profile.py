@@ -19,7 +19,7 @@ from fidelis.customers import panels, selectors, services
 from fidelis.customers.forms import ConsentForm, ContactForm, CustomerForm, TagForm
 from fidelis.customers.models import Category, ConsentChannel, LifecycleStage, Tag, ValueTier
 
-FILTERS = ("category", "value_tier", "lifecycle_stage", "tag")
+FILTERS = ("category", "value_tier", "lifecycle_stage", "tag", "archived")
 PAGE_SIZE = 50
 SEARCH_LIMIT = 50
 TIMELINE_PAGE = 30
@@ -156,6 +156,7 @@ def customer_detail(request, public_id: str):
         "contacts": list(customer.contacts.all()) if customer.is_company else [],
         "contact_form": ContactForm() if customer.is_company and tags["can_change"] else None,
         "can_privacy": has_capability(request.user, "customer.privacy"),
+        "can_restore": customer.archived_at is not None and has_capability(request.user, "customer.cleanup"),
         # Calls, visits and notes are logged by whoever works with the customer (the form: work.interaction_log).
         "can_log": not customer.erased_at and has_capability(request.user, "task.change"),
         "mask": _masks_contact_data(request.user),
