@@ -44,9 +44,11 @@ class EventType(models.TextChoices):
     TASK_CANCELLED = "task.cancelled", _("Task cancelled")
 
 
-# Types the platform records itself that are no rule triggers (the member club's own events never feed its rules;
-# the sales pipeline's are the timeline's): named here for the timeline and the home page, not offered as triggers.
+# Types that are no rule triggers, named here for the timeline and the home page: those the platform records itself
+# (the member club's own events never feed its rules; the sales pipeline's are the timeline's) and a mail system's
+# bounce report, which the clean-up list reads.
 OWN_EVENT_LABELS = {
+    "email.bounced": _("E-mail bounced"),
     "points.expiring": _("Points about to expire"),
     "tier.changed": _("Tier change"),
     "coupon.issued": _("Coupon issued"),
