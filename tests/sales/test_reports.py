@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone, translation
+from openpyxl import load_workbook
 
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.core.errors import DomainError
@@ -121,8 +122,13 @@ def test_report_page_shows_the_table_and_chart_and_exports_audited(client, manag
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert rows[-1][0] in ("total", "合计", "总计") or rows[-1][-1] == "4"
     assert AuditEntry.objects.filter(action="sales.report_export", actor=manager).count() == 1
-    xlsx = client.get("/sales/reports/", {"export": "xlsx"})
+    xlsx = client.get("/sales/reports/", {"dimension": "store", "start": "2026-03-01", "end": "2026-04-30",
+                                          "export": "xlsx"})
     assert xlsx.content[:2] == b"PK"
+    # the workbook holds the figures as numbers and no text with a visible quote
+    cells = [cell for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True)
+             for cell in row if cell is not None]
+    assert cells[-1] == 4 and not any(isinstance(c, str) and c.startswith("'") for c in cells)
 
 
 def test_report_page_shows_a_bad_date_as_an_error_not_a_crash(client, manager):

@@ -9,9 +9,9 @@ gets a leading quote — phones, written nationally, start with a digit and neve
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from django.db import transaction
@@ -136,13 +136,18 @@ def csv_stream(qs: QuerySet[Customer]) -> Iterator[str]:
 
 
 def xlsx_bytes(qs: QuerySet[Customer]) -> bytes:
-    """Return an XLSX workbook of the customers (written in openpyxl's streaming mode): texts, numbers and phones
-    as text cells, birthdays as dates."""
+    """Return an XLSX workbook of the customers: texts, numbers and phones as text cells, birthdays as dates."""
+    return xlsx_workbook(str(_("Customers")), chain([export_headers()], _rows(qs)))
+
+
+def xlsx_workbook(title: str, rows: Iterable[list[Any]]) -> bytes:
+    """Return an XLSX workbook of one sheet holding the rows (written in openpyxl's streaming mode): each value as
+    its type (text, number, date), a text that looks like a formula kept as text."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Customers"))
+    sheet = workbook.create_sheet(title)
 
     def text_cell(value: str) -> WriteOnlyCell:
         # openpyxl takes a text starting with "=" for a formula: say it is text (and keep it so when edited).
@@ -154,8 +159,7 @@ def xlsx_bytes(qs: QuerySet[Customer]) -> bytes:
     def cells(row: list[Any]) -> list[Any]:
         return [text_cell(v) if isinstance(v, str) and v.startswith("=") else v for v in row]
 
-    sheet.append(cells(export_headers()))
-    for row in _rows(qs):
+    for row in rows:
         sheet.append(cells(row))
     buffer = io.BytesIO()
     workbook.save(buffer)
