@@ -8,6 +8,7 @@ from random import Random
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from fidelis.accounts.models import AuditEntry, Role, User
 from fidelis.customers.demo import (
@@ -215,3 +216,19 @@ def test_demo_command_creates_users_once_prints_logins_and_skips_a_second_load()
     call_command("demo", customers=60, no_serve=True, reset=True, stdout=io.StringIO())
     assert list(Customer.objects.order_by("number").values_list("name", flat=True)) == names
     assert User.objects.count() == 7
+
+
+@pytest.mark.django_db
+def test_demo_timeline_lines_of_system_events_follow_the_viewers_language(manager):
+    # given the demo's customers and their timelines
+    demo_customers_load(actor=manager, count=200, seed=5, owner_ids=[], chunk=100)
+    han = re.compile(r"[\u4e00-\u9fff]")
+    # when the system's own events are shown in English
+    with translation.override("en"):
+        lines = {t: [e.line for e in Event.objects.filter(type=t)[:30]]
+                 for t in ("member.joined", "order.paid", "consent.granted")}
+    # then their words are English: only names (the club, a source) may be Chinese
+    assert all(line.startswith("Joined ") for line in lines["member.joined"]) and lines["member.joined"]
+    assert all(line.startswith("Order ") and not han.search(line) for line in lines["order.paid"])
+    assert lines["consent.granted"] and not any(line.startswith(("短信", "邮件", "电话")) for line in
+                                                lines["consent.granted"])

@@ -199,7 +199,6 @@ FUNNEL = _weighted([
     (LifecycleStage.BUYER.value, 14), (LifecycleStage.LOYAL.value, 8), (LifecycleStage.ADVOCATE.value, 3),
 ])
 STAGE_RANK = {stage: rank for rank, stage in enumerate(LifecycleStage.values)}
-CONSENT_LABELS = {"sms": "短信", "email": "邮件", "wechat": "微信", "phone": "电话"}
 # Orders per stage (min, max) over the two years.
 ORDERS = {LifecycleStage.BUYER: (1, 3), LifecycleStage.LOYAL: (4, 12), LifecycleStage.ADVOCATE: (8, 20)}
 
@@ -413,15 +412,14 @@ def generate_customer(rng: Random, *, now: datetime, owner_ids: list[int]) -> De
     if rank >= 1:
         followed = created if first_channel == Channel.WECHAT else \
             _between(rng, min(now, created + timedelta(days=30)), created)
-        events.append(DemoEvent("wechat.followed", followed, Channel.WECHAT.value, f"关注{MALL_NAME}公众号",
-                                "微信公众号"))
+        events.append(DemoEvent("wechat.followed", followed, Channel.WECHAT.value, MALL_NAME, "微信公众号"))
     # Some buyers never join the club (they pay at the till with their phone number): the program page compares
     # their repeat purchases with the members'.
     walk_in = stage == LifecycleStage.BUYER and not is_company and r() < 0.3
     if followed is not None and rank >= 2 and not walk_in:
         joined = _between(rng, min(now, followed + timedelta(days=60)), followed)
-        events.append(DemoEvent("member.joined", joined, first_channel, f"加入{CLUB_NAME}", source,
-                                {"card": f"XH{int(r() * 10**9):09d}", "club": CLUB_NAME}))
+        events.append(DemoEvent("member.joined", joined, first_channel, "", source,
+                                {"card": f"XH{int(r() * 10**9):09d}", "program_name": CLUB_NAME}))
     spent = Decimal("0")
     shops: list[str] = []
     for _i in range(rng.randint(orders_low, orders_high) if orders_high else 0):
@@ -430,13 +428,13 @@ def generate_customer(rng: Random, *, now: datetime, owner_ids: list[int]) -> De
         spent += amount
         shops.append(shop)
         at = _between(rng, now, joined or created)
-        events.append(DemoEvent("order.paid", at, Channel.STORE.value, f"{shop} ¥{amount}", f"{floor} {shop}",
+        events.append(DemoEvent("order.paid", at, Channel.STORE.value, "", f"{floor} {shop}",
                                 {"amount": str(amount), "currency": "CNY", "shop": shop,
                                  "order_no": f"{at:%Y%m%d}{int(r() * 10**6):06d}"}))
     for _i in range(int(r() * (1 + rank))):
         spot = rng.choice(VISIT_SPOTS)
         events.append(DemoEvent("store.visited", _between(rng, now, created), Channel.STORE.value,
-                                f"到店 · {spot}", spot))
+                                spot, spot))
     if owner_id and r() < 0.5:
         for _i in range(1 + int(r() * 3)):
             events.append(DemoEvent("call.logged", _between(rng, now, created), Channel.PHONE.value,
@@ -466,8 +464,7 @@ def generate_customer(rng: Random, *, now: datetime, owner_ids: list[int]) -> De
     for consent in consents:
         # Following the official account is the WeChat consent; the timeline shows it once.
         if consent.granted and consent.channel != ConsentChannel.WECHAT:
-            events.append(DemoEvent("consent.granted", consent.recorded_at, consent.channel,
-                                    f"{CONSENT_LABELS[consent.channel]} · {consent.source}", consent.source,
+            events.append(DemoEvent("consent.granted", consent.recorded_at, consent.channel, "", consent.source,
                                     {"channel": consent.channel, "source": consent.source}))
 
     tier = ValueTier.HIGH if spent >= 10000 else ValueTier.MEDIUM if spent >= 2000 else ValueTier.LOW

@@ -1018,8 +1018,8 @@ def import_job_run(*, actor, job: ImportJob, mode: str | None = None) -> ImportJ
     transaction.on_commit(partial(job.file.storage.delete, checked_name(job)), robust=True)
     event_actor = actor if getattr(actor, "is_authenticated", False) else None
     # Each customer's customer.created event: its public id and customer, then these (events.services.EVENT_COLUMNS).
-    event = ("customer.created", timezone.now(), Channel.IMPORT, "",
-             _("Customer record imported from %(file)s") % {"file": job.file_name}, {"import": job.public_id}, None,
+    event = ("customer.created", timezone.now(), Channel.IMPORT, "", "", {"import": job.public_id, "file": job.file_name},
+             None,
              event_actor.pk if event_actor else None)
     created: set[int] = set()
     flagged: set[int] = set()

@@ -13,9 +13,11 @@ def _unit(payload: dict) -> str:
 
 @line_for("member.joined")
 def joined_line(payload: dict, event) -> str | None:
-    number, program = payload["member"], payload.get("program_name") or event.touchpoint
+    number, program = payload.get("member"), payload.get("program_name") or event.touchpoint
     if not program:
         return None
+    if not number:  # recorded before the membership had its number (the demo's history, an outside system)
+        return _("Joined %(program)s") % {"program": program}
     return _("Joined %(program)s as %(number)s") % {"program": program, "number": number}
 
 
