@@ -964,7 +964,7 @@ def _write(actor, job: OrderImport, checked: _Checked, stores: dict) -> tuple[in
     # The rows in the order of events.services.EVENT_COLUMNS.
     record_event_rows([
         (public_id, o.customer_id, "order.paid", o.paid_at, o.channel, store[2] if store else "",
-         f"{store[2] if store else OrderChannel(o.channel).label} ¥{paid} · {o.order_no}",
+         "",  # the summary: the timeline renders the line from the payload
          {"order_no": o.order_no, "amount": str(paid), "currency": CURRENCY, "store": store[1] if store else "",
           "channel": o.channel, "categories": list(dict.fromkeys(line[2] for line in priced)),
           "lines": [{"sku": sku, "category": category, "quantity": quantity, "amount": str(amount)}
