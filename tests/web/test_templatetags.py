@@ -3,8 +3,10 @@
 import datetime
 from zoneinfo import ZoneInfo
 
+from django.core.paginator import Paginator
 from django.template import engines
 from django.template.loader import render_to_string
+from django.test import RequestFactory
 
 from fidelis.web.templatetags.fidelis_ui import (
     audit_change,
@@ -56,3 +58,15 @@ def test_icon_is_the_svg_of_the_icon_template():
     assert template.render({"name": "home"}) == render_to_string("web/_icon.html", {"name": "home"})
     assert template.render({"name": "home"}).startswith("<svg")
 
+
+
+def test_the_pager_keeps_the_filters_and_replaces_the_page():
+    # given a list page asked for with filters, on page 2
+    request = RequestFactory().get("/customers/", {"category": "key", "q": "王 芳", "page": "2"})
+    paginator = Paginator(range(100), 10)
+    # when its pager renders
+    html = render_to_string("web/_pager.html", {"page": paginator.page(2)}, request)
+    # then both links keep the filters and name their own page, escaped for the attribute
+    assert 'href="?category=key&amp;q=%E7%8E%8B+%E8%8A%B3&amp;page=1"' in html
+    assert 'href="?category=key&amp;q=%E7%8E%8B+%E8%8A%B3&amp;page=3"' in html
+    assert render_to_string("web/_pager.html", {"page": Paginator(range(5), 10).page(1)}, request).strip() == ""

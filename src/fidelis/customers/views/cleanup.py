@@ -74,7 +74,7 @@ def cleanup_list(request):
         "rows": rows, "page": page, "counts": counts, "years": years, "reason": reason, "errors": errors,
         "reasons": [{"value": value, "label": label, "n": counts[value]}
                     for value, label in cleanup.CleanupReason.choices],
-        "query": urlencode(query), "years_query": urlencode({"years": query["years"]}) if "years" in query else "",
+        "years_query": urlencode({"years": query["years"]}) if "years" in query else "",
         "owners": _owners(), "can_erase": has_capability(request.user, "customer.privacy"),
         "recent": cleanup.cleanup_recent_actions(request.user),
     })

@@ -54,7 +54,7 @@ def customer_list(request):
         customers = page.object_list
     context = {
         "customers": customers, "page": page, "q": q, "filters": filters,
-        "filter_query": urlencode(filters), "export_query": urlencode({**filters, **({"q": q} if q else {})}),
+        "export_query": urlencode({**filters, **({"q": q} if q else {})}),
         "categories": Category.choices, "tiers": ValueTier.choices, "stages": LifecycleStage.choices,
         "tags": Tag.objects.order_by("group", "name")[:200],
         "can_export": has_capability(request.user, "customer.export"),

@@ -1,6 +1,5 @@
 """Contracts in the UI: the list with filters, a contract with its renewal chain, create / edit, renew, terminate."""
 
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -36,7 +35,7 @@ def contract_list(request):
     page = Paginator(qs, PAGE_SIZE).get_page(get.get("page"))
     query = {k: v for k, v in vars(filters).items() if v}
     return render(request, "pipeline/contract_list.html", {
-        "page": page, "contracts": page.object_list, "filters": filters, "query": urlencode(query),
+        "page": page, "contracts": page.object_list, "filters": filters,
         "filtered": bool(query), "statuses": ContractStatus.choices,
         "owners": _owners(request.user), "can_change": has_capability(request.user, "contract.change")})
 

@@ -2,7 +2,6 @@
 JavaScript), the list with filters, create / edit / detail, won (order and/or contract) and lost. The
 opportunities card of the customer 360° page is in `fidelis.pipeline.panels`."""
 
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -112,7 +111,7 @@ def opportunity_list(request):
             customer = None
     pipeline = services.pipeline_default()
     return render(request, "pipeline/opportunity_list.html", {
-        "page": page, "opportunities": page.object_list, "filters": filters, "query": urlencode(query),
+        "page": page, "opportunities": page.object_list, "filters": filters,
         "filtered": bool(query), "totals": selectors.opportunity_totals(qs), "customer": customer,
         "stages": selectors.stages_of(pipeline), "sources": OpportunitySource.choices,
         "owners": selectors.sales_owners() if not services.is_rep(request.user) else None,

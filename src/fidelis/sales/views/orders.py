@@ -3,7 +3,6 @@ lines added with htmx) and a refund. The orders card of the customer 360° page 
 
 import re
 from datetime import date
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -53,7 +52,7 @@ def order_list(request):
         except NotFound:
             customer = None
     return render(request, "sales/order_list.html", {
-        "page": page, "orders": page.object_list, "filters": filters, "query": urlencode(query),
+        "page": page, "orders": page.object_list, "filters": filters,
         "filtered": bool(query), "totals": selectors.order_totals(qs), "customer": customer,
         "stores": selectors.stores_active(), "channels": OrderChannel.choices, "statuses": OrderStatus.choices,
         "can_add": has_capability(request.user, "order.add"),

@@ -141,3 +141,11 @@ def count(value) -> str:
         return str(value)
     text = number_format(abs(n), 0, force_grouping=True)
     return f"{MINUS}{text}" if n < 0 else text
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, number: int) -> str:
+    """Return the query string of the page's own address with `page` set to `number`: a pager keeps the filters."""
+    query = context["request"].GET.copy()
+    query["page"] = number
+    return query.urlencode()

@@ -2,7 +2,6 @@
 the row is answered in place) and the customer picker. The tasks card of the customer 360° page is in
 `fidelis.work.panels`."""
 
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -58,7 +57,7 @@ def task_list(request):
             customer = None
     return render(request, "work/task_list.html", {
         "page": page, "tasks": page.object_list, "filters": filters, "can_team": can_team,
-        "query": urlencode({k: v for k, v in filters.items() if v}), "statuses": TaskStatus.choices,
+        "statuses": TaskStatus.choices,
         "dues": [("overdue", _("Overdue")), ("today", _("Today")), ("upcoming", _("Next 7 days"))],
         "owners": selectors.assignable_users() if can_team else [], "filter_customer": customer,
         "can_change": has_capability(request.user, "task.change"),
