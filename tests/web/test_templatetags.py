@@ -21,6 +21,8 @@ def test_phone_formats_chinese_mobiles_and_landlines_nationally():
     assert phone("+8613912345678") == "139 1234 5678"
     assert phone("+862164881234") == "021 6488 1234"
     assert phone("+14155552671") == "+1 415-555-2671"
+    assert phone("13912345678") == "139 1234 5678"  # the digits of a home number (a search key, a hint)
+    assert phone("not a phone") == "not a phone"
     assert phone("") == ""
 
 

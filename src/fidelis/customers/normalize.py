@@ -34,15 +34,17 @@ def normalize_phone(raw: str, region: str | None = None) -> str:
 
 
 def format_phone(value: str, region: str | None = None) -> str:
-    """Return a stored phone (E.164) as people write it: nationally for the home region (139 1234 5678,
-    021 6488 1234), with the country code for others (+1 415-555-2671); what does not parse, as it is."""
+    """Return a stored phone (E.164, or the digits of a home-region number) as people write it: nationally for the
+    home region (139 1234 5678, 021 6488 1234), with the country code for others (+1 415-555-2671); what does not
+    parse, as it is."""
     if not value:
         return ""
+    region = region or settings.FIDELIS_DEFAULT_REGION
     try:
-        number = phonenumbers.parse(value, None)
+        number = phonenumbers.parse(value, None if value.startswith("+") else region)
     except phonenumbers.NumberParseException:
         return value
-    home = phonenumbers.country_code_for_region(region or settings.FIDELIS_DEFAULT_REGION)
+    home = phonenumbers.country_code_for_region(region)
     style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == home
              else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return phonenumbers.format_number(number, style)
