@@ -604,6 +604,7 @@ def test_import_page_shows_the_duplicate_hints_with_a_link_and_keeps_them_after_
     # then
     assert 'id="import-hints"' in page and reverse("customers:detail", args=[existing.public_id]) in page
     assert "C-P 王芳" in page and "电话号码相同" in page and "本文件第 2 行" in page
+    assert "139 0000 0001" in page  # the phone as people write it, not its digits
     # and after the run, the report still lists them
     client.post(url, {"action": "run"})
     job.refresh_from_db()
