@@ -53,14 +53,6 @@ def test_strftime_formats_in_the_current_time_zone_like_the_date_filter(settings
     assert strftime(None, "%Y") == ""
 
 
-def test_icon_is_the_svg_of_the_icon_template():
-    # given a template that shows an icon by a name it is given
-    template = engines["django"].from_string('{% load fidelis_ui %}{% icon name %}')
-    # when it renders, then the markup is web/_icon.html's for that name
-    assert template.render({"name": "home"}) == render_to_string("web/_icon.html", {"name": "home"})
-    assert template.render({"name": "home"}).startswith("<svg")
-
-
 
 def test_the_pager_keeps_the_filters_and_replaces_the_page():
     # given a list page asked for with filters, on page 2

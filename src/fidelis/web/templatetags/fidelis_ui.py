@@ -1,5 +1,5 @@
 """Small display helpers of the staff UI: phones as people read them, masked contact data, event types, dates,
-icons."""
+money and counts, the pager's links."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -96,12 +96,6 @@ def strftime(value, fmt: str) -> str:
     For the numeric formats of timelines and tables, where Django's date filter costs several times more.
     """
     return value.strftime(fmt) if value else ""
-
-
-@register.inclusion_tag("web/_icon.html")
-def icon(name: str) -> dict:
-    """Render the inline SVG of web/_icon.html for this name."""
-    return {"name": name}
 
 
 @register.simple_tag
