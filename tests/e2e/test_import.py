@@ -1,11 +1,16 @@
 """Imports in a real browser: a GBK-encoded CSV with bad rows (read the report, then import the good rows), a
 workbook whose sheet the user chooses, and a file with a duplicate whose "all or nothing" run fails before the good
-rows are imported and the job is found in the list of imports."""
+rows are imported and the job is found in the list of imports; the same for orders, with a stored order number."""
 
+from decimal import Decimal
+
+from django.urls import reverse
 from openpyxl import Workbook
 
 from fidelis.accounts.models import Role
 from fidelis.customers.models import Customer
+from fidelis.sales.models import Order
+from fidelis.sales.services import category_save, order_create, product_save, store_save
 from tests.factories import CustomerFactory
 
 CSV_GBK = (
@@ -135,3 +140,45 @@ def test_import_hints_at_a_duplicate_and_after_a_failed_run_imports_the_good_row
     with page.expect_navigation():
         row.locator("a").click()
     assert page.locator("#created-count").inner_text() == "2"
+
+
+def test_order_import_hints_at_a_stored_order_number_skips_the_bad_rows_and_lists_the_job(
+        page, staff, log_in, live_server, tmp_path, artifacts):
+    # given a store, a product, a customer and an order already stored under number H-9
+    manager = staff[Role.MANAGER]
+    store_save(actor=manager, data={"code": "1F-01", "name": "悦享咖啡"})
+    product = product_save(actor=manager, data={"sku": "CF-001", "name": "美式咖啡", "list_price": Decimal("28.00"),
+                                                "category": category_save(actor=manager, data={"name": "咖啡"})})
+    buyer = CustomerFactory(number="T-A", name="李静")
+    stored = order_create(actor=manager, customer=buyer, channel="store", store="1F-01", payment_method="cash",
+                          order_no="H-9", lines=[{"product": product, "quantity": 1}])
+    source = tmp_path / "历史订单.csv"
+    source.write_text("订单号,客户编号,支付时间,门店,商品编码,数量\n"
+                      "H-1,T-A,2025-03-08 14:20,1F-01,CF-001,2\n"
+                      "H-9,T-A,2025-03-09 10:00,1F-01,CF-001,1\n"
+                      "H-2,T-A,2025-03-10 11:00,1F-01,NO-SUCH,1\n", encoding="utf-8")
+    log_in(page, manager.username)
+    page.goto(f"{live_server.url}/sales/import/")
+    page.set_input_files("input[name=file]", str(source))
+    with page.expect_navigation():
+        page.locator("form:has(input[name=file]) [type=submit]").click()
+    with page.expect_navigation():
+        page.click("#import-check")
+    # then the check points at the stored order H-9
+    hint = page.locator("#import-hints tbody tr")
+    assert hint.count() == 1 and "H-9" in hint.inner_text()
+    assert hint.locator("a").get_attribute("href") == reverse("sales:order_detail", args=[stored.public_id])
+    # when imported in "all or nothing", nothing is; then with "skip the bad rows", the good order is
+    with page.expect_navigation():
+        page.click("#import-run")
+    assert page.locator("#import-status").inner_text() == "失败" and Order.objects.count() == 1
+    page.check("input[name=mode][value=skip]")
+    with page.expect_navigation():
+        page.click("#import-run")
+    assert set(Order.objects.values_list("order_no", flat=True)) == {"H-9", "H-1"}
+    # and the list of imports shows the job
+    with page.expect_navigation():
+        page.click("#import-back")
+    row = page.locator("#import-list tbody tr", has_text="历史订单.csv")
+    assert row.count() == 1 and "已导入" in row.inner_text()
+    page.screenshot(path=str(artifacts / "order-import-list.png"), full_page=True)
