@@ -10,12 +10,13 @@ from fidelis.accounts.permissions import CAPABILITIES
 from fidelis.accounts.services import api_token_create
 from fidelis.config.api import api
 from fidelis.customers.services import customer_create
+from tests.feedback import matrix as feedback_matrix
 from tests.pipeline import matrix as pipeline_matrix
 from tests.sales import matrix as sales_matrix
 from tests.work import matrix as work_matrix
 
 # Apps that keep their rows in tests/<app>/matrix.py (WEB, POSTS, API, BODIES, sample_kwargs).
-APP_MATRICES = [sales_matrix, pipeline_matrix, work_matrix]
+APP_MATRICES = [sales_matrix, pipeline_matrix, work_matrix, feedback_matrix]
 
 PUBLIC = "public"
 # Web routes: url name → the capability its view requires (PUBLIC: no login needed).
@@ -230,7 +231,8 @@ def test_web_routes_answer_each_role_as_the_matrix_says(client, users, manager, 
 def test_api_routes_answer_each_role_as_the_matrix_says(client, users, open_customer, role):
     _token, raw = api_token_create(actor=users[Role.MANAGER], user=users[role], name="matrix",
                                    scopes=["customers:read", "customers:write", "events:write", "loyalty:read",
-                                           "loyalty:write", "sales:read", "sales:write", "work:read", "work:write"])
+                                           "loyalty:write", "sales:read", "sales:write", "work:read", "work:write",
+                                           "feedback:read", "feedback:write"])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     bodies = {"POST /customers": {"name": "矩阵"}, "POST /customers/{public_id}/tags": {"tag": "x"},
               "PUT /customers/{public_id}/consent/{channel}": {"granted": True, "source": "门店"},

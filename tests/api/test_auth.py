@@ -8,8 +8,8 @@ from fidelis.accounts.models import ApiToken, Role
 from fidelis.accounts.services import api_token_create, api_token_revoke
 from fidelis.customers.models import Customer
 
-ALL_SCOPES = ["customers:read", "customers:write", "events:write", "loyalty:read", "loyalty:write", "sales:read",
-              "sales:write", "work:read", "work:write"]
+ALL_SCOPES = ["customers:read", "customers:write", "events:write", "feedback:read", "feedback:write", "loyalty:read",
+              "loyalty:write", "sales:read", "sales:write", "work:read", "work:write"]
 
 
 def _token(manager, user, scopes=ALL_SCOPES, **kwargs):

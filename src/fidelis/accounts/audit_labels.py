@@ -110,6 +110,12 @@ ACTION_LABELS = {
     "task.snooze": gettext_lazy("Task snoozed"),
     "followup_rule.create": gettext_lazy("Follow-up rule created"),
     "followup_rule.update": gettext_lazy("Follow-up rule changed"),
+    # feedback
+    "touchpoint.create": gettext_lazy("Touchpoint created"),
+    "touchpoint.update": gettext_lazy("Touchpoint changed"),
+    "touchpoint.deactivate": gettext_lazy("Touchpoint deactivated"),
+    "touchpoint.reactivate": gettext_lazy("Touchpoint reactivated"),
+    "touchpoint.move": gettext_lazy("Touchpoint moved"),
 }
 
 # Keys of recorded changes that are no field of the entry's model.

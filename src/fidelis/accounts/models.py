@@ -54,6 +54,8 @@ class ApiScope(models.TextChoices):
     SALES_WRITE = "sales:write", _("Post orders and refunds, change opportunities and contracts")
     WORK_READ = "work:read", _("Read tasks")
     WORK_WRITE = "work:write", _("Create and complete tasks")
+    FEEDBACK_READ = "feedback:read", _("Read the touchpoint catalogue")
+    FEEDBACK_WRITE = "feedback:write", _("Change the touchpoint catalogue")
 
 
 def hash_token(raw: str) -> str:

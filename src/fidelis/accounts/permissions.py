@@ -41,6 +41,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "task.view": ALL,
     "task.change": frozenset({S, M, SV, MG}),
     "task.rules": frozenset({MG}),
+    "touchpoint.view": ALL,
+    "touchpoint.manage": frozenset({M, MG}),
     "audit.view": frozenset({MG}),
     "user.manage": frozenset({MG}),
     "token.manage": frozenset({MG}),

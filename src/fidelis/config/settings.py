@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "fidelis.sales",
     "fidelis.pipeline",
     "fidelis.work",
+    "fidelis.feedback",
     "fidelis.web",
 ]
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("sales/", include("fidelis.sales.urls")),
     path("sales/", include("fidelis.pipeline.urls")),
     path("work/", include("fidelis.work.urls")),
+    path("feedback/", include("fidelis.feedback.urls")),
     path("api/", api.urls),
     path("", include("fidelis.web.urls")),
 ]

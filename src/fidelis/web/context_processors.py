@@ -17,6 +17,7 @@ NAV = [
      ("pipeline:board*", "pipeline:pipeline*", "pipeline:opportunit*")),
     ("pipeline:contracts", _("Contracts"), "contract.view", "file", ("pipeline:contract*",)),
     ("work:tasks", _("Tasks"), "task.view", "check", ("work:*",)),
+    ("feedback:touchpoints", _("Touchpoints"), "touchpoint.view", "touchpoint", ("feedback:touchpoint*",)),
     ("sales:report_sales", _("Sales reports"), "report.sales", "chart", ("sales:report*", "pipeline:report")),
     ("customers:import_start", _("Import"), "customer.import", "import", ("customers:import_detail",)),
     ("customers:duplicates", _("Duplicates"), "customer.merge", "duplicates",

@@ -30,6 +30,7 @@ LOADERS = [
     "fidelis.pipeline.demo",
     "fidelis.loyalty.demo",
     "fidelis.work.demo",
+    "fidelis.feedback.demo",
 ]
 MAX_CUSTOMERS = 1_000_000
 PASSWORD = "fidelis-demo"

@@ -1,0 +1,17 @@
+"""The error codes of feedback: the stable `code` of a DomainError (the API's JSON `code`), one per meaning."""
+
+from enum import StrEnum
+
+
+class FeedbackCode(StrEnum):
+    """The codes the feedback app refuses with (the touchpoint catalogue); `field` says which input."""
+
+    DUPLICATE_NAME = "duplicate_name"
+    FORBIDDEN = "forbidden"
+    INVALID_CHANNEL = "invalid_channel"
+    INVALID_DIRECTION = "invalid_direction"
+    INVALID_STAGE = "invalid_stage"
+    NOT_A_NUMBER = "not_a_number"
+    NOT_FOUND = "not_found"
+    REQUIRED = "required"
+    UNKNOWN_FIELD = "unknown_field"

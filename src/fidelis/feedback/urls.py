@@ -1,0 +1,5 @@
+from fidelis.feedback import views
+
+app_name = "feedback"
+
+urlpatterns = views.urlpatterns
