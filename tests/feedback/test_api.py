@@ -37,6 +37,8 @@ def test_get_touchpoints_lists_them_in_journey_order_and_filters(api, readonly, 
         "updated_at": None}
     assert [t["name"] for t in api(readonly, "GET", "/touchpoints?stage=awareness&active=true")[1]] == ["商场入口"]
     assert [t["name"] for t in api(readonly, "GET", "/touchpoints?active=false")[1]] == ["旧停车场"]
+    status, body = api(readonly, "GET", "/touchpoints?stage=checkout", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert (status, body["code"], body["field"]) == (400, "invalid_stage", "stage") and "checkout" in body["message"]
 
 
 def test_post_touchpoint_creates_it_audited_as_coming_from_the_api(api, marketing):

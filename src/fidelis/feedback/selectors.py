@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from fidelis.core.errors import NotFound
+from fidelis.core.errors import DomainError, NotFound
 from fidelis.feedback.errors import FeedbackCode
 from fidelis.feedback.models import JourneyStage, Touchpoint
 
@@ -24,9 +24,13 @@ class StageGroup:
 
 
 def touchpoint_list(*, stage: str = "", active: bool | None = None) -> QuerySet[Touchpoint]:
-    """Return the touchpoints in journey order, of one stage and/or only the (in)active ones when asked."""
+    """Return the touchpoints in journey order, of one stage and/or only the (in)active ones when asked (an unknown
+    stage is refused, naming the field)."""
     qs = Touchpoint.objects.all()
     if stage:
+        if stage not in JourneyStage.values:
+            raise DomainError(_("Unknown journey stage: %(value)s") % {"value": stage},
+                              code=FeedbackCode.INVALID_STAGE, field="stage")
         qs = qs.filter(stage=stage)
     if active is not None:
         qs = qs.filter(is_active=active)
