@@ -35,6 +35,16 @@ def sales(users):
 
 
 @pytest.fixture
+def marketing(users):
+    return users[Role.MARKETING]
+
+
+@pytest.fixture
+def readonly(users):
+    return users[Role.READONLY]
+
+
+@pytest.fixture
 def client_for(client):
     """Return a test client logged in as the given user."""
 

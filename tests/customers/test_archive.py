@@ -3,17 +3,12 @@
 import pytest
 from django.urls import reverse
 
-from fidelis.accounts.models import AuditEntry, Role
+from fidelis.accounts.models import AuditEntry
 from fidelis.customers import cleanup
 from fidelis.customers.models import Customer
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def marketing(db):
-    return UserFactory(username="mkt", role=Role.MARKETING)
 
 
 @pytest.fixture
@@ -73,9 +68,9 @@ def test_restoring_a_record_that_is_not_archived_is_refused_with_a_message(clien
     assert not AuditEntry.objects.filter(action=cleanup.ACTION_RESTORE).exists()
 
 
-def test_only_the_cleanup_role_brings_records_back(client, records):
+def test_only_the_cleanup_role_brings_records_back(client, readonly, records):
     _, gone = records
-    client.force_login(UserFactory(username="ro", role=Role.READONLY))
+    client.force_login(readonly)
     assert client.post(reverse("customers:restore", args=[gone.public_id])).status_code == 403
     assert Customer.objects.get(pk=gone.pk).archived_at is not None
     page = client.get(reverse("customers:detail", args=[gone.public_id])).content.decode()

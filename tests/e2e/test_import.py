@@ -22,16 +22,21 @@ CSV_GBK = (
 ).encode("gbk")
 
 
+def _upload(page, url: str, path) -> None:
+    """Open the list of imports at `url` and upload the file: the job's page opens."""
+    page.goto(url)
+    page.set_input_files("input[name=file]", str(path))
+    with page.expect_navigation():
+        page.locator("form:has(input[name=file]) [type=submit]").click()
+
+
 def test_import_with_bad_rows_reports_them_and_imports_the_good_ones(page, staff, log_in, live_server, tmp_path,
                                                                    artifacts):
     # given a marketer and a GBK file where rows 3 and 4 are bad
     source = tmp_path / "会员名单.csv"
     source.write_bytes(CSV_GBK)
     log_in(page, staff[Role.MARKETING].username)
-    page.goto(f"{live_server.url}/customers/import/")
-    page.set_input_files("input[name=file]", str(source))
-    with page.expect_navigation():
-        page.locator("form:has(input[name=file]) [type=submit]").click()
+    _upload(page, f"{live_server.url}/customers/import/", source)
     # when the file is checked in all-or-nothing mode
     with page.expect_navigation():
         page.click("button[name=action][value=validate]")
@@ -71,10 +76,7 @@ def test_import_of_a_workbook_reads_the_sheet_the_user_chooses(page, staff, log_
     source = tmp_path / "客户.xlsx"
     workbook.save(source)
     log_in(page, staff[Role.MARKETING].username)
-    page.goto(f"{live_server.url}/customers/import/")
-    page.set_input_files("input[name=file]", str(source))
-    with page.expect_navigation():
-        page.locator("form:has(input[name=file]) [type=submit]").click()
+    _upload(page, f"{live_server.url}/customers/import/", source)
     # the second sheet is read by default
     assert page.locator("select[name=sheet]").input_value() == "三月"
     # when the user chooses the third sheet
@@ -104,10 +106,7 @@ def test_import_hints_at_a_duplicate_and_after_a_failed_run_imports_the_good_row
     source.write_text("姓名,手机,邮箱\n王芳芳,138 0013 8000,\n李强,12345,\n赵敏,13700137000,zm@example.cn\n",
                       encoding="utf-8")
     log_in(page, staff[Role.MARKETING].username)
-    page.goto(f"{live_server.url}/customers/import/")
-    page.set_input_files("input[name=file]", str(source))
-    with page.expect_navigation():
-        page.locator("form:has(input[name=file]) [type=submit]").click()
+    _upload(page, f"{live_server.url}/customers/import/", source)
     # when the file is checked in "all or nothing"
     with page.expect_navigation():
         page.click("#import-check")
@@ -158,10 +157,7 @@ def test_order_import_hints_at_a_stored_order_number_skips_the_bad_rows_and_list
                       "H-9,T-A,2025-03-09 10:00,1F-01,CF-001,1\n"
                       "H-2,T-A,2025-03-10 11:00,1F-01,NO-SUCH,1\n", encoding="utf-8")
     log_in(page, manager.username)
-    page.goto(f"{live_server.url}/sales/import/")
-    page.set_input_files("input[name=file]", str(source))
-    with page.expect_navigation():
-        page.locator("form:has(input[name=file]) [type=submit]").click()
+    _upload(page, f"{live_server.url}/sales/import/", source)
     with page.expect_navigation():
         page.click("#import-check")
     # then the check points at the stored order H-9

@@ -1,17 +1,6 @@
 import pytest
 
-from fidelis.accounts.models import Role
 from fidelis.feedback.services import touchpoint_save
-
-
-@pytest.fixture
-def marketing(users):
-    return users[Role.MARKETING]
-
-
-@pytest.fixture
-def readonly(users):
-    return users[Role.READONLY]
 
 
 @pytest.fixture
