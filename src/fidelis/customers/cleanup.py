@@ -186,12 +186,6 @@ def cleanup_base_qs(user) -> QuerySet[Customer]:
     return customer_visible_qs(user).filter(erased_at__isnull=True, archived_at__isnull=True)
 
 
-def cleanup_total(user, *, years: int | None = None) -> int:
-    """Return how many records the user sees need attention (one aggregate query)."""
-    conditions = cleanup_conditions(years=years or cleanup_years())
-    return cleanup_base_qs(user).filter(_any(conditions)).order_by().count()
-
-
 def cleanup_counts(user, *, years: int) -> dict[str, int]:
     """Return how many visible records need attention, per reason and in all ("total"), in one query."""
     conditions = cleanup_conditions(years=years)

@@ -97,4 +97,5 @@ def customer_restore(request, public_id: str):
 @require_capability("customer.cleanup")
 def cleanup_tile(request):
     """Return the home page's tile: how many records need attention (one aggregate query)."""
-    return render(request, "customers/_cleanup_tile.html", {"total": cleanup.cleanup_total(request.user)})
+    counts = cleanup.cleanup_counts(request.user, years=cleanup.cleanup_years())
+    return render(request, "customers/_cleanup_tile.html", {"total": counts["total"]})
