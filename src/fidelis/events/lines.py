@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from fidelis.core.numbers import MINUS, count
+
 LineRenderer = Callable[[dict, Any], str | None]
 _renderers: dict[str, LineRenderer] = {}
 
@@ -51,18 +53,8 @@ def event_line(event) -> str:
     return event.summary or ""
 
 
-def yuan(value: Any) -> str:
-    """Return an amount of money as every page writes it: ¥3,680.00 (−¥12.50 below zero)."""
-    # The one way to write money (imported here: that module imports this one through the Event model).
-    from fidelis.web.templatetags.fidelis_ui import money
-
-    return money(value)
-
-
 def points(value: Any, *, sign: bool = False) -> str:
     """Return points as every page writes them: 5,000; with `sign`, +500 or −500."""
-    from fidelis.web.templatetags.fidelis_ui import MINUS, count
-
     n = int(value)
     if sign and n:
         return ("+" if n > 0 else MINUS) + count(abs(n))

@@ -2,7 +2,8 @@
 
 from django.utils.translation import gettext as _
 
-from fidelis.events.lines import day, is_amount, line_for, yuan
+from fidelis.core.numbers import money
+from fidelis.events.lines import day, is_amount, line_for
 from fidelis.pipeline.models import LostReason
 
 
@@ -26,7 +27,7 @@ def reassigned_line(payload: dict, event) -> str:
 def won_line(payload: dict, event) -> str:
     amount = payload.get("expected_amount")
     if is_amount(amount):
-        return _("Won: %(title)s, %(amount)s") % {"title": payload["title"], "amount": yuan(amount)}
+        return _("Won: %(title)s, %(amount)s") % {"title": payload["title"], "amount": money(amount)}
     return _("Won: %(title)s") % {"title": payload["title"]}
 
 
@@ -42,7 +43,7 @@ def lost_line(payload: dict, event) -> str:
 @line_for("contract.signed", "contract.renewed")
 def contract_line(payload: dict, event) -> str:
     return _("Contract %(number)s, %(amount)s, %(start)s to %(end)s") % {
-        "number": payload["number"], "amount": yuan(payload["amount"]), "start": day(payload["start_date"]),
+        "number": payload["number"], "amount": money(payload["amount"]), "start": day(payload["start_date"]),
         "end": day(payload["end_date"])}
 
 

@@ -1,13 +1,13 @@
 """Small display helpers of the staff UI: phones as people read them, masked contact data, event types, dates,
 money and counts, the pager's links."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
 from django.utils.formats import number_format
 
 from fidelis.accounts.audit_labels import action_label, change_text, changes_shown, via_label
+from fidelis.core.numbers import count, money
 from fidelis.customers.normalize import format_phone
 from fidelis.events.models import EVENT_TYPE_LABELS, InteractionOutcome
 
@@ -105,36 +105,10 @@ def today() -> str:
     return timezone.localdate().isoformat()
 
 
-# One way to write money and counts on every page: grouped by three with commas as the tills print them (the
-# formats of config/formats), money with two decimals. Templates use these instead of `intcomma` or a bare value.
-MINUS = "\N{MINUS SIGN}"
-CENT = Decimal("0.01")
-
-
-@register.filter
-def money(value) -> str:
-    """Return an amount in yuan as ¥3,680.00, a negative one as −¥3,680.00 (half-cents rounded up); "" for none."""
-    if value is None or value == "":
-        return ""
-    try:
-        amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
-    except (InvalidOperation, ValueError):
-        return str(value)
-    text = f"¥{number_format(abs(amount), 2, force_grouping=True)}"
-    return f"{MINUS}{text}" if amount < 0 else text
-
-
-@register.filter
-def count(value) -> str:
-    """Return a count or points as 5,000, a negative one as −5,000; "" for none."""
-    if value is None or value == "":
-        return ""
-    try:
-        n = int(Decimal(str(value)))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    text = number_format(abs(n), 0, force_grouping=True)
-    return f"{MINUS}{text}" if n < 0 else text
+# One way to write money and counts on every page (`core.numbers`): templates use these instead of `intcomma`
+# or a bare value.
+register.filter("money", money)
+register.filter("count", count)
 
 
 @register.simple_tag(takes_context=True)
