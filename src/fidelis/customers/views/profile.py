@@ -160,6 +160,7 @@ def customer_detail(request, public_id: str):
         # Calls, visits and notes are logged by whoever works with the customer (the form: work.interaction_log).
         "can_log": not customer.erased_at and has_capability(request.user, "task.change"),
         "mask": _masks_contact_data(request.user),
+        "funnel": selectors.customer_lifecycle_funnel(customer),
     }
     return render(request, "customers/customer_detail.html", context)
 
