@@ -13,13 +13,13 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from fidelis.core.dates import local_time
 from fidelis.customers.normalize import format_phone
 
 ACTION_LABELS = {
@@ -223,7 +223,7 @@ def _written(value: str) -> str:
     """Return a value stored as text as the pages write it: a time in the current time zone (2026-12-08 10:00), a
     phone as people write it, a decimal grouped by thousands (3,680.00); anything else as it is."""
     if STORED_TIME.match(value) and (moment := parse_datetime(value)) is not None:
-        return (timezone.localtime(moment) if timezone.is_aware(moment) else moment).strftime("%Y-%m-%d %H:%M")
+        return local_time(moment)
     if STORED_PHONE.fullmatch(value):
         return format_phone(value)
     if STORED_DECIMAL.fullmatch(value):

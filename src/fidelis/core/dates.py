@@ -1,9 +1,12 @@
-"""Dates typed by people: one parser for the dates that reports, opportunities and contracts name."""
+"""Dates typed by people (one parser for the dates that reports, opportunities and contracts name), and moments
+written as pages write them."""
 
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from fidelis.core.errors import DomainError
@@ -40,3 +43,16 @@ def parse_date(value: Any, *, field: str, required: bool = False) -> date | None
         raise DomainError(_("The date must lie between %(start)s and %(end)s.") % {"start": MIN_YEAR, "end": MAX_YEAR},
                           code=DateCode.INVALID_DATE, field=field)
     return value
+
+
+def local_time(value: Any) -> str:
+    """Return a moment (or its ISO text, as payloads and snapshots store it) as 2026-12-08 14:30 in the current time
+    zone; "" for none. Raises ValueError for text that is no date-time."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if moment is None:
+        raise ValueError(value)
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return moment.strftime("%Y-%m-%d %H:%M")

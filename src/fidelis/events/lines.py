@@ -14,12 +14,10 @@ fails on the missing key; the event then shows the summary it was recorded with,
 """
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from fidelis.core.numbers import MINUS, count
@@ -70,18 +68,6 @@ def is_amount(value: Any) -> bool:
     except (InvalidOperation, ValueError):
         return False
     return True
-
-
-def local_time(value: Any) -> str:
-    """Return an ISO date-time from a payload as 2026-12-08 14:30 in the current time zone ("" for none)."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if moment is None:
-        raise ValueError(value)
-    if timezone.is_aware(moment):
-        moment = timezone.localtime(moment)
-    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def day(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 from django.utils.translation import gettext as _
 
-from fidelis.events.lines import line_for, local_time
+from fidelis.core.dates import local_time
+from fidelis.events.lines import line_for
 from fidelis.events.models import INTERACTION_TYPES
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from fidelis.accounts.decorators import require_capability
 from fidelis.accounts.models import User
+from fidelis.core.dates import local_time
 from fidelis.core.errors import DomainError
 from fidelis.core.tasks import task_send
 from fidelis.customers.dedupe import REASON_LABELS, customers_merge, duplicate_dismiss
@@ -107,10 +108,6 @@ SNAPSHOT_FIELDS = (*EDITABLE_FIELDS, "owner", "created_at")
 _PHONE_FIELDS = ("phone", "phone_alt")
 
 
-def _local(value: datetime) -> str:
-    return date_format(timezone.localtime(value), "Y-m-d H:i")
-
-
 def _field_label(name: str) -> str:
     return str(Customer._meta.get_field(name).verbose_name)
 
@@ -127,7 +124,7 @@ def _shown(field, value: Any) -> str:
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if isinstance(value, datetime):
-        return _local(value)
+        return local_time(value)
     if isinstance(value, date):
         return date_format(value, "Y-m-d")
     if field.name in _PHONE_FIELDS:
@@ -185,7 +182,7 @@ def merge_snapshot_card(snapshot: dict[str, Any]) -> dict[str, Any]:
         consents.append({
             "channel": str(ConsentChannel(channel).label) if channel in ConsentChannel.values else channel,
             "granted": consent.get("granted", False), "source": consent.get("source", ""),
-            "recorded_at": _local(recorded) if recorded else ""})
+            "recorded_at": local_time(recorded) if recorded else ""})
     contacts = [{**contact, "phone": format_phone(contact.get("phone") or "")}
                 for contact in snapshot.get("contacts", [])]
     return {"erased": False, "facts": facts, "tags": snapshot.get("tags", []), "consents": consents,
