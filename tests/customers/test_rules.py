@@ -83,8 +83,8 @@ def test_a_purchase_by_a_non_member_makes_a_buyer_whose_funnel_leaves_member_not
         ("loyal", ""), ("advocate", "")]
     assert funnel["reason"] == {"type": "order.paid", "at": paid_at}
     # and the 360° page's funnel and badges say so in the viewer's language
-    html = _render('{% include "customers/_lifecycle_funnel.html" with steps=funnel.steps %}'
-                   "{% classification customer funnel %}", "en", customer=customer, funnel=funnel)
+    html = _render("{% lifecycle_funnel customer.lifecycle_stage funnel %}{% classification customer funnel %}", "en",
+                   customer=customer, funnel=funnel)
     assert '<li class="skipped" title="Member: not reached">Member</li>' in html
     assert html.count('class="done"') == 2 and '<li class="current" title="Buyer" aria-current="step">' in html
     assert "because: first purchase on Nov. 3, 2026" in html
