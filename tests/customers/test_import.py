@@ -12,13 +12,14 @@ from openpyxl.chart import BarChart, Reference
 
 from fidelis.accounts.models import AuditEntry
 from fidelis.core.errors import DomainError, PermissionDenied
+from fidelis.core.imports import ImportStatus
 from fidelis.customers.imports import (
     import_job_create,
     import_job_run,
     import_job_sheet_choose,
     import_job_validate,
 )
-from fidelis.customers.models import Customer, CustomerTag, DuplicateCandidate, ImportJob, ImportStatus
+from fidelis.customers.models import Customer, CustomerTag, DuplicateCandidate, ImportJob
 from fidelis.events.models import Event
 from tests.factories import CustomerFactory
 

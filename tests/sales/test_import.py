@@ -12,7 +12,8 @@ from openpyxl import Workbook
 
 from fidelis.accounts.models import AuditEntry, Role
 from fidelis.core.errors import DomainError, PermissionDenied
-from fidelis.customers.models import ImportStatus, LifecycleStage
+from fidelis.core.imports import ImportStatus
+from fidelis.customers.models import LifecycleStage
 from fidelis.events.models import Event, PendingDispatch
 from fidelis.loyalty.backfill import orders_backfill
 from fidelis.loyalty.models import AppliedEvent, Member, Purchase

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fidelis.core.imports import ImportMode, ImportStatus
 from fidelis.core.models import PublicIdModel, TimeStampedModel, new_public_id
 
 
@@ -271,18 +272,6 @@ class MergeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.absorbed_id} → {self.kept_id}"
-
-
-class ImportStatus(models.TextChoices):
-    UPLOADED = "uploaded", _("Uploaded")
-    VALIDATED = "validated", _("Checked")
-    IMPORTED = "imported", _("Imported")
-    FAILED = "failed", _("Failed")
-
-
-class ImportMode(models.TextChoices):
-    ALL_OR_NOTHING = "all", _("Import nothing if any row is bad")
-    SKIP_BAD = "skip", _("Import the good rows, skip the bad ones")
 
 
 class UploadedImport(PublicIdModel):

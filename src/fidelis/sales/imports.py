@@ -34,17 +34,16 @@ from fidelis.accounts.permissions import has_capability
 from fidelis.accounts.services import audit_record
 from fidelis.core.bulk import rows_insert
 from fidelis.core.errors import DomainError, ImportCode, PermissionDenied
-from fidelis.core.models import new_public_ids
-from fidelis.core.tabular import header_key
-from fidelis.customers.imports import (
+from fidelis.core.imports import (
     CheckedDamaged,
     FirstErrors,
     FirstHints,
+    ImportMode,
+    ImportStatus,
     checked_key,
     checked_name,
     checked_records,
     checked_write,
-    fast_mobile,
     in_values,
     job_data,
     job_table,
@@ -54,7 +53,9 @@ from fidelis.customers.imports import (
     sheet_read,
     warnings_report,
 )
-from fidelis.customers.models import ImportMode, ImportStatus
+from fidelis.core.models import new_public_ids
+from fidelis.core.tabular import header_key
+from fidelis.customers.imports import fast_mobile
 from fidelis.customers.normalize import InvalidPhone, nfkc, normalize_phone, phone_search_digits
 from fidelis.customers.selectors import customer_visible_qs
 from fidelis.events.services import record_event_rows

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.decorators import require_capability
+from fidelis.core.imports import ImportMode, ImportStatus
 from fidelis.core.imports_ui import detail_page, imports_page
 from fidelis.customers.imports import (
     duplicate_hints,
@@ -13,7 +14,7 @@ from fidelis.customers.imports import (
     import_job_sheet_choose,
     import_job_validate,
 )
-from fidelis.customers.models import ImportJob, ImportMode, ImportStatus
+from fidelis.customers.models import ImportJob
 
 
 @require_capability("customer.import")

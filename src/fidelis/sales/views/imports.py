@@ -5,9 +5,9 @@ from django.urls import path
 from django.utils.translation import gettext as _
 
 from fidelis.accounts.decorators import require_capability
+from fidelis.core.imports import ImportMode, ImportStatus
 from fidelis.core.imports_ui import detail_page, imports_page
 from fidelis.customers.imports import duplicate_hints
-from fidelis.customers.models import ImportMode, ImportStatus
 from fidelis.sales.imports import (
     import_field_choices,
     order_import_create,
